@@ -1,0 +1,36 @@
+# Portier: `make test` and `make demo` do all set-up themselves on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# The stamp is keyed on pyproject.toml's content: same pins, no reinstall.
+STAMP := $(VENV)/.setup-$(shell sha256sum pyproject.toml | cut -c1-16)
+MP_HEAP ?= 96k
+
+.PHONY: setup test test-cpython test-micropython test-mpy bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	rm -f $(VENV)/.setup-*
+	touch $@
+
+test: setup
+	$(MAKE) --no-print-directory test-cpython test-micropython test-mpy
+
+test-cpython: setup
+	$(BIN)/python -m pytest tests
+
+test-micropython: setup
+	$(BIN)/micropython -X heapsize=$(MP_HEAP) tests/mp_runner.py tests/core
+
+test-mpy: setup
+	$(BIN)/portier compile
+
+bench: setup
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) build

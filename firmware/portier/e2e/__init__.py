@@ -1,0 +1,1 @@
+# End-to-end layer: Signal protocol sessions that wrap and unwrap the call key.

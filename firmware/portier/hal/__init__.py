@@ -1,0 +1,1 @@
+# Board interfaces: esp32 (machine.I2S/Pin/WLAN) and virtual (files, sockets) for host runs.

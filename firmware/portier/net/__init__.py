@@ -1,0 +1,1 @@
+# Network edges: the signalling link to the switchboard and the UDP media socket.

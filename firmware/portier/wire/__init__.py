@@ -1,0 +1,1 @@
+# Wire format: Node model, compact binary stanza codec, token dictionary, stream framing.

@@ -1,0 +1,110 @@
+"""Compile the firmware with mpy-cross and check it stays inside MicroPython's language subset.
+
+Every module gets plain bytecode. Modules with `@micropython.native`/`viper` cannot be compiled
+without a target architecture (mpy-cross says "invalid arch"), so they are compiled for
+xtensawin (ESP32, ESP32-S3) and for x64 (the host MicroPython used by tests and the simulator).
+"""
+
+import ast
+import os
+import re
+import subprocess
+import sys
+
+from . import paths
+
+# Modules and names MicroPython 1.23+ does not have; a core module that uses one imports fine
+# on CPython and fails on the board.
+FORBIDDEN_MODULES = {
+    "dataclasses", "typing", "enum", "abc", "functools", "contextlib", "pathlib", "threading",
+    "concurrent", "logging", "secrets", "queue", "itertools", "operator", "copy", "inspect",
+    "weakref", "types", "textwrap", "decimal", "fractions", "statistics", "socketserver",
+}
+FORBIDDEN_ATTRS = {
+    "get_running_loop": "asyncio.get_running_loop is CPython-only",
+    "create_datagram_endpoint": "MicroPython asyncio has no datagram endpoints",
+    "to_thread": "MicroPython asyncio has no to_thread",
+    "recvfrom_into": "ESP32 sockets have no recvfrom_into",
+    "recv_into": "ESP32 sockets have no recv_into",
+}
+# Board-only modules: not part of the subset check's "CPython-only" list, but also never
+# importable on the host MicroPython; see tests/core/test_firmware_imports.py.
+_NATIVE_RE = re.compile(r"^\s*@micropython\.(native|viper)\b", re.M)
+HOST_ARCH = "x64"
+BOARD_ARCH = "xtensawin"
+
+
+def firmware_sources(root=paths.FIRMWARE):
+    out = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d != "__pycache__")
+        out.extend(os.path.join(dirpath, f) for f in sorted(filenames) if f.endswith(".py"))
+    return out
+
+
+def uses_native_emitter(text):
+    return _NATIVE_RE.search(text) is not None
+
+
+def subset_problems(path, text):
+    """(line, message) for each construct MicroPython lacks; a syntax error is one problem."""
+    try:
+        tree = ast.parse(text, path)
+    except SyntaxError as e:
+        return [(e.lineno or 0, "syntax error: %s" % e.msg)]
+    problems = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                top = alias.name.split(".")[0]
+                if top in FORBIDDEN_MODULES:
+                    problems.append((node.lineno, "imports %s (not in MicroPython)" % top))
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            top = node.module.split(".")[0]
+            if top in FORBIDDEN_MODULES:
+                problems.append((node.lineno, "imports from %s (not in MicroPython)" % top))
+        elif isinstance(node, ast.Attribute) and node.attr in FORBIDDEN_ATTRS:
+            problems.append((node.lineno, FORBIDDEN_ATTRS[node.attr]))
+        elif isinstance(node, ast.Match):
+            problems.append((node.lineno, "match statement (not in MicroPython)"))
+    return problems
+
+
+def mpy_cross_exe():
+    exe = os.path.join(os.path.dirname(sys.executable), "mpy-cross")
+    return exe if os.path.exists(exe) else "mpy-cross"
+
+
+def compile_module(src, out_path, arch=None):
+    """Run mpy-cross on one file; returns None, or mpy-cross's message naming file and line."""
+    os.makedirs(os.path.dirname(out_path), exist_ok=True)
+    cmd = [mpy_cross_exe(), "-o", out_path]
+    if arch:
+        cmd.append("-march=" + arch)
+    rel = os.path.relpath(src)
+    cmd.append(rel)
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode == 0:
+        return None
+    return (proc.stdout + proc.stderr).strip() or "mpy-cross failed on %s" % rel
+
+
+def compile_firmware(root, out_dir, board_arch=BOARD_ARCH):
+    """Compile every firmware module; returns (compiled_paths, errors)."""
+    compiled, errors = [], []
+    for src in firmware_sources(root):
+        rel = os.path.relpath(src, root)
+        with open(src) as f:
+            text = f.read()
+        for line, msg in subset_problems(src, text):
+            errors.append("%s:%d: %s" % (os.path.relpath(src), line, msg))
+        base = os.path.join(out_dir, "%s", rel[:-3] + ".mpy")
+        archs = [board_arch, HOST_ARCH] if uses_native_emitter(text) else [None]
+        for arch in archs:
+            out = base % (arch or "bytecode")
+            err = compile_module(src, out, arch)
+            if err:
+                errors.append(err)
+            else:
+                compiled.append(out)
+    return compiled, errors

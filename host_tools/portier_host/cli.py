@@ -1,0 +1,41 @@
+"""The `portier` command."""
+
+import argparse
+import sys
+import tempfile
+
+from . import __version__, build, paths
+
+
+def _cmd_compile(args):
+    out = args.out or tempfile.mkdtemp(prefix="portier-mpy-")
+    compiled, errors = build.compile_firmware(args.firmware, out, args.arch)
+    for err in errors:
+        print(err, file=sys.stderr)
+    if errors:
+        print("compile: %d problem(s) in firmware/" % len(errors), file=sys.stderr)
+        return 1
+    print("compile: %d .mpy files from %s -> %s" % (len(compiled), args.firmware, out))
+    return 0
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="portier", description="Portier host tools")
+    parser.add_argument("--version", action="version", version="portier " + __version__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("compile", help="compile firmware/ with mpy-cross and check the subset")
+    p.add_argument("--firmware", default=paths.FIRMWARE)
+    p.add_argument("--out", help="output folder (default: a temporary one)")
+    p.add_argument("--arch", default=build.BOARD_ARCH, help="board arch for native modules")
+    p.set_defaults(func=_cmd_compile)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
