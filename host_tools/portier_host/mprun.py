@@ -1,0 +1,31 @@
+"""Run code under the real MicroPython unix port from host tests and benchmarks."""
+
+import os
+import subprocess
+import tempfile
+
+from . import paths
+
+
+def run_micropython(args, heapsize="96k", cwd=paths.REPO, timeout=300, check=True):
+    """Run `micropython -X heapsize=H args...`; returns the CompletedProcess (text output)."""
+    cmd = [paths.micropython_exe(), "-X", "heapsize=" + heapsize] + list(args)
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise RuntimeError(
+            "micropython exited %d\n--- stdout\n%s\n--- stderr\n%s"
+            % (proc.returncode, proc.stdout, proc.stderr)
+        )
+    return proc
+
+
+def run_snippet(code, heapsize="96k", timeout=300, check=True):
+    """Run a piece of Python under MicroPython with firmware/ on sys.path; returns stdout."""
+    prologue = "import sys\nsys.path.insert(0, %r)\n" % paths.FIRMWARE
+    fd, path = tempfile.mkstemp(suffix=".py", prefix="portier-mp-")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(prologue + code)
+        return run_micropython([path], heapsize, timeout=timeout, check=check).stdout
+    finally:
+        os.remove(path)
