@@ -4,8 +4,9 @@
 when asked: firmware code under the shim calls `time.ticks_ms()` unchanged, while host tools
 that never call install() see CPython's `time` untouched.
 
-Ticks wrap like the MicroPython unix port's (period 2**30), so code that compares deadlines
-with `<` instead of `ticks_diff` breaks here as it would on a board.
+Ticks wrap like a 32-bit ESP32's (period 2**30, MicroPython's small-int range there; the 64-bit
+unix port wraps only at 2**62), so code that compares deadlines with `<` instead of `ticks_diff`
+meets the wrap here as it would on a board.
 """
 
 import time as _time

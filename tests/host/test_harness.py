@@ -1,0 +1,119 @@
+"""The test harness itself: the MicroPython runner, the subset lint and the mpy-cross step.
+
+These prove the "done when" of the foundation: a CPython-only construct in a firmware module
+fails `make test` naming the file, a failing core test fails the MicroPython run, and a skip
+needs and prints a reason.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+
+from portier_host import build, mprun, paths
+
+RUNNER = os.path.join(paths.REPO, "tests", "mp_runner.py")
+
+
+def _copy_repo(tmp_path):
+    """firmware/ and tests/core/ copied into a scratch repo, so they can be broken freely."""
+    root = tmp_path / "repo"
+    shutil.copytree(paths.FIRMWARE, root / "firmware", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        os.path.join(paths.REPO, "tests", "core"),
+        root / "tests" / "core",
+        ignore=shutil.ignore_patterns("__pycache__", "conftest.py"),
+    )
+    return root
+
+
+def _run_core(root, *modules):
+    return mprun.run_micropython([RUNNER, str(root / "tests" / "core"), *modules], check=False)
+
+
+def test_runner_reports_pass_fail_skip_and_exit_status(tmp_path):
+    root = _copy_repo(tmp_path)
+    (root / "tests" / "core" / "test_zz_demo.py").write_text(
+        "from coretest import skip_on_micropython\n"
+        "def test_ok():\n    assert 1 + 1 == 2\n"
+        "def test_broken():\n    assert [1, 2] == [1, 3], 'lists differ'\n"
+        "@skip_on_micropython('needs CPython audioop')\n"
+        "def test_cpython_only():\n    import audioop\n"
+        "def helper_not_a_test():\n    raise RuntimeError('must not run')\n"
+    )
+    proc = _run_core(root, "test_zz_demo")
+    assert proc.returncode == 1
+    out = proc.stdout
+    assert "FAIL test_zz_demo.test_broken" in out
+    assert "lists differ" in out and "test_zz_demo.py" in out  # traceback names the file
+    assert "skipped test_zz_demo.test_cpython_only: needs CPython audioop" in out
+    assert out.rstrip().endswith("1 passed, 1 failed, 1 skipped")
+
+
+def test_runner_all_green_exits_zero(tmp_path):
+    root = _copy_repo(tmp_path)
+    proc = _run_core(root, "test_hkdf")
+    assert proc.returncode == 0, proc.stdout
+    assert proc.stdout.rstrip().endswith("5 passed, 0 failed")
+
+
+def test_cpython_only_import_fails_micropython_run_naming_file(tmp_path):
+    root = _copy_repo(tmp_path)
+    bad = root / "firmware" / "portier" / "crypto" / "slip.py"
+    bad.write_text("from dataclasses import dataclass\n")
+    proc = _run_core(root, "test_firmware_imports")
+    assert proc.returncode == 1
+    assert "portier/crypto/slip.py" in proc.stdout
+    assert "dataclasses" in proc.stdout
+
+
+def test_subset_lint_names_file_and_line(tmp_path):
+    root = _copy_repo(tmp_path)
+    bad = root / "firmware" / "portier" / "wire" / "slip.py"
+    bad.write_text("import os\n\nfrom dataclasses import dataclass\nimport typing\n")
+    _, errors = build.compile_firmware(str(root / "firmware"), str(tmp_path / "out"))
+    text = "\n".join(errors)
+    assert "slip.py:3: imports from dataclasses" in text
+    assert "slip.py:4: imports typing" in text
+
+
+def test_subset_lint_catches_cpython_only_asyncio_and_sockets():
+    src = (
+        "import asyncio\n"
+        "async def f(s):\n"
+        "    loop = asyncio.get_running_loop()\n"
+        "    s.recvfrom_into(bytearray(4))\n"
+    )
+    problems = build.subset_problems("x.py", src)
+    assert [line for line, _ in problems] == [3, 4]
+
+
+def test_mpy_cross_error_names_file_and_line(tmp_path):
+    root = _copy_repo(tmp_path)
+    (root / "firmware" / "portier" / "media" / "broken.py").write_text("x = 1\ndef f(:\n    pass\n")
+    cli = os.path.join(os.path.dirname(sys.executable), "portier")
+    proc = subprocess.run(
+        [cli, "compile", "--firmware", str(root / "firmware"), "--out", str(tmp_path / "out")],
+        capture_output=True, text=True,
+    )
+    assert proc.returncode == 1
+    assert "broken.py" in proc.stderr and "line 2" in proc.stderr
+
+
+def test_native_modules_compile_for_board_and_host(tmp_path):
+    root = _copy_repo(tmp_path)
+    (root / "firmware" / "portier" / "media" / "_twice_viper.py").write_text(
+        "import micropython\n\n@micropython.viper\ndef twice(x: int) -> int:\n    return x * 2\n"
+    )
+    compiled, errors = build.compile_firmware(str(root / "firmware"), str(tmp_path / "out"))
+    assert errors == []
+    names = [os.path.relpath(p, tmp_path / "out") for p in compiled]
+    assert os.path.join("xtensawin", "portier", "media", "_twice_viper.mpy") in names
+    assert os.path.join("x64", "portier", "media", "_twice_viper.mpy") in names
+    assert os.path.join("bytecode", "portier", "crypto", "hkdf.mpy") in names
+    # the host-arch build really runs on the host MicroPython
+    out = mprun.run_micropython(
+        ["-c", "import sys; sys.path.insert(0, %r); import _twice_viper as m; print(m.twice(21))"
+         % str(tmp_path / "out" / "x64" / "portier" / "media")]
+    ).stdout
+    assert out.strip() == "42"
