@@ -8,7 +8,13 @@ from . import __version__, build, paths
 
 
 def _cmd_compile(args):
-    out = args.out or tempfile.mkdtemp(prefix="portier-mpy-")
+    if args.out:
+        return _compile_into(args, args.out)
+    with tempfile.TemporaryDirectory(prefix="portier-mpy-") as out:
+        return _compile_into(args, out)
+
+
+def _compile_into(args, out):
     compiled, errors = build.compile_firmware(args.firmware, out, args.arch)
     for err in errors:
         print(err, file=sys.stderr)
