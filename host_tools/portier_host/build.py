@@ -27,8 +27,6 @@ FORBIDDEN_ATTRS = {
     "recvfrom_into": "ESP32 sockets have no recvfrom_into",
     "recv_into": "ESP32 sockets have no recv_into",
 }
-# Board-only modules: not part of the subset check's "CPython-only" list, but also never
-# importable on the host MicroPython; see tests/core/test_firmware_imports.py.
 _NATIVE_RE = re.compile(r"^\s*@micropython\.(native|viper)\b", re.M)
 HOST_ARCH = "x64"
 BOARD_ARCH = "xtensawin"
