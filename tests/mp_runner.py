@@ -45,7 +45,11 @@ def _run_module(name, totals, skips):
             sys.print_exception(e)
         else:
             totals[0] += 1
-    del sys.modules[name]
+    # Drop the test module and every firmware module it pulled in: each test module starts
+    # from the heap a board would have, and one heavy module cannot starve the next.
+    for mod in list(sys.modules):
+        if mod == name or mod == "portier" or mod.startswith("portier."):
+            del sys.modules[mod]
 
 
 def main(argv):
