@@ -22,7 +22,7 @@ RFC2202 = [
 
 
 def _ctx_impls():
-    impls = [("python", sha1.PY_IMPL)]
+    impls = [("python", sha1.py_impl())]
     if ON_MICROPYTHON:
         assert sha1.VIPER_IMPL is not None, "host MicroPython has the viper emitter"
         impls.append(("viper", sha1.VIPER_IMPL))
@@ -55,18 +55,18 @@ def _block(msg):
 
 def _h0_ctx():
     ctx = bytearray(sha1.CTX_SIZE)
-    mac = sha1.CtxHmacSha1(b"", sha1.PY_IMPL)  # borrow its constants; H is reset below
+    mac = sha1.CtxHmacSha1(b"", sha1.py_impl())  # borrow its constants; H is reset below
     ctx[:] = mac._ctx
     for i in range(5):
         w = (sha1._H0[4 * i] << 24) | (sha1._H0[4 * i + 1] << 16) | (sha1._H0[4 * i + 2] << 8)
-        sha1._set_word(ctx, i, w | sha1._H0[4 * i + 3])
+        sha1.set_word(ctx, i, w | sha1._H0[4 * i + 3])
     return ctx
 
 
 def _h_be(ctx):
     out = bytearray(20)
     for i in range(5):
-        sha1._put_be(out, 4 * i, sha1._word(ctx, i))
+        sha1.put_be32(out, 4 * i, sha1.get_word(ctx, i))
     return bytes(out)
 
 

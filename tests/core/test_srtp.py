@@ -198,6 +198,18 @@ def test_srtcp_index_counts_up():
         assert rx.unprotect_rtcp(out) == VALIDATE_RTCP
 
 
+def test_srtcp_index_runs_out_at_2_31():
+    tx = SrtpContext(B3_KEY, B3_SALT)
+    rx = SrtpContext(B3_KEY, B3_SALT)
+    rx.unprotect_rtcp(tx.protect_rtcp(VALIDATE_RTCP))
+    tx._rtcp.tx_index = 0x7FFFFFFE  # as if 2**31 - 3 more packets had gone
+    last = tx.protect_rtcp(VALIDATE_RTCP)
+    assert last[24:28] == b"\xff\xff\xff\xff"  # E=1, index 2**31 - 1
+    assert rx.unprotect_rtcp(last) == VALIDATE_RTCP
+    assert "re-key" in str(assert_raises(SrtpError, tx.protect_rtcp, VALIDATE_RTCP))
+    assert tx._rtcp.tx_index == 0x7FFFFFFF
+
+
 def test_roc_follows_wrap_with_reordering():
     key = bytes(range(1, 17))
     salt = bytes(range(2, 16))

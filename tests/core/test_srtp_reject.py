@@ -9,10 +9,11 @@ SALT = bytes(range(30, 44))
 
 
 def state(ctx):
+    rtcp = ctx._rtcp
     return (ctx._rx_started, ctx._rx_roc, ctx._rx_sl, bytes(ctx._rx_ssrc),
-            bytes(ctx._rx_window._bm), ctx._rtcp_rx_started, ctx._rtcp_rx_top,
-            bytes(ctx._rtcp_rx_ssrc), bytes(ctx._rtcp_rx_window._bm), ctx._tx_started,
-            ctx._tx_roc, ctx._tx_sl, ctx._rtcp_tx_index)
+            bytes(ctx._rx_window._bm), rtcp.rx_started, rtcp.rx_top, bytes(rtcp._rx_ssrc),
+            bytes(rtcp.rx_window._bm), ctx._tx_started, ctx._tx_roc, ctx._tx_sl,
+            bytes(ctx._tx_ssrc), rtcp.tx_index, bytes(rtcp._tx_ssrc))
 
 
 def rejected(ctx, pkt, rtcp=False):

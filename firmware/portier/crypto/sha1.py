@@ -6,8 +6,9 @@
 # compressed once per key into midstates, and each tag costs the message blocks plus one outer
 # compression (4 compressions for a 172-byte packet and its ROC, against 6 through hashlib).
 # The compression runs in viper (_sha1_viper.py) where the emitter exists; the pure-Python twins
-# below do the same work on the same layout and are the reference the tests hold it to. Where
-# no viper is available, HashlibHmacSha1 gives identical tags from the C SHA-1 (it allocates).
+# in _sha1_py.py do the same work on the same layout and are the reference the tests hold it
+# to. Where no viper is available, HashlibHmacSha1 gives identical tags from the C SHA-1 (it
+# allocates).
 import hashlib
 import sys
 
@@ -18,20 +19,19 @@ CTX_SIZE = const(612)
 # ctx offsets: words 0..4 H, 5..9 inner midstate, 10..14 outer midstate, 16..95 W (bytes
 # 64..383); bytes 384..511 inner tail, 512..575 outer block, 576..595 digest (big-endian),
 # words 149..152 the round constants (viper reads them there: no long-int literals on a board).
-_W = const(16)
-_TAIL = const(384)
-_OUTER = const(512)
-_DIGEST = const(576)
-_K = const(149)
-_M32 = const(0xFFFFFFFF)
+CTX_W = const(16)
+CTX_TAIL = const(384)
+CTX_OUTER = const(512)
+CTX_DIGEST = const(576)
+CTX_K = const(149)
 
 
-def _word(ctx, i):
+def get_word(ctx, i):
     o = i << 2
     return ctx[o] | (ctx[o + 1] << 8) | (ctx[o + 2] << 16) | (ctx[o + 3] << 24)
 
 
-def _set_word(ctx, i, x):
+def set_word(ctx, i, x):  # words are little-endian, as ptr32 sees them on ESP32 and x64
     o = i << 2
     ctx[o] = x & 0xFF
     ctx[o + 1] = (x >> 8) & 0xFF
@@ -39,81 +39,11 @@ def _set_word(ctx, i, x):
     ctx[o + 3] = (x >> 24) & 0xFF
 
 
-def compress_py(ctx, src, off):
-    """H (ctx words 0..4) absorbs the block src[off:off+64]."""
-    w = [0] * 80
-    for t in range(16):
-        o = off + 4 * t
-        w[t] = (src[o] << 24) | (src[o + 1] << 16) | (src[o + 2] << 8) | src[o + 3]
-    for t in range(16, 80):
-        x = w[t - 3] ^ w[t - 8] ^ w[t - 14] ^ w[t - 16]
-        w[t] = ((x << 1) | (x >> 31)) & _M32
-    a, b, c, d, e = [_word(ctx, i) for i in range(5)]
-    for t in range(80):
-        if t < 20:
-            f = ((b & c) | (~b & d)) + 0x5A827999
-        elif t < 40:
-            f = (b ^ c ^ d) + 0x6ED9EBA1
-        elif t < 60:
-            f = ((b & c) | (b & d) | (c & d)) + 0x8F1BBCDC
-        else:
-            f = (b ^ c ^ d) + 0xCA62C1D6
-        x = ((((a << 5) | (a >> 27)) & _M32) + f + e + w[t]) & _M32
-        e, d, c, b, a = d, c, ((b << 30) | (b >> 2)) & _M32, a, x
-    for i, v in enumerate((a, b, c, d, e)):
-        _set_word(ctx, i, (_word(ctx, i) + v) & _M32)
-    for t in range(80):  # leave W where the viper version leaves it
-        _set_word(ctx, _W + t, w[t])
-
-
-def _put_be(ctx, off, x):
+def put_be32(ctx, off, x):
     ctx[off] = (x >> 24) & 0xFF
     ctx[off + 1] = (x >> 16) & 0xFF
     ctx[off + 2] = (x >> 8) & 0xFF
     ctx[off + 3] = x & 0xFF
-
-
-def hmac_py(ctx, data, n, roc):
-    """Pure twin of _sha1_viper.hmac: HMAC-SHA1(data[:n] || roc as 4 bytes) into the digest;
-    with n < 0 only H absorbs the block data[0:64] (midstates are made that way)."""
-    if n < 0:
-        compress_py(ctx, data, 0)
-        return
-    for i in range(5):
-        _set_word(ctx, i, _word(ctx, 5 + i))
-    full = n >> 6
-    for i in range(full):
-        compress_py(ctx, data, i << 6)
-    src = full << 6
-    rem = n - src
-    for i in range(rem):
-        ctx[_TAIL + i] = data[src + i]
-    _put_be(ctx, _TAIL + rem, roc & _M32)
-    ctx[_TAIL + rem + 4] = 0x80
-    end = _TAIL + (64 if rem + 5 <= 56 else 128)
-    for i in range(_TAIL + rem + 5, end - 4):
-        ctx[i] = 0
-    _put_be(ctx, end - 4, (n + 68) << 3)
-    for off in range(_TAIL, end, 64):
-        compress_py(ctx, ctx, off)
-    for i in range(5):
-        _put_be(ctx, _OUTER + 4 * i, _word(ctx, i))
-        _set_word(ctx, i, _word(ctx, 10 + i))
-    compress_py(ctx, ctx, _OUTER)
-    for i in range(5):
-        _put_be(ctx, _DIGEST + 4 * i, _word(ctx, i))
-
-
-def tag_op_py(ctx, data, off, t):
-    """Pure twin of _sha1_viper.tag_op: t > 0 writes t tag bytes, t < 0 compares -t bytes."""
-    if t > 0:
-        for i in range(t):
-            data[off + i] = ctx[_DIGEST + i]
-        return 0
-    diff = 0
-    for i in range(-t):
-        diff |= data[off + i] ^ ctx[_DIGEST + i]
-    return diff
 
 
 _H0 = b"\x67\x45\x23\x01\xef\xcd\xab\x89\x98\xba\xdc\xfe\x10\x32\x54\x76\xc3\xd2\xe1\xf0"
@@ -132,17 +62,17 @@ class CtxHmacSha1:
         self._hmac, self._tag_op = impl
         ctx = bytearray(CTX_SIZE)
         for i in range(4):
-            _set_word(ctx, _K + i, (0x5A827999, 0x6ED9EBA1, 0x8F1BBCDC, 0xCA62C1D6)[i])
+            set_word(ctx, CTX_K + i, (0x5A827999, 0x6ED9EBA1, 0x8F1BBCDC, 0xCA62C1D6)[i])
         padded = _padded_key(key)
         for pad, mid in ((0x36, 5), (0x5C, 10)):
             for i in range(5):  # H0 as native words, read big-endian from the FIPS constant
-                _set_word(ctx, i, (_H0[4 * i] << 24) | (_H0[4 * i + 1] << 16)
-                          | (_H0[4 * i + 2] << 8) | _H0[4 * i + 3])
+                set_word(ctx, i, (_H0[4 * i] << 24) | (_H0[4 * i + 1] << 16)
+                         | (_H0[4 * i + 2] << 8) | _H0[4 * i + 3])
             block = bytes(b ^ pad for b in padded)
             self._hmac(ctx, block, -1, 0)
             ctx[4 * mid: 4 * mid + 20] = ctx[0:20]
-        ctx[_OUTER + 20] = 0x80  # the outer message is always 20 bytes: its padding is fixed
-        _put_be(ctx, _OUTER + 60, (_BLOCK + 20) << 3)
+        ctx[CTX_OUTER + 20] = 0x80  # the outer message is always 20 bytes: its padding is fixed
+        put_be32(ctx, CTX_OUTER + 60, (_BLOCK + 20) << 3)
         self._ctx = ctx
 
     def sign_into(self, data, n, roc, out, t):
@@ -157,7 +87,7 @@ class CtxHmacSha1:
 
     def digest(self, data, n, roc):
         self._hmac(self._ctx, data, n, roc)
-        return bytes(self._ctx[_DIGEST:_DIGEST + 20])
+        return bytes(self._ctx[CTX_DIGEST:CTX_DIGEST + 20])
 
 
 class HashlibHmacSha1:
@@ -203,7 +133,13 @@ class HashlibHmacSha1:
         return diff == 0
 
 
-PY_IMPL = (hmac_py, tag_op_py)
+def py_impl():
+    """The pure-Python twins (imported on demand: a board with viper never loads them)."""
+    from . import _sha1_py
+
+    return (_sha1_py.hmac_py, _sha1_py.tag_op_py)
+
+
 VIPER_IMPL = None
 if sys.implementation.name == "micropython":
     try:
