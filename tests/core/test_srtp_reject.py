@@ -175,3 +175,13 @@ def test_oversized_packets_refused():
     assert "too long" in str(assert_raises(SrtpError, tx.protect_rtcp_into, buf, 0x10000))
     assert "too long" in str(assert_raises(SrtpError, rx.unprotect_rtcp_into, buf, 0x10000))
     assert state(rx) == state(SrtpContext(KEY, SALT))
+
+
+def test_length_beyond_buffer_refused():
+    tx, rx = _streams(10)
+    pkt = bytearray(tx.protect(rtp_packet(1)))
+    assert "beyond" in str(assert_raises(SrtpError, rx.unprotect_into, pkt, len(pkt) + 1))
+    rtcp = bytearray(tx.protect_rtcp(VALIDATE_RTCP))
+    assert "beyond" in str(assert_raises(SrtpError, rx.unprotect_rtcp_into, rtcp, len(rtcp) + 1))
+    assert state(rx) == state(SrtpContext(KEY, SALT))
+    assert rx.unprotect_into(pkt, len(pkt)) == len(pkt) - 10

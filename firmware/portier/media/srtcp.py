@@ -68,6 +68,8 @@ class SrtcpStream:
     def unprotect_into(self, buf, n):
         if n > _MAX_PACKET:
             raise SrtpError("packet too long")
+        if n > len(buf):
+            raise SrtpError("length beyond the buffer")
         if n < _HDR + _TRAILER:
             raise SrtpError("truncated SRTCP packet")
         if buf[0] >> 6 != 2:

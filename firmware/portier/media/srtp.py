@@ -137,6 +137,8 @@ class SrtpContext:
         m = n - t
         if n > _MAX_PACKET:
             raise SrtpError("packet too long")
+        if n > len(buf):
+            raise SrtpError("length beyond the buffer")
         hl = _rtp_header_len(buf, m)
         seq = (buf[2] << 8) | buf[3]
         started = self._rx_started
