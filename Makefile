@@ -23,12 +23,9 @@ test: setup
 test-cpython: setup
 	$(BIN)/python -m pytest tests
 
-# One MicroPython process per test module: a 96 KiB heap that has compiled the whole firmware
-# from source is too fragmented (interned strings, resident modules) for the larger tests.
+# Under real MicroPython, one process (one fresh heap) per core test module: tests/mp_suite.py.
 test-micropython: setup
-	@status=0; for t in tests/core/test_*.py; do m=$$(basename $$t .py); printf '%s: ' $$m; \
-	  $(BIN)/micropython -X heapsize=$(MP_HEAP) tests/mp_runner.py tests/core $$m || status=1; \
-	done; exit $$status
+	$(BIN)/python tests/mp_suite.py $(BIN)/micropython $(MP_HEAP)
 
 test-mpy: setup
 	$(BIN)/portier compile

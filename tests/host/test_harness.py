@@ -117,3 +117,26 @@ def test_native_modules_compile_for_board_and_host(tmp_path):
          % str(tmp_path / "out" / "x64" / "portier" / "media")]
     ).stdout
     assert out.strip() == "42"
+
+
+def test_suite_sums_modules_and_counts_a_dead_module_as_failed(tmp_path):
+    root = _copy_repo(tmp_path)
+    for script in ("mp_runner.py", "mp_suite.py"):
+        shutil.copy(os.path.join(paths.REPO, "tests", script), root / "tests" / script)
+    core = root / "tests" / "core"
+    (core / "test_zz_dies.py").write_text("big = bytearray(10 * 1024 * 1024)\n")
+    (core / "test_zz_skips.py").write_text(
+        "from coretest import skip_on_micropython\n"
+        "@skip_on_micropython('host only')\ndef test_a():\n    pass\n"
+        "def test_b():\n    pass\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, str(root / "tests" / "mp_suite.py"), paths.micropython_exe(), "96k",
+         "test_hkdf", "test_zz_dies", "test_zz_skips"],
+        capture_output=True, text=True,
+    )
+    assert proc.returncode == 1
+    lines = proc.stdout.rstrip().splitlines()
+    assert lines[-1] == "6 passed, 1 failed, 1 skipped"
+    assert "==== test_zz_dies ====" in proc.stdout and "MemoryError" in proc.stdout
+    assert "skipped test_zz_skips.test_a: host only" in proc.stdout
