@@ -78,7 +78,7 @@ CHIPS = {
         gpios=_r(0, 21) + _r(26, 48), flash_pins=_r(26, 32), input_only=[], no_pull=[],
         strapping=[0, 3, 45, 46], i2s_count=2, mpy_arch="xtensawin",
         mp_boards={"ESP32_GENERIC_S3": {None, "SPIRAM_OCT", "FLASH_4M"}},
-        psram_pins={"octal": _r(33, 37)},
+        psram_pins={"octal": _r(33, 37), "quad": []},
     ),
     "esp32c3": Chip(
         "esp32c3", "esp32c3", 0x0,
