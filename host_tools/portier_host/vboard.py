@@ -51,6 +51,7 @@ _CTRL_A, _CTRL_B = 0x01, 0x02
 _RAW_BANNER = b"raw REPL; CTRL-B to exit\r\n"
 _FRIENDLY_PROMPT = b">>> "
 _BOOT_TIMEOUT_S = 10.0
+_STALL_S = 0.5  # how long the relay waits for a reader before dropping bytes
 _MAX_QUICK_EXITS = 5  # a process that dies this often right after start means a broken set-up
 
 # The board's `machine`: the built-in one, extended (MicroPython lets a .py extend an
@@ -167,6 +168,7 @@ class VirtualBoard:
         self._lock = threading.Lock()
         self._wake_r = self._wake_w = None
         self._quick_exits = 0
+        self._stalled = set()  # fds whose reader stopped reading
         self.error = None
 
     # -- life cycle
@@ -177,6 +179,7 @@ class VirtualBoard:
         self._write_support()
         self._client_master, self._client_slave = pty.openpty()
         tty.setraw(self._client_slave)
+        os.set_blocking(self._client_master, False)
         self.port = os.ttyname(self._client_slave)
         self._wake_r, self._wake_w = os.pipe()
         self._spawn(run_main=self.run_main)
@@ -218,8 +221,8 @@ class VirtualBoard:
         with self._lock:
             child = self._child
         if child is not None and child.poll() is None:
-            child.send_signal(signal.SIGKILL)  # the relay sees the exit and reboots
             self._pending_hard = True
+            child.send_signal(signal.SIGKILL)  # the relay sees the exit and reboots
 
     _pending_hard = False
 
@@ -268,6 +271,7 @@ class VirtualBoard:
         child = subprocess.Popen(cmd, stdin=slave, stdout=slave, stderr=slave, cwd=self.flash_dir,
                                  env=env, preexec_fn=as_terminal_owner, close_fds=True)
         os.close(slave)
+        os.set_blocking(master, False)
         with self._lock:
             self._child, self._child_master = child, master
         self._started_at = time.monotonic()
@@ -349,20 +353,28 @@ class VirtualBoard:
                 return None
             raise
 
-    @staticmethod
-    def _write_all(fd, data):
+    def _write_all(self, fd, data):
+        """Write what the other side takes; drop the rest, as a UART does when nobody reads it
+        (a blocked relay would stall the board's output and its input). The first stall waits
+        _STALL_S for a reader; while it lasts, later writes drop at once."""
         view = memoryview(data)
+        deadline = time.monotonic() + (0 if fd in self._stalled else _STALL_S)
         while view:
             try:
                 n = os.write(fd, view)
             except BlockingIOError:
-                select.select([], [fd], [], 1.0)
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    self._stalled.add(fd)
+                    return
+                select.select([], [fd], [], left)
                 continue
             except OSError as e:
                 if e.errno == errno.EIO:
-                    return  # nobody on the other side: a board's UART does not care
+                    return  # nobody on the other side
                 raise
             view = view[n:]
+        self._stalled.discard(fd)
 
     def _reboot(self):
         child = self._child

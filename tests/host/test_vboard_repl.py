@@ -98,3 +98,33 @@ def _wait_for(cond, timeout=10.0):
             pass
         time.sleep(0.02)
     return False
+
+
+def test_output_nobody_reads_does_not_stall_the_board(tmp_path):
+    folder = tmp_path / "flash"
+    folder.mkdir()
+    # 200 KB of console output with no client attached, far more than a pty buffers
+    (folder / "main.py").write_text(
+        "for i in range(2000):\n    print('x' * 99)\nopen('done.txt', 'w').close()\n")
+    with VirtualBoard(str(folder)) as vb:
+        assert _wait_for(lambda: (folder / "done.txt").exists(), timeout=30)
+        assert mpremote(vb.port, "resume", "eval", "7 * 6") == "42\n"  # stale output flushed
+        assert vb.error is None
+
+
+def test_portier_vboard_command(tmp_path):
+    import signal
+    import sys
+
+    folder = tmp_path / "flash"
+    proc = subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "portier"), "vboard",
+                             "--dir", str(folder)], stdout=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("vboard: /dev/pts/"), line
+        port = line.split()[1]
+        mpremote(port, "resume", "fs", "touch", ":made-by-mpremote")
+        assert (folder / "made-by-mpremote").exists()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(10) == 0
