@@ -91,6 +91,7 @@ CHIPS = {
 ECHO_CONTROL = ("none", "suppress", "half_duplex")
 SAMPLE_RATES = (8000, 16000)
 PULLS = ("up", "down", "none")
+LED_KINDS = ("gpio", "neopixel")  # optional; a plain LED on a GPIO when absent
 I2S_BITS = (16, 32)
 
 # (field, direction): clock and word-select are driven by the ESP32 (controller mode); the
@@ -195,6 +196,9 @@ def check_board(data):
     need("button.active", int, (0, 1))
     need("relay.active", int, (0, 1))
     need("led.active", int, (0, 1))
+    kind = _get(data, "led.kind")
+    if kind is not _MISSING and kind not in LED_KINDS:
+        problems.append(("led.kind", "%r is not one of %s" % (kind, ", ".join(map(repr, LED_KINDS)))))
     _check_pins(data, chip, shared is True, psram, pull, need, problems)
     return problems
 

@@ -147,8 +147,7 @@ class VirtualBoardError(RuntimeError):
 class VirtualBoard:
     """A MicroPython board on a pty. Use as a context manager; `.port` is the pty's path."""
 
-    def __init__(self, flash_dir, heapsize=None, flash_bytes=DEFAULT_FLASH_BYTES, run_main=True,
-                 log=None):
+    def __init__(self, flash_dir, heapsize=None, flash_bytes=DEFAULT_FLASH_BYTES, run_main=True):
         self.flash_dir = os.path.abspath(flash_dir)
         self.heapsize = heapsize
         self.flash_bytes = flash_bytes
@@ -157,7 +156,6 @@ class VirtualBoard:
         self.hard_resets = 0
         self.soft_resets = 0
         self.port = None
-        self._log = log
         self._support = None
         self._client_master = self._client_slave = None
         self._child = None
@@ -169,6 +167,8 @@ class VirtualBoard:
         self._wake_r = self._wake_w = None
         self._quick_exits = 0
         self._stalled = set()  # fds whose reader stopped reading
+        self._pending_hard = False  # hard_reset() killed the process: its exit is a hard reset
+        self._started_at = 0.0
         self.error = None
 
     # -- life cycle
@@ -223,8 +223,6 @@ class VirtualBoard:
         if child is not None and child.poll() is None:
             self._pending_hard = True
             child.send_signal(signal.SIGKILL)  # the relay sees the exit and reboots
-
-    _pending_hard = False
 
     def wait_boots(self, n, timeout=10.0):
         """Wait until the board has booted n times in all (1 = the first boot); True if so."""
@@ -286,6 +284,7 @@ class VirtualBoard:
         if child is not None:
             child.wait(5)
         if master is not None:
+            self._stalled.discard(master)
             os.close(master)
 
     # -- relay

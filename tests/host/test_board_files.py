@@ -74,6 +74,7 @@ def _broken(mutate, name="esp32-devkitc"):
         (lambda d: d["button"].update(pin=True), "button.pin", "integer"),
         (lambda d: d["button"].update(pin=34), "button.pull", "no internal pull"),
         (lambda d: d.update(psram="octal"), "psram", "not one of"),
+        (lambda d: d["led"].update(kind="rgb"), "led.kind", "not one of"),
     ],
 )
 def test_broken_esp32_board_is_refused_with_the_field_named(mutate, field, words, tmp_path):

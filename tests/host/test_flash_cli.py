@@ -153,3 +153,12 @@ def test_download_offline_says_which_file_to_get(tmp_path):
     assert "no internet" in msg and "ESP32_GENERIC-YYYYMMDD-v1.xx.x.bin" in msg
     assert "https://micropython.org/download/ESP32_GENERIC/" in msg
     assert os.listdir(tmp_path) == []
+
+
+def test_flash_to_an_absent_port_stops_before_esptool(tmp_path, capsys):
+    image = tmp_path / "ESP32_GENERIC-20250415-v1.25.0.bin"
+    image.write_bytes(b"\xe9" + bytes(4096))
+    port = str(tmp_path / "ttyUSB7")
+    assert cli.main(["flash", "--port", port, "--board", "esp32-devkitc", "--firmware", str(image)]) == 1
+    captured = capsys.readouterr()
+    assert "does not exist" in captured.err and "esptool" not in captured.out

@@ -75,6 +75,12 @@ def test_machine_reset_is_a_hard_reset_that_runs_main(tmp_path):
         assert vb.soft_resets == 1
         time.sleep(0.3)
         assert (folder / "boots.txt").read_text() == "xx"
+        # the reset button: the process dies wherever it is, the board boots from scratch
+        vb.hard_reset()
+        assert vb.wait_boots(4)
+        assert _wait_for(lambda: (folder / "boots.txt").read_text() == "xxx")
+        assert vb.hard_resets == 2
+        assert mpremote(vb.port, "resume", "eval", "2 + 2") == "4\n"
         assert vb.error is None
 
 
