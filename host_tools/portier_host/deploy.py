@@ -279,6 +279,9 @@ def plan(local_files, state):
     """(to_copy, to_remove, dirs_to_make) for turning the board's files into local_files."""
     wanted = {f.remote: f for f in local_files}
     to_copy = [f for f in local_files if state.files.get(f.remote, (None,))[0] != f.sha256]
+    # The entry points go last: a deploy cut short leaves the old main.py starting, and the next
+    # deploy finishes the job (every half-written file hashes differently).
+    to_copy.sort(key=lambda f: ("/" not in f.remote, f.remote))
     to_remove = sorted(p for p in state.files
                        if p not in wanted and (p.startswith(MANAGED_DIR + "/") or p in _TOP_LEVEL_SOURCES))
     needed_dirs = set()

@@ -65,6 +65,7 @@ def test_deploy_copies_everything_then_nothing_then_exactly_the_changed_file(vbo
     first = deploy.deploy(vboard.port, firmware_root=str(firmware))
     expected = _expected_remote_paths(firmware)
     assert set(first.copied) == expected
+    assert first.copied[-1] == "main.py"  # the entry point only after every module it imports
     assert set(_flash_files(vboard.flash_dir)) == expected
     assert "deploy: [" in capsys.readouterr().out  # progress
     assert vboard.wait_boots(2) and vboard.hard_resets == 1  # reset after the copy
