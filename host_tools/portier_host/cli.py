@@ -55,6 +55,144 @@ def _cmd_relay(args):
     return 0
 
 
+def _cmd_boards_check(args):
+    from . import boards
+
+    files = args.files or boards.board_files()
+    bad = 0
+    for path in files:
+        try:
+            board = boards.load_board(path)
+        except boards.BoardError as e:
+            bad += 1
+            print(str(e), file=sys.stderr)
+            continue
+        print("ok: %s (%s, %s at 0x%x)" % (path, board.chip.name, board.firmware_name, board.flash_offset))
+    if bad:
+        print("boards: %d of %d file(s) refused" % (bad, len(files)), file=sys.stderr)
+        return 1
+    return 0
+
+
+def _cmd_boards_list(args):
+    from . import boards
+
+    for name in boards.board_names():
+        board = boards.load_board(name)
+        print("%-20s %-8s %s" % (name, board.chip.name, board.firmware_name))
+    return 0
+
+
+def _load_board_or_exit(name):
+    from . import boards
+
+    try:
+        return boards.load_board(name)
+    except boards.BoardError as e:
+        print(str(e), file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _cmd_flash(args):
+    from . import deploy, flash
+
+    board = _load_board_or_exit(args.board)
+    firmware = args.firmware
+    if args.download:
+        if args.dry_run:
+            print("# would download the newest %s release from %s"
+                  % (board.firmware_name, flash.download_page(board)))
+            firmware = firmware or "%s-YYYYMMDD-vX.Y.Z.bin" % board.firmware_name
+        else:
+            try:
+                firmware = flash.download(board, args.download_dir or ".")
+            except flash.FlashError as e:
+                print("flash: %s" % e, file=sys.stderr)
+                return 2
+            print("flash: downloaded %s" % firmware)
+    if not firmware:
+        print("flash: give --firmware FILE.bin (or --download); %s" % flash.download_hint(board),
+              file=sys.stderr)
+        return 2
+    commands = flash.esptool_commands(board, args.port, firmware, args.baud)
+    if args.dry_run:
+        for cmd in commands:
+            print(flash.format_command(cmd))
+        deploy.dry_run_commands(args.port, board)
+        return 0
+    try:
+        flash.check_image(board, firmware)
+        problem = deploy.port_problem(args.port)
+        if problem:
+            raise flash.FlashError(problem)
+        flash.run_esptool(commands)
+    except flash.FlashError as e:
+        print("flash: %s" % e, file=sys.stderr)
+        return 1
+    return _deploy(args.port, board, wait_s=10)
+
+
+def _deploy(port, board, wait_s=0):
+    import time
+
+    from . import deploy
+
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            deploy.deploy(port, board)
+            return 0
+        except deploy.PortError as e:
+            if time.monotonic() < deadline:  # the board is still booting after esptool's reset
+                time.sleep(0.5)
+                continue
+            print("deploy: %s" % e, file=sys.stderr)
+            return 1
+        except deploy.DeployError as e:
+            print("deploy: %s" % e, file=sys.stderr)
+            return 1
+
+
+def _cmd_deploy(args):
+    from . import deploy
+
+    board = _load_board_or_exit(args.board) if args.board else None
+    if args.dry_run:
+        if board is None:
+            print("deploy: --dry-run needs --board (the board is not asked)", file=sys.stderr)
+            return 2
+        deploy.dry_run_commands(args.port, board)
+        return 0
+    return _deploy(args.port, board)
+
+
+def _cmd_vboard(args):
+    import signal
+    import threading
+
+    from .vboard import VirtualBoard
+
+    folder = args.dir or tempfile.mkdtemp(prefix="portier-flash-")
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *a: done.set())
+    with VirtualBoard(folder, heapsize=args.heapsize, run_main=not args.no_main) as vb:
+        print("vboard: %s (flash folder %s); Ctrl-C to stop" % (vb.port, folder), flush=True)
+        try:
+            while not done.wait(0.5):
+                if vb.error:
+                    print("vboard: %s" % vb.error, file=sys.stderr)
+                    return 1
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+def _cmd_monitor(args):
+    from . import monitor
+
+    return monitor.run(args.port, baud=args.baud)
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="portier", description="Portier host tools")
     parser.add_argument("--version", action="version", version="portier " + __version__)
@@ -71,6 +209,42 @@ def build_parser():
     p.add_argument("--port", type=int, default=3478)
     p.add_argument("--secret-file", required=True, help="token secret shared with the switchboard")
     p.set_defaults(func=_cmd_relay)
+
+    p = sub.add_parser("boards", help="board files: check or list them")
+    bsub = p.add_subparsers(dest="boards_command", required=True)
+    q = bsub.add_parser("check", help="validate board files (default: every file in boards/)")
+    q.add_argument("files", nargs="*", metavar="FILE")
+    q.set_defaults(func=_cmd_boards_check)
+    q = bsub.add_parser("list", help="the shipped board files")
+    q.set_defaults(func=_cmd_boards_list)
+
+    p = sub.add_parser("flash", help="erase, write MicroPython at the board's offset, then deploy")
+    p.add_argument("--port", required=True)
+    p.add_argument("--board", required=True, help="a name in boards/ or a board file")
+    p.add_argument("--firmware", help="the MicroPython .bin for the board")
+    p.add_argument("--download", action="store_true",
+                   help="fetch the official build (or say which file to get when offline)")
+    p.add_argument("--download-dir", help="where --download puts the file (default: .)")
+    p.add_argument("--baud", type=int, default=460800)
+    p.add_argument("--dry-run", action="store_true", help="print the esptool and mpremote commands")
+    p.set_defaults(func=_cmd_flash)
+
+    p = sub.add_parser("deploy", help="copy the compiled firmware to a board (changed files only)")
+    p.add_argument("--port", required=True)
+    p.add_argument("--board", help="a name in boards/ or a board file (checked against the board)")
+    p.add_argument("--dry-run", action="store_true", help="print the mpremote commands")
+    p.set_defaults(func=_cmd_deploy)
+
+    p = sub.add_parser("vboard", help="a virtual board: real MicroPython on a pty for mpremote")
+    p.add_argument("--dir", help="its flash folder (default: a new temporary one)")
+    p.add_argument("--heapsize", help="MicroPython heap, e.g. 256k (default: micropython's)")
+    p.add_argument("--no-main", action="store_true", help="do not run main.py at boot")
+    p.set_defaults(func=_cmd_vboard)
+
+    p = sub.add_parser("monitor", help="serial console with time stamps; Ctrl-] quits")
+    p.add_argument("--port", required=True)
+    p.add_argument("--baud", type=int, default=115200)
+    p.set_defaults(func=_cmd_monitor)
     return parser
 
 
