@@ -1,0 +1,225 @@
+# Door-side DSP: INMP441 samples to 16-bit PCM (DC removal, gain, soft limiter) and echo
+# control for a unit whose speaker sits a few cm from its microphone (energy-driven ducking or
+# strict half-duplex). Everything works in place on preallocated buffers; the per-sample loops
+# are viper leaves on the board (_dsp_viper.py) with the pure twins below as the reference.
+import sys
+from array import array
+
+from micropython import const
+
+_X_BIAS = const(0x1000000)  # state biases, see _dsp_viper.mic_to_pcm
+_Y_BIAS = const(0x8000000)
+UNITY_Q12 = const(4096)
+
+
+# ---- pure twins ------------------------------------------------------------------------------
+
+def _s16(b, i):
+    x = b[2 * i] | (b[2 * i + 1] << 8)
+    return x - 0x10000 if x & 0x8000 else x
+
+
+def _put16(b, i, v):
+    b[2 * i] = v & 0xFF
+    b[2 * i + 1] = (v >> 8) & 0xFF
+
+
+def _mic_to_pcm_py(src, dst, n, st):
+    x1 = st[0] - _X_BIAS
+    y1 = st[1] - _Y_BIAS
+    g = st[2]
+    knee = st[3]
+    room = 32767 - knee
+    hits = 0
+    for i in range(n):
+        x = src[4 * i + 1] | (src[4 * i + 2] << 8) | (src[4 * i + 3] << 16)
+        if x & 0x800000:
+            x -= 0x1000000
+        y = y1 + x - x1 - (y1 >> 8)
+        x1 = x
+        y1 = y
+        v = y >> 6
+        if v > 262143:
+            v = 262143
+        elif v < -262143:
+            v = -262143
+        v = (v * g) >> 10
+        a = -v if v < 0 else v
+        if a > knee:
+            e = a - knee
+            if e > 131072:
+                e = 131072
+            a = knee + (e * room) // (e + room)
+            hits += 1
+            v = -a if v < 0 else a
+        _put16(dst, i, v)
+    st[0] = x1 + _X_BIAS
+    st[1] = y1 + _Y_BIAS
+    return hits
+
+
+def _gain_ramp_py(buf, n, g0, g1):
+    step = ((g1 - g0) << 8) // n
+    acc = g0 << 8
+    for i in range(n):
+        v = (_s16(buf, i) * (acc >> 8)) >> 12
+        if v > 32767:
+            v = 32767
+        elif v < -32768:
+            v = -32768
+        _put16(buf, i, v)
+        acc += step
+
+
+def _mean_abs_py(buf, n):
+    total = 0
+    for i in range(n):
+        x = _s16(buf, i)
+        total += -x if x < 0 else x
+    return total // n
+
+
+def _amdf_py(buf, start, lag, n):
+    total = 0
+    for i in range(start, start + n):
+        d = _s16(buf, i) - _s16(buf, i - lag)
+        total += -d if d < 0 else d
+    return total
+
+
+def _copy_into_py(dst, src, soff, n):
+    for i in range(n):
+        dst[i] = src[soff + i]
+
+
+def _crossfade_py(dst, src, n):
+    step = 32768 // n
+    w = 0
+    for i in range(n):
+        _put16(dst, i, (_s16(dst, i) * w + _s16(src, i) * (32768 - w)) >> 15)
+        w += step
+
+
+mic_to_pcm, gain_ramp, mean_abs, amdf, copy_into, crossfade = (
+    _mic_to_pcm_py, _gain_ramp_py, _mean_abs_py, _amdf_py, _copy_into_py, _crossfade_py)
+if sys.implementation.name == "micropython":
+    try:
+        from ._dsp_viper import amdf, copy_into, crossfade, gain_ramp, mean_abs, mic_to_pcm
+    except (ImportError, SyntaxError, ValueError):  # a build without the native emitter
+        pass
+VIPER = mic_to_pcm is not _mic_to_pcm_py
+
+
+def db_to_q12(db):
+    """Gain in dB to Q12 (4096 = 0 dB); at set-up time only (floats allocate)."""
+    return int(UNITY_Q12 * 10 ** (db / 20) + 0.5)
+
+
+# ---- microphone ------------------------------------------------------------------------------
+
+class MicConditioner:
+    """INMP441 (32-bit I2S words, 24 bits used) to int16 PCM, frame by frame, no allocation.
+
+    gain_db is relative to the 24-bit word's top 16 bits: the INMP441 delivers speech at a few
+    metres well below full scale, so boards default to about +18 dB. Above `knee` a soft limiter
+    bends the curve towards full scale instead of clipping.
+    """
+
+    def __init__(self, gain_db=18, knee=24576):
+        g = int(256 * 10 ** (gain_db / 20) + 0.5)
+        if not 1 <= g <= 4095 or not 8192 <= knee <= 32000:
+            raise ValueError("mic gain must be -48..+24 dB, knee 8192..32000")
+        self._st = array("i", [_X_BIAS, _Y_BIAS, g, knee])
+        self.limited = 0  # samples the limiter touched, for the level meter / stats
+
+    def process(self, raw32, pcm, n):
+        """n samples: raw32 holds 4n bytes of I2S words, pcm gets 2n bytes. Returns 2n."""
+        if 4 * n > len(raw32) or 2 * n > len(pcm):
+            raise ValueError("buffers too small for %d samples" % n)
+        self.limited += mic_to_pcm(raw32, pcm, n, self._st)
+        return 2 * n
+
+
+# ---- echo control ----------------------------------------------------------------------------
+
+ECHO_OFF = const(0)  # full duplex, no control (headsets, far-apart speaker and mic)
+ECHO_DUCK = const(1)  # full duplex; the mic is attenuated while the far end talks
+ECHO_HALF = const(2)  # one direction at a time (shared I2S bus, e.g. M5Stack Atom Echo)
+
+_IDLE = const(0)
+_FAR = const(1)  # the far end holds the floor: the door's speaker is playing speech
+_NEAR = const(2)  # the visitor holds the floor
+
+
+class EchoControl:
+    """Per-frame talk-state detection from frame energies, and gain ramps to act on it.
+
+    Call far_end(spk, n) on each frame before it is played and near_end(mic, n) on each
+    conditioned microphone frame before it is encoded; both change the frames in place.
+    The near end counts as talking only when its level exceeds the echo the speaker could
+    explain (far level x coupling), so the door does not mistake its own echo for a visitor.
+    """
+
+    def __init__(self, mode=ECHO_DUCK, frame_ms=20, coupling_db=6, duck_db=-24,
+                 far_threshold=120, near_threshold=200, far_hang_ms=240, near_hang_ms=300):
+        if mode not in (ECHO_OFF, ECHO_DUCK, ECHO_HALF):
+            raise ValueError("echo mode %r" % (mode,))
+        self.mode = mode
+        self._coupling = db_to_q12(coupling_db)
+        self._duck = 0 if mode == ECHO_HALF else db_to_q12(duck_db)
+        self._far_thr = far_threshold
+        self._near_thr = near_threshold
+        self._far_hang = max(1, far_hang_ms // frame_ms)
+        self._near_hang = max(1, near_hang_ms // frame_ms)
+        self._state = _IDLE
+        self._hang = 0
+        self._far_level = 0  # mean |x| of the recent speaker frames (peak-hold over the hang)
+        self._mic_gain = UNITY_Q12
+        self._spk_gain = UNITY_Q12
+        self.frames_ducked = 0
+
+    def state(self):
+        return ("idle", "far", "near")[self._state]
+
+    def far_end(self, spk, n):
+        level = mean_abs(spk, n)
+        if level > self._far_level or self._state != _FAR:
+            self._far_level = level
+        if self.mode == ECHO_OFF:
+            return
+        if level > self._far_thr and self._state != _NEAR:
+            self._state = _FAR
+            self._hang = self._far_hang
+        target = UNITY_Q12
+        if self._state == _NEAR and self.mode == ECHO_HALF:
+            target = 0
+        gain_ramp(spk, n, self._spk_gain, target)
+        self._spk_gain = target
+
+    def near_end(self, mic, n):
+        if self.mode == ECHO_OFF:
+            return
+        level = mean_abs(mic, n)
+        echo = (self._far_level * self._coupling) >> 12
+        talking = level > self._near_thr and level > echo
+        if self._state == _FAR:
+            self._hang -= 1
+            if self._hang <= 0:
+                self._state = _IDLE
+                self._far_level = 0
+            elif talking and self.mode == ECHO_DUCK:
+                self._state = _NEAR  # double talk: the visitor wins, as a door unit should
+                self._hang = self._near_hang
+        elif talking:
+            self._state = _NEAR
+            self._hang = self._near_hang
+        elif self._state == _NEAR:
+            self._hang -= 1
+            if self._hang <= 0:
+                self._state = _IDLE
+        target = self._duck if self._state == _FAR else UNITY_Q12
+        if target != UNITY_Q12:
+            self.frames_ducked += 1
+        if target != self._mic_gain or target != UNITY_Q12:
+            gain_ramp(mic, n, self._mic_gain, target)
+        self._mic_gain = target

@@ -1,0 +1,403 @@
+# Adaptive jitter buffer with packet-loss concealment. Sans-IO: packets and now_ms go in,
+# one frame of little-endian int16 PCM comes out per pop_into() call (the playout clock).
+#
+# Playout is driven by sequence numbers, one fixed-size frame per packet. The target depth
+# follows the measured delay variation: it grows at once when packets arrive late and decays
+# when the network is calm, bounded by min_ms..max_ms. The buffer level is moved towards the
+# target by playing one concealment frame without advancing (stretch) or by skipping one
+# frame (shrink). Lost frames are concealed in the style of ITU-T G.711 Appendix I: pitch
+# repetition of the last one to three periods, a linear fade from 10 ms on, silence after
+# 60 ms, and an overlap-add into the first good frame.
+from micropython import const
+
+from .dsp import amdf, copy_into, crossfade
+
+FRAME_OK = const(0)  # decoded from a packet
+FRAME_CONCEALED = const(1)  # synthesised for a lost or late packet (or to stretch)
+FRAME_SILENCE = const(2)  # nothing to play: not started yet, or the peer went silent
+
+_SLOTS = const(16)  # power of two: seq & (_SLOTS - 1); 320 ms of 20 ms frames
+_SEQ_MOD = const(0x10000)
+_TICKS_MASK = const(0x3FFFFFFF)  # ticks_ms wraps at 2**30 on the unix port and on ESP32
+_RESTART_AFTER = const(2)  # RFC 3550 A.1 style: two in-order packets confirm a seq jump
+_CALM_DECAY_SHIFT = const(6)  # the jitter estimate loses 1/64 of itself per packet (~1.3 s)
+
+
+def _seq_diff(a, b):
+    return ((a - b + 0x8000) & 0xFFFF) - 0x8000
+
+
+def _ticks_diff(a, b):
+    return ((a - b + 0x20000000) & _TICKS_MASK) - 0x20000000
+
+
+class JitterStats:
+    def __init__(self):
+        self.received = 0  # packets accepted into the buffer
+        self.played = 0  # frames played from packets
+        self.late = 0  # packets that came after their frame was concealed
+        self.lost = 0  # frames concealed because their packet never came in time
+        self.concealed = 0  # frames synthesised by concealment (loss, late, stretch)
+        self.silence = 0  # frames of silence (before start, silent peer)
+        self.duplicates = 0
+        self.dropped = 0  # frames skipped to shrink the buffer or on overflow
+        self.stretched = 0  # concealment frames inserted to grow the buffer
+        self.restarts = 0  # sequence discontinuities accepted as a new stream
+        self.ts_jumps = 0  # timestamp steps that did not match the sequence step
+        self.bad = 0  # payloads of the wrong size
+
+
+class Concealer:
+    """Loss concealment on int16 PCM frames (G.711 Appendix I style), allocation-free."""
+
+    def __init__(self, frame_samples, rate):
+        r = max(1, rate // 8000)
+        self._n = frame_samples
+        self._min_lag = 20 * r  # 2.5 ms: 400 Hz voice pitch
+        self._max_lag = 120 * r  # 15 ms: 66 Hz
+        self._ms10 = 80 * r  # samples in 10 ms
+        frames = (3 * self._max_lag + self._ms10 + frame_samples - 1) // frame_samples + 1
+        self._k = frames  # history ring of whole frames, oldest overwritten first
+        self._ring = bytearray(2 * frame_samples * frames)
+        mv = memoryview(self._ring)
+        fb = 2 * frame_samples
+        self._ring_frames = [mv[i * fb:(i + 1) * fb] for i in range(frames)]
+        self._w = 0  # next ring frame to write
+        self._lin = bytearray(len(self._ring))  # history in order, made at erasure start
+        self._lin_frames = [memoryview(self._lin)[i * fb:(i + 1) * fb] for i in range(frames)]
+        self._hist = frames * frame_samples  # samples in _lin
+        self._tail = bytearray(2 * self._ms10)  # synthetic continuation for the overlap-add
+        self._erased = 0  # samples concealed in the current erasure
+        self._lag = self._min_lag
+        self._pos = 0
+        self._periods = 1
+
+    def good(self, pcm):
+        """A decoded frame is about to be played: blend it in after an erasure, keep history."""
+        n = self._n
+        if self._erased:
+            # Overlap-add over 1/4 pitch period plus 2.5 ms (Appendix I grows it with the
+            # erasure; with 20 ms frames a short blend scored better in bench_audio).
+            ola = self._lag // 4 + self._ms10 // 4
+            self._synth(self._tail, ola)
+            crossfade(pcm, self._tail, ola)
+            self._erased = 0
+        copy_into(self._ring_frames[self._w], pcm, 0, 2 * n)
+        self._w += 1
+        if self._w == self._k:
+            self._w = 0
+
+    def conceal(self, out):
+        n = self._n
+        if self._erased == 0:
+            self._start()
+        self._synth(out, n)
+        copy_into(self._ring_frames[self._w], out, 0, 2 * n)
+        self._w += 1
+        if self._w == self._k:
+            self._w = 0
+
+    def _start(self):
+        fb = 2 * self._n
+        for i in range(self._k):  # oldest first
+            j = self._w + i
+            if j >= self._k:
+                j -= self._k
+            copy_into(self._lin_frames[i], self._ring_frames[j], 0, fb)
+        self._lag = self._pitch()
+        self._periods = 1
+        self._pos = 0
+
+    def _pitch(self):
+        # Coarse AMDF search every second lag, then refine around the best; the window is the
+        # last 10 ms of history compared with the same span one lag earlier.
+        h, win = self._hist, self._ms10
+        start = h - win
+        best, best_lag = -1, self._min_lag
+        lag = self._min_lag
+        while lag <= self._max_lag:
+            d = amdf(self._lin, start, lag, win)
+            if best < 0 or d < best:
+                best, best_lag = d, lag
+            lag += 2
+        center = best_lag
+        for lag in range(center - 1, center + 2, 2):  # no tuple: this runs under heap_lock
+            if self._min_lag <= lag <= self._max_lag:
+                d = amdf(self._lin, start, lag, win)
+                if d < best:
+                    best, best_lag = d, lag
+        return best_lag
+
+    def _synth(self, out, count):
+        # Repeat the last `periods` pitch periods of history: 1 period for the first 20 ms
+        # (one whole lost frame), then 2, from 30 ms on 3 (less buzz). Gain: 1.0 for 10 ms,
+        # then -20 % per 10 ms, silence from 60 ms.
+        lin, h, lag = self._lin, self._hist, self._lag
+        ms10 = self._ms10
+        erased = self._erased
+        for i in range(count):
+            if erased == 2 * ms10 or erased == 3 * ms10:
+                self._periods += 1
+            span = self._periods * lag
+            if self._pos >= span:
+                self._pos -= span
+            j = 2 * (h - span + self._pos)
+            x = lin[j] | (lin[j + 1] << 8)
+            if x & 0x8000:
+                x -= 0x10000
+            if erased >= ms10:
+                g = 32768 - ((erased - ms10) * 6554) // ms10  # 6554/32768 = 0.2 per 10 ms
+                x = (x * g) >> 15 if g > 0 else 0
+            out[2 * i] = x & 0xFF
+            out[2 * i + 1] = (x >> 8) & 0xFF
+            self._pos += 1
+            erased += 1
+        self._erased = erased
+
+
+class JitterBuffer:
+    """Reorders packets by sequence number, adapts its depth, conceals losses.
+
+    decode(payload, pcm_out, samples) turns one stored payload into int16 PCM (g711.decode_*,
+    g711.decode_l16). put() takes one RTP packet's fields and payload; pop_into() is called
+    once per frame period by the playout clock and always fills one frame.
+    """
+
+    def __init__(self, decode, frame_samples, payload_bytes, rate, frame_ms=20,
+                 min_ms=20, max_ms=200, silence_ms=1000):
+        if not frame_ms <= min_ms <= max_ms <= (_SLOTS - 2) * frame_ms:
+            raise ValueError("need frame_ms <= min_ms <= max_ms <= %d" % ((_SLOTS - 2) * frame_ms))
+        self._decode = decode
+        self._n = frame_samples
+        self._pbytes = payload_bytes
+        self._frame_ms = frame_ms
+        self.min_ms = min_ms
+        self.max_ms = max_ms
+        self._silence_ms = silence_ms
+        self._store = bytearray(_SLOTS * payload_bytes)
+        mv = memoryview(self._store)
+        self._slots = [mv[i * payload_bytes:(i + 1) * payload_bytes] for i in range(_SLOTS)]
+        self._seqs = [-1] * _SLOTS  # the seq held by each slot, -1 when empty
+        self._plc = Concealer(frame_samples, rate)
+        self.stats = JitterStats()
+        self._reset()
+        self._last_rx = 0
+
+    def _reset(self):
+        for i in range(_SLOTS):
+            self._seqs[i] = -1
+        self._play = -1  # next seq to play; -1 while waiting to start
+        self._high = -1  # highest seq stored
+        self._count = 0  # packets held
+        self._base_seq = -1  # jitter reference: first packet's seq and arrival time
+        self._base_ms = 0
+        self._ext = 0  # packets since the reference, following seq wraps
+        self._floor = 0  # lowest relative transit seen (ms), creeping up slowly
+        self._jitter = 0  # peak-hold delay variation estimate, ms << 4
+        self._last_seq = -1
+        self._last_ts = 0
+        self._suspect = -1  # RFC 3550 A.1 probation for a big sequence jump
+        self._suspect_n = 0
+        self._level = -1  # smoothed depth at pop time (ms << 3); -1 before the first pop
+        self._since_adjust = 0
+
+    # -- status --------------------------------------------------------------------------------
+
+    def target_ms(self):
+        t = self._frame_ms + (self._jitter >> 4)
+        t = (t + self._frame_ms // 2) // self._frame_ms * self._frame_ms  # nearest frame
+        if t < self.min_ms:
+            return self.min_ms
+        return self.max_ms if t > self.max_ms else t
+
+    def depth_ms(self):
+        """Audio buffered from the playout point to the newest packet."""
+        if self._high < 0:
+            return 0
+        ref = self._play if self._play >= 0 else self._lowest()
+        if ref < 0:
+            return 0
+        d = _seq_diff(self._high, ref) + 1
+        return d * self._frame_ms if d > 0 else 0
+
+    def _lowest(self):
+        low = -1
+        for s in self._seqs:
+            if s >= 0 and (low < 0 or _seq_diff(s, low) < 0):
+                low = s
+        return low
+
+    # -- input ---------------------------------------------------------------------------------
+
+    def put(self, payload, off, n, seq, ts, now_ms):
+        """Store one packet's payload (payload[off:off+n]); returns True if it was kept."""
+        st = self.stats
+        if n != self._pbytes:
+            st.bad += 1
+            return False
+        if self._last_seq >= 0:
+            d = _seq_diff(seq, self._last_seq)
+            if d > _SLOTS * 4 or d < -_SLOTS * 4:
+                if not self._probation(seq):
+                    return False
+                st.restarts += 1
+                self._reset()
+            elif d > 0 and self._n * d != ((ts - self._last_ts) & 0xFFFFFFFF):
+                st.ts_jumps += 1
+                self._rebase(seq, now_ms)
+        self._suspect = -1
+        if self._play >= 0:
+            behind = _seq_diff(seq, self._play)
+            if behind < 0:
+                st.late += 1  # its frame was concealed already
+                self._late_bump(-behind)
+                return False
+        slot = seq & (_SLOTS - 1)
+        held = self._seqs[slot]
+        if held == seq:
+            st.duplicates += 1
+            return False
+        if held >= 0:
+            self._overflow(seq)
+        copy_into(self._slots[slot], payload, off, n)
+        self._seqs[slot] = seq
+        self._count += 1
+        if self._high < 0 or _seq_diff(seq, self._high) > 0:
+            self._high = seq
+        st.received += 1
+        self._measure(seq, now_ms)
+        if self._last_seq < 0 or _seq_diff(seq, self._last_seq) > 0:
+            self._last_seq, self._last_ts = seq, ts
+        self._last_rx = now_ms
+        return True
+
+    def _overflow(self, seq):
+        # The slot still holds a frame _SLOTS behind this one: drop every frame that far back
+        # and move the playout point past them.
+        for i in range(_SLOTS):
+            s = self._seqs[i]
+            if s >= 0 and _seq_diff(seq, s) >= _SLOTS:
+                self._seqs[i] = -1
+                self._count -= 1
+                self.stats.dropped += 1
+        if self._play >= 0 and _seq_diff(seq, self._play) >= _SLOTS:
+            self._play = (seq - _SLOTS + 1) & 0xFFFF
+
+    def _probation(self, seq):
+        if self._suspect >= 0 and seq == self._suspect:
+            self._suspect_n += 1
+        else:
+            self._suspect_n = 1
+        self._suspect = (seq + 1) & 0xFFFF
+        if self._suspect_n >= _RESTART_AFTER:
+            return True
+        self.stats.bad += 1
+        return False
+
+    def _rebase(self, seq, now_ms):
+        self._base_seq = seq
+        self._base_ms = now_ms
+        self._ext = 0
+        self._floor = 0
+
+    def _measure(self, seq, now_ms):
+        # Relative transit: arrival time minus the time the sequence number says it was sent.
+        if self._base_seq < 0:
+            self._rebase(seq, now_ms)
+            return
+        ext = _seq_diff(seq, self._base_seq)
+        rel = _ticks_diff(now_ms, self._base_ms) - ext * self._frame_ms
+        if rel < self._floor:
+            self._floor = rel
+        spread = (rel - self._floor) << 4
+        self._jitter -= self._jitter >> _CALM_DECAY_SHIFT
+        if spread > self._jitter:
+            self._jitter = spread
+        if ext > 500:  # every 10 s: move the reference on; the floor creeps up against drift
+            self._floor = self._floor - rel + 1
+            if self._floor > 0:
+                self._floor = 0
+            self._base_seq = seq
+            self._base_ms = now_ms
+
+    def _late_bump(self, frames):
+        j = (frames + 1) * self._frame_ms << 4
+        if j > self._jitter:
+            self._jitter = j
+
+    # -- output --------------------------------------------------------------------------------
+
+    def pop_into(self, out, now_ms):
+        """One frame into out (2 * frame_samples bytes); returns FRAME_OK/CONCEALED/SILENCE."""
+        st = self.stats
+        if self._play < 0:
+            return self._wait_start(out, now_ms)
+        if self._count == 0 and _ticks_diff(now_ms, self._last_rx) >= self._silence_ms:
+            self._reset()  # the peer went silent: start afresh when it comes back
+            return self._silence(out)
+        depth = self.depth_ms()
+        if self._level < 0:
+            self._level = depth << 3
+        self._level += depth - (self._level >> 3)
+        self._since_adjust += 1
+        target = self.target_ms()
+        slot = self._play & (_SLOTS - 1)
+        have = self._seqs[slot] == self._play
+        if have and self._since_adjust >= 8:
+            if (self._level >> 3) > target + self._frame_ms and self._count > 1:
+                self._drop(slot)  # shrink: skip this frame, play the next one
+                slot = self._play & (_SLOTS - 1)
+                have = self._seqs[slot] == self._play
+            elif (self._level >> 3) + self._frame_ms < target:
+                self._since_adjust = 0
+                self._level += self._frame_ms << 3
+                st.stretched += 1
+                return self._conceal(out, False)
+        if have:
+            self._seqs[slot] = -1
+            self._count -= 1
+            self._decode(self._slots[slot], out, self._n)
+            self._plc.good(out)
+            self._play = (self._play + 1) & 0xFFFF
+            st.played += 1
+            return FRAME_OK
+        if self._plc._erased >= 6 * self._plc._ms10:
+            if self._count == 0:
+                return self._silence(out)  # faded out already; keep waiting for the seq
+            # Faded out and newer packets wait: skip the rest of the gap, play the next one.
+            low = self._lowest()
+            st.lost += _seq_diff(low, self._play)
+            self._play = low
+            return self.pop_into(out, now_ms)
+        st.lost += 1
+        return self._conceal(out, True)
+
+    def _drop(self, slot):
+        self._seqs[slot] = -1
+        self._count -= 1
+        self._play = (self._play + 1) & 0xFFFF
+        self._since_adjust = 0
+        self._level -= self._frame_ms << 3
+        self.stats.dropped += 1
+
+    def _conceal(self, out, advance):
+        self._plc.conceal(out)
+        self.stats.concealed += 1
+        if advance:
+            self._play = (self._play + 1) & 0xFFFF
+        return FRAME_CONCEALED
+
+    def _silence(self, out):
+        for i in range(2 * self._n):
+            out[i] = 0
+        self.stats.silence += 1
+        return FRAME_SILENCE
+
+    def _wait_start(self, out, now_ms):
+        if self._count and self.depth_ms() >= self.target_ms():
+            self._play = self._lowest()
+            return self.pop_into(out, now_ms)
+        if self._count and _ticks_diff(now_ms, self._last_rx) >= self.target_ms():
+            self._play = self._lowest()  # a short talk spurt: play what came
+            return self.pop_into(out, now_ms)
+        return self._silence(out)
