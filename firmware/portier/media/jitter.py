@@ -20,6 +20,7 @@ _SLOTS = const(16)  # power of two: seq & (_SLOTS - 1); 320 ms of 20 ms frames
 _SEQ_MOD = const(0x10000)
 _TICKS_MASK = const(0x3FFFFFFF)  # ticks_ms wraps at 2**30 on the unix port and on ESP32
 _RESTART_AFTER = const(2)  # RFC 3550 A.1 style: two in-order packets confirm a seq jump
+_WINDOW = const(25)  # pops per adaptation decision: 0.5 s of 20 ms frames
 _CALM_DECAY_SHIFT = const(6)  # the jitter estimate loses 1/64 of itself per packet (~1.3 s)
 
 
@@ -198,8 +199,10 @@ class JitterBuffer:
         self._last_ts = 0
         self._suspect = -1  # RFC 3550 A.1 probation for a big sequence jump
         self._suspect_n = 0
-        self._level = -1  # smoothed depth at pop time (ms << 3); -1 before the first pop
-        self._since_adjust = 0
+        self._win_n = 0  # pops in the current adaptation window
+        self._win_min = 0x3FFFFFFF  # depth extremes at pop time in this window
+        self._win_max = 0
+        self._action = 0  # +1: drop a frame (shrink), -1: insert one (stretch), 0: hold
 
     # -- status --------------------------------------------------------------------------------
 
@@ -335,24 +338,17 @@ class JitterBuffer:
         if self._count == 0 and _ticks_diff(now_ms, self._last_rx) >= self._silence_ms:
             self._reset()  # the peer went silent: start afresh when it comes back
             return self._silence(out)
-        depth = self.depth_ms()
-        if self._level < 0:
-            self._level = depth << 3
-        self._level += depth - (self._level >> 3)
-        self._since_adjust += 1
-        target = self.target_ms()
+        self._adapt(self.depth_ms())
         slot = self._play & (_SLOTS - 1)
         have = self._seqs[slot] == self._play
-        if have and self._since_adjust >= 8:
-            if (self._level >> 3) > target + self._frame_ms and self._count > 1:
-                self._drop(slot)  # shrink: skip this frame, play the next one
-                slot = self._play & (_SLOTS - 1)
-                have = self._seqs[slot] == self._play
-            elif (self._level >> 3) + self._frame_ms < target:
-                self._since_adjust = 0
-                self._level += self._frame_ms << 3
-                st.stretched += 1
-                return self._conceal(out, False)
+        if have and self._action > 0 and self._count > 1:
+            self._drop(slot)  # shrink: skip this frame, play the next one
+            slot = self._play & (_SLOTS - 1)
+            have = self._seqs[slot] == self._play
+        elif have and self._action < 0:
+            self._action = 0
+            st.stretched += 1
+            return self._conceal(out, False)
         if have:
             self._seqs[slot] = -1
             self._count -= 1
@@ -372,12 +368,34 @@ class JitterBuffer:
         st.lost += 1
         return self._conceal(out, True)
 
+    def _adapt(self, depth):
+        # Over each window of pops the shallowest depth is the slack that jitter never used,
+        # the deepest is how far the buffer fills. Slack of a whole frame beyond the target:
+        # drop one frame. Never filling up to the target: insert one. One move per window,
+        # so jitter inside the target moves nothing.
+        if depth < self._win_min:
+            self._win_min = depth
+        if depth > self._win_max:
+            self._win_max = depth
+        self._win_n += 1
+        if self._win_n < _WINDOW:
+            return
+        target = self.target_ms()
+        if self._win_min >= target + self._frame_ms:
+            self._action = 1
+        elif self._win_max < target:
+            self._action = -1
+        else:
+            self._action = 0
+        self._win_n = 0
+        self._win_min = 0x3FFFFFFF
+        self._win_max = 0
+
     def _drop(self, slot):
         self._seqs[slot] = -1
         self._count -= 1
         self._play = (self._play + 1) & 0xFFFF
-        self._since_adjust = 0
-        self._level -= self._frame_ms << 3
+        self._action = 0
         self.stats.dropped += 1
 
     def _conceal(self, out, advance):
