@@ -23,6 +23,7 @@ def _modules(tests_dir, wanted):
 def _run_module(name, totals, skips):
     import coretest
 
+    before = list(sys.modules)
     try:
         mod = __import__(name)
     except Exception as e:
@@ -46,6 +47,11 @@ def _run_module(name, totals, skips):
         else:
             totals[0] += 1
     del sys.modules[name]
+    # Firmware modules the test imported go too: a 96 KiB heap holding every module of the
+    # suite at once fragments until a later test cannot find a contiguous buffer.
+    for key in list(sys.modules):
+        if key not in before:
+            del sys.modules[key]
 
 
 def main(argv):

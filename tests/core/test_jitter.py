@@ -178,23 +178,20 @@ def test_seq_jump_needs_two_packets_to_restart():
 def test_depth_adapts_to_jitter_and_shrinks_when_calm():
     codes = _tone_codes(10)  # reused in turn: 400 distinct frames would not fit a small heap
     jb = _jb(min_ms=20, max_ms=200)
-    sched = []
-    for k in range(400):
-        extra = 0
-        if 20 <= k < 200:
-            extra = 37 * ((k * 7919) % 5) // 4  # 0..37 ms of delay variation
-        sched.append((k, 20 * k + extra))
+    total = 400
+    extra = bytearray(total)  # per-packet delay variation (ms), no list of tuples
+    for k in range(20, 200):
+        extra[k] = 37 * ((k * 7919) % 5) // 4  # 0..37 ms
+    sent = bytearray(total)
     out = bytearray(2 * N)
-    events = sorted(sched, key=lambda e: e[1])
-    del sched
-    t, i = 5, 0
+    t = 5
     early = grown = top = 0
     low_depth = 1000
     for p in range(420):
-        while i < len(events) and events[i][1] <= t:
-            k = events[i][0]
-            jb.put(codes[k % 10], 0, N, k, k * N, events[i][1])
-            i += 1
+        for k in range(max(0, p - 4), min(total, p + 2)):  # delays stay under two frames
+            if not sent[k] and 20 * k + extra[k] <= t:
+                jb.put(codes[k % 10], 0, N, k, k * N, 20 * k + extra[k])
+                sent[k] = 1
         jb.pop_into(out, t)
         target = jb.target_ms()
         if p == 10:

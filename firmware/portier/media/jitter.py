@@ -10,7 +10,8 @@
 # 60 ms, and an overlap-add into the first good frame.
 from micropython import const
 
-from .dsp import amdf, copy_into, crossfade
+from ._jitter_plc import Concealer
+from .dsp import copy_into
 
 FRAME_OK = const(0)  # decoded from a packet
 FRAME_CONCEALED = const(1)  # synthesised for a lost or late packet (or to stretch)
@@ -46,114 +47,6 @@ class JitterStats:
         self.restarts = 0  # sequence discontinuities accepted as a new stream
         self.ts_jumps = 0  # timestamp steps that did not match the sequence step
         self.bad = 0  # payloads of the wrong size
-
-
-class Concealer:
-    """Loss concealment on int16 PCM frames (G.711 Appendix I style), allocation-free."""
-
-    def __init__(self, frame_samples, rate):
-        r = max(1, rate // 8000)
-        self._n = frame_samples
-        self._min_lag = 20 * r  # 2.5 ms: 400 Hz voice pitch
-        self._max_lag = 120 * r  # 15 ms: 66 Hz
-        self._ms10 = 80 * r  # samples in 10 ms
-        frames = (3 * self._max_lag + self._ms10 + frame_samples - 1) // frame_samples + 1
-        self._k = frames  # history ring of whole frames, oldest overwritten first
-        self._ring = bytearray(2 * frame_samples * frames)
-        mv = memoryview(self._ring)
-        fb = 2 * frame_samples
-        self._ring_frames = [mv[i * fb:(i + 1) * fb] for i in range(frames)]
-        self._w = 0  # next ring frame to write
-        self._lin = bytearray(len(self._ring))  # history in order, made at erasure start
-        self._lin_frames = [memoryview(self._lin)[i * fb:(i + 1) * fb] for i in range(frames)]
-        self._hist = frames * frame_samples  # samples in _lin
-        self._tail = bytearray(2 * self._ms10)  # synthetic continuation for the overlap-add
-        self._erased = 0  # samples concealed in the current erasure
-        self._lag = self._min_lag
-        self._pos = 0
-        self._periods = 1
-
-    def good(self, pcm):
-        """A decoded frame is about to be played: blend it in after an erasure, keep history."""
-        n = self._n
-        if self._erased:
-            # Overlap-add over 1/4 pitch period plus 2.5 ms (Appendix I grows it with the
-            # erasure; with 20 ms frames a short blend scored better in bench_audio).
-            ola = self._lag // 4 + self._ms10 // 4
-            self._synth(self._tail, ola)
-            crossfade(pcm, self._tail, ola)
-            self._erased = 0
-        copy_into(self._ring_frames[self._w], pcm, 0, 2 * n)
-        self._w += 1
-        if self._w == self._k:
-            self._w = 0
-
-    def conceal(self, out):
-        n = self._n
-        if self._erased == 0:
-            self._start()
-        self._synth(out, n)
-        copy_into(self._ring_frames[self._w], out, 0, 2 * n)
-        self._w += 1
-        if self._w == self._k:
-            self._w = 0
-
-    def _start(self):
-        fb = 2 * self._n
-        for i in range(self._k):  # oldest first
-            j = self._w + i
-            if j >= self._k:
-                j -= self._k
-            copy_into(self._lin_frames[i], self._ring_frames[j], 0, fb)
-        self._lag = self._pitch()
-        self._periods = 1
-        self._pos = 0
-
-    def _pitch(self):
-        # Coarse AMDF search every second lag, then refine around the best; the window is the
-        # last 10 ms of history compared with the same span one lag earlier.
-        h, win = self._hist, self._ms10
-        start = h - win
-        best, best_lag = -1, self._min_lag
-        lag = self._min_lag
-        while lag <= self._max_lag:
-            d = amdf(self._lin, start, lag, win)
-            if best < 0 or d < best:
-                best, best_lag = d, lag
-            lag += 2
-        center = best_lag
-        for lag in range(center - 1, center + 2, 2):  # no tuple: this runs under heap_lock
-            if self._min_lag <= lag <= self._max_lag:
-                d = amdf(self._lin, start, lag, win)
-                if d < best:
-                    best, best_lag = d, lag
-        return best_lag
-
-    def _synth(self, out, count):
-        # Repeat the last `periods` pitch periods of history: 1 period for the first 20 ms
-        # (one whole lost frame), then 2, from 30 ms on 3 (less buzz). Gain: 1.0 for 10 ms,
-        # then -20 % per 10 ms, silence from 60 ms.
-        lin, h, lag = self._lin, self._hist, self._lag
-        ms10 = self._ms10
-        erased = self._erased
-        for i in range(count):
-            if erased == 2 * ms10 or erased == 3 * ms10:
-                self._periods += 1
-            span = self._periods * lag
-            if self._pos >= span:
-                self._pos -= span
-            j = 2 * (h - span + self._pos)
-            x = lin[j] | (lin[j + 1] << 8)
-            if x & 0x8000:
-                x -= 0x10000
-            if erased >= ms10:
-                g = 32768 - ((erased - ms10) * 6554) // ms10  # 6554/32768 = 0.2 per 10 ms
-                x = (x * g) >> 15 if g > 0 else 0
-            out[2 * i] = x & 0xFF
-            out[2 * i + 1] = (x >> 8) & 0xFF
-            self._pos += 1
-            erased += 1
-        self._erased = erased
 
 
 class JitterBuffer:
