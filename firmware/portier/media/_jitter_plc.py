@@ -28,6 +28,7 @@ class Concealer:
         self._erased = 0  # samples concealed in the current erasure
         self._lag = self._min_lag
         self._pos = 0
+        self._step = 0
         self._periods = 1
 
     def good(self, pcm):
@@ -65,6 +66,35 @@ class Concealer:
         self._lag = self._pitch()
         self._periods = 1
         self._pos = 0
+        # The step between the last played sample and the first repeated one, faded out over
+        # a quarter period so the concealment starts where the signal was.
+        self._step = self._s16(self._hist - 1) - self._s16(self._hist - 1 - self._lag)
+        self._smooth_wrap()
+
+    def _s16(self, i):
+        x = self._lin[2 * i] | (self._lin[2 * i + 1] << 8)
+        return x - 0x10000 if x & 0x8000 else x
+
+    def _smooth_wrap(self):
+        # Appendix I's quarter-wavelength overlap-add: the last lag/4 samples of history fade
+        # into the samples just before one period back, so that where the repetition wraps
+        # round (end of history -> one period back) the waveform runs on without a step.
+        # These samples were played already; only the repeated copies use the blend.
+        lin, h, lag = self._lin, self._hist, self._lag
+        ola = lag // 4
+        for j in range(ola):
+            a = 2 * (h - ola + j)
+            b = a - 2 * lag
+            x = lin[a] | (lin[a + 1] << 8)
+            if x & 0x8000:
+                x -= 0x10000
+            y = lin[b] | (lin[b + 1] << 8)
+            if y & 0x8000:
+                y -= 0x10000
+            w = (j + 1) * 32768 // (ola + 1)
+            v = (x * (32768 - w) + y * w) >> 15
+            lin[a] = v & 0xFF
+            lin[a + 1] = (v >> 8) & 0xFF
 
     def _pitch(self):
         # Coarse AMDF search every second lag, then refine around the best; the window is the
@@ -103,6 +133,9 @@ class Concealer:
             x = lin[j] | (lin[j + 1] << 8)
             if x & 0x8000:
                 x -= 0x10000
+            if erased < lag >> 2:
+                x += self._step * ((lag >> 2) - erased) // (lag >> 2)
+                x = 32767 if x > 32767 else (-32768 if x < -32768 else x)
             if erased >= ms10:
                 g = 32768 - ((erased - ms10) * 6554) // ms10  # 6554/32768 = 0.2 per 10 ms
                 x = (x * g) >> 15 if g > 0 else 0
