@@ -8,8 +8,9 @@ from portier.media import dsp
 
 
 def _leaves():
-    out = [("pure", dsp._mic_to_pcm_py, dsp._gain_ramp_py, dsp._mean_abs_py, dsp._amdf_py,
-            dsp._copy_into_py, dsp._crossfade_py)]
+    from portier.media import _dsp_py as p
+
+    out = [("pure", p.mic_to_pcm, p.gain_ramp, p.mean_abs, p.amdf, p.copy_into, p.crossfade)]
     if ON_MICROPYTHON:
         from portier.media import _dsp_viper as v
 

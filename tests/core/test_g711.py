@@ -73,8 +73,9 @@ def _s16(buf, i):
 
 
 def _implementations():
-    out = [("pure", g711._encode_ulaw_py, g711._decode_ulaw_py, g711._encode_alaw_py,
-            g711._decode_alaw_py, g711._swap16_py)]
+    from portier.media import _g711_py as p
+
+    out = [("pure", p.encode_ulaw, p.decode_ulaw, p.encode_alaw, p.decode_alaw, p.swap16)]
     if ON_MICROPYTHON:
         from portier.media import _g711_viper as v
 

@@ -1,7 +1,7 @@
 # Door-side DSP: INMP441 samples to 16-bit PCM (DC removal, gain, soft limiter) and echo
 # control for a unit whose speaker sits a few cm from its microphone (energy-driven ducking or
 # strict half-duplex). Everything works in place on preallocated buffers; the per-sample loops
-# are viper leaves on the board (_dsp_viper.py) with the pure twins below as the reference.
+# are viper leaves on the board (_dsp_viper.py) with pure twins (_dsp_py.py) as the reference.
 import sys
 from array import array
 
@@ -12,102 +12,17 @@ _Y_BIAS = const(0x8000000)
 UNITY_Q12 = const(4096)
 
 
-# ---- pure twins ------------------------------------------------------------------------------
-
-def _s16(b, i):
-    x = b[2 * i] | (b[2 * i + 1] << 8)
-    return x - 0x10000 if x & 0x8000 else x
-
-
-def _put16(b, i, v):
-    b[2 * i] = v & 0xFF
-    b[2 * i + 1] = (v >> 8) & 0xFF
-
-
-def _mic_to_pcm_py(src, dst, n, st):
-    x1 = st[0] - _X_BIAS
-    y1 = st[1] - _Y_BIAS
-    g = st[2]
-    knee = st[3]
-    room = 32767 - knee
-    hits = 0
-    for i in range(n):
-        x = src[4 * i + 1] | (src[4 * i + 2] << 8) | (src[4 * i + 3] << 16)
-        if x & 0x800000:
-            x -= 0x1000000
-        y = y1 + x - x1 - (y1 >> 8)
-        x1 = x
-        y1 = y
-        v = y >> 6
-        if v > 262143:
-            v = 262143
-        elif v < -262143:
-            v = -262143
-        v = (v * g) >> 10
-        a = -v if v < 0 else v
-        if a > knee:
-            e = a - knee
-            if e > 131072:
-                e = 131072
-            a = knee + (e * room) // (e + room)
-            hits += 1
-            v = -a if v < 0 else a
-        _put16(dst, i, v)
-    st[0] = x1 + _X_BIAS
-    st[1] = y1 + _Y_BIAS
-    return hits
-
-
-def _gain_ramp_py(buf, n, g0, g1):
-    step = ((g1 - g0) << 8) // n
-    acc = g0 << 8
-    for i in range(n):
-        v = (_s16(buf, i) * (acc >> 8)) >> 12
-        if v > 32767:
-            v = 32767
-        elif v < -32768:
-            v = -32768
-        _put16(buf, i, v)
-        acc += step
-
-
-def _mean_abs_py(buf, n):
-    total = 0
-    for i in range(n):
-        x = _s16(buf, i)
-        total += -x if x < 0 else x
-    return total // n
-
-
-def _amdf_py(buf, start, lag, n):
-    total = 0
-    for i in range(start, start + n):
-        d = _s16(buf, i) - _s16(buf, i - lag)
-        total += -d if d < 0 else d
-    return total
-
-
-def _copy_into_py(dst, src, soff, n):
-    for i in range(n):
-        dst[i] = src[soff + i]
-
-
-def _crossfade_py(dst, src, n):
-    step = 32768 // n
-    w = 0
-    for i in range(n):
-        _put16(dst, i, (_s16(dst, i) * w + _s16(src, i) * (32768 - w)) >> 15)
-        w += step
-
-
-mic_to_pcm, gain_ramp, mean_abs, amdf, copy_into, crossfade = (
-    _mic_to_pcm_py, _gain_ramp_py, _mean_abs_py, _amdf_py, _copy_into_py, _crossfade_py)
 if sys.implementation.name == "micropython":
     try:
         from ._dsp_viper import amdf, copy_into, crossfade, gain_ramp, mean_abs, mic_to_pcm
+
+        VIPER = True
     except (ImportError, SyntaxError, ValueError):  # a build without the native emitter
-        pass
-VIPER = mic_to_pcm is not _mic_to_pcm_py
+        VIPER = False
+else:
+    VIPER = False
+if not VIPER:
+    from ._dsp_py import amdf, copy_into, crossfade, gain_ramp, mean_abs, mic_to_pcm
 
 
 def db_to_q12(db):
