@@ -272,3 +272,17 @@ def test_gap_with_next_frame_buffered_is_interpolated_seamlessly():
         b = want[i] | (want[i + 1] << 8)
         diff += abs((a - 0x10000 if a & 0x8000 else a) - (b - 0x10000 if b & 0x8000 else b))
     assert diff // 160 < 400, diff // 160  # against a ±6000..±14000 triangle
+
+
+def test_packet_beyond_capacity_moves_the_playout_point():
+    codes = _tone_codes(3)
+    jb = _jb()
+    out = bytearray(2 * N)
+    jb.put(codes[0], 0, N, 500, 0, 0)
+    assert jb.pop_into(out, 5) == OK
+    jb.put(codes[1], 0, N, 501, N, 20)
+    assert jb.put(codes[2], 0, N, 530, 30 * N, 21) is True  # 29 ahead: more than 16 slots
+    assert jb.depth_ms() <= 16 * 20
+    assert jb.stats.dropped == 1  # seq 501 fell out of the window
+    kinds = [jb.pop_into(out, 25 + 20 * i) for i in range(16)]
+    assert kinds.count(OK) == 1 and kinds.index(OK) <= 4, kinds  # the gap is skipped once faded

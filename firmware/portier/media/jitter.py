@@ -171,8 +171,8 @@ class JitterBuffer:
         if held == seq:
             st.duplicates += 1
             return False
-        if held >= 0:
-            self._overflow(seq)
+        if held >= 0 or (self._play >= 0 and _seq_diff(seq, self._play) >= _SLOTS):
+            self._overflow(seq)  # more than the buffer holds: move the playout point on
         copy_into(self._slots[slot], payload, off, n)
         self._seqs[slot] = seq
         self._count += 1
