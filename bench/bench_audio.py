@@ -81,12 +81,22 @@ class Network:
         return NET_BASE_MS + (self.rng.uniform(0, self.jitter_ms) if self.jitter_ms else 0)
 
 
-def run_chain(codec, speech, net, min_ms=20, echo_mode=dsp.ECHO_DUCK, phase_ms=5):
-    """Pushes speech through the chain; returns (output int16 array, stats dict)."""
+def run_chain(codec, speech, net, min_ms=20, echo_mode=dsp.ECHO_DUCK, phase_ms=5, mic16k=None):
+    """Pushes speech through the chain; returns (output int16 array, stats dict).
+
+    mic16k: for a G.711 codec, the same speech at 16 kHz: the I2S then runs at 16 kHz and a
+    dsp.Downsampler brings each frame to 8 kHz before encoding (the board default)."""
     rate, pt, bps, encode, decode, _mode = CODECS[codec]
     n = rate * FRAME_MS // 1000
     frames = len(speech) // n
-    raw = inmp441_words(speech[: frames * n])
+    down = None
+    if mic16k is not None:
+        frames = min(frames, len(mic16k) // (2 * n))
+        raw = inmp441_words(mic16k[: frames * 2 * n])
+        down = dsp.Downsampler(n)
+        pcm16 = bytearray(4 * n)
+    else:
+        raw = inmp441_words(speech[: frames * n])
     mic = dsp.MicConditioner(gain_db=MIC_GAIN_DB)
     echo = dsp.EchoControl(mode=echo_mode)
     sender = rtp.RtpSender(0x5EC0DE01, 40000, 0xFFFF0000)  # wraps inside the run
@@ -98,8 +108,13 @@ def run_chain(codec, speech, net, min_ms=20, echo_mode=dsp.ECHO_DUCK, phase_ms=5
     pkt = bytearray(rtp.HEADER_LEN + n * bps)
     arrivals = []
     for k in range(frames):
-        mic.process(memoryview(raw)[4 * n * k: 4 * n * (k + 1)], pcm, n)
-        echo.near_end(pcm, n)
+        if down is not None:
+            mic.process(memoryview(raw)[8 * n * k: 8 * n * (k + 1)], pcm16, 2 * n)
+            echo.near_end(pcm16, 2 * n)
+            down.process(pcm16, pcm)
+        else:
+            mic.process(memoryview(raw)[4 * n * k: 4 * n * (k + 1)], pcm, n)
+            echo.near_end(pcm, n)
         sender.audio_into(pkt, pt, k == 0, n)
         encode(pcm, memoryview(pkt)[rtp.HEADER_LEN:], n)
         wire = bytes(pkt)
@@ -151,9 +166,11 @@ def align(ref, deg):
     return lag_best if best is not None else 0
 
 
-def score(codec, speaker, net, **kw):
+def score(codec, speaker, net, i2s16k=False, **kw):
     rate = CODECS[codec][0]
     _, speech = load_wav("%s-%dk.wav" % (speaker, rate // 1000))
+    if i2s16k and rate == 8000:
+        kw["mic16k"] = load_wav("%s-16k.wav" % speaker)[1]
     deg, stats = run_chain(codec, speech, net, **kw)
     lag = align(speech, deg)
     deg_aligned = deg[lag: lag + len(speech)]
@@ -189,6 +206,8 @@ def codec_ceiling(codec, speaker):
 
 def quality_table():
     print("PESQ MOS-LQO per talker (G.711: narrowband P.862 at 8 kHz; L16: wideband P.862.2 at 16 kHz)")
+    print("Board defaults: I2S at 16 kHz (G.711 through dsp.Downsampler), mic gain %d dB, echo" % MIC_GAIN_DB)
+    print("control in duck mode, jitter buffer 20..200 ms")
     print("SRTP stage: %s" % ("included" if _srtp is not None
                               else "left out (portier.media.srtp is not on this branch)"))
     print("%-30s %-5s %6s %6s %6s %5s  %s" % ("network", "codec", "male", "female", "mean", "goal",
@@ -202,7 +221,7 @@ def quality_table():
         for codec in ("PCMU", "PCMA", "L16"):
             moses, agg = [], {}
             for s_i, speaker in enumerate(SPEAKERS):
-                mos, st = score(codec, speaker, Network(1000 + s_i, **netkw))
+                mos, st = score(codec, speaker, Network(1000 + s_i, **netkw), i2s16k=True)
                 moses.append(mos)
                 for k, v in st.items():
                     agg[k] = agg.get(k, 0) + v
@@ -219,26 +238,35 @@ def quality_table():
 
 def latency_table():
     print()
-    print("Added mouth-to-ear latency at the default settings, no network jitter (ms)")
-    print("%-6s %8s %8s %8s %8s %8s" % ("codec", "frame", "I2S RX", "jitter", "I2S TX", "total"))
-    for codec in ("L16", "PCMU"):
+    print("Added mouth-to-ear latency, no network jitter (ms); I2S at 16 kHz is the default")
+    print("%-24s %6s %7s %7s %7s %7s %7s" % ("codec / I2S rate", "frame", "I2S RX", "resamp",
+                                           "jitter", "I2S TX", "total"))
+    for codec, i2s_rate in (("L16", 16000), ("PCMU", 16000), ("PCMU", 8000)):
         rate = CODECS[codec][0]
         _, speech = load_wav("male-%dk.wav" % (rate // 1000))
+        kw = {}
+        resamp = 0.0
+        if i2s_rate != rate:
+            kw["mic16k"] = load_wav("male-16k.wav")[1]
+            resamp = 2 * 15 * 1000.0 / i2s_rate  # half-band delay, each way (15 samples)
         # The playout clock's phase against packet arrivals is uniform over a frame: 10 ms on
         # average. Output sample 0 plays at first_pop_ms; align() finds which input it is.
-        deg, st = run_chain(codec, speech, Network(7), phase_ms=FRAME_MS // 2)
+        deg, st = run_chain(codec, speech, Network(7), phase_ms=FRAME_MS // 2, **kw)
         mouth_to_ear = st["first_pop_ms"] + align(speech, deg) * 1000.0 / rate
-        jb_ms = mouth_to_ear - NET_BASE_MS - FRAME_MS
-        dma_ms = DMA_FRAMES * 1000.0 / rate
+        # What remains after the network, the frame and the decimator (inside the measured
+        # lag) is the jitter buffer's own wait.
+        jb_ms = mouth_to_ear - NET_BASE_MS - FRAME_MS - resamp / 2
+        dma_ms = DMA_FRAMES * 1000.0 / i2s_rate
         rx = dma_ms / 2  # average wait for the DMA buffer holding a frame's last sample
         tx = dma_ms  # hal/esp32.py primes one DMA buffer ahead of playout
-        total = FRAME_MS + rx + jb_ms + tx
-        goal = "   (goal <= 60: %s)" % ("ok" if total <= 60 else "MISSED") if codec == "L16" else \
-            "   (8 kHz I2S: DMA buffers last twice as long)"
-        print("%-6s %8.1f %8.1f %8.1f %8.1f %8.1f%s" % (codec, FRAME_MS, rx, jb_ms, tx, total, goal))
-    print("frame = packetisation; jitter = measured in the chain (wait from arrival to playout,")
-    print("phase 10 ms, target depth at its 20 ms minimum); I2S figures from the DMA sizing in")
-    print("hal/esp32.py (256-frame DMA buffers; RX half a buffer on average, TX one primed buffer).")
+        total = FRAME_MS + rx + resamp + jb_ms + tx
+        note = "   goal <= 60: %s" % ("ok" if total <= 60 else "MISSED") if i2s_rate == 16000 else ""
+        print("%-24s %6.1f %7.1f %7.1f %7.1f %7.1f %7.1f%s" % (
+            "%s / %d Hz" % (codec, i2s_rate), FRAME_MS, rx, resamp, jb_ms, tx, total, note))
+    print("frame = packetisation; jitter = measured in the chain (arrival to playout, phase")
+    print("10 ms, target depth at its 20 ms minimum); resamp = dsp.Downsampler + Upsampler")
+    print("(G.711 on a 16 kHz I2S bus); I2S from the DMA sizing in hal/esp32.py (256-frame DMA")
+    print("buffers: RX waits half a buffer on average, TX keeps one primed buffer queued).")
 
 
 _MP_BODY = r"""
@@ -257,7 +285,7 @@ def t(fn, reps):
     return time.ticks_diff(time.ticks_us(), t0) / reps
 import gc
 for rate in (8000, 16000):
-    jb = plc = mic = echo = None
+    jb = plc = mic = echo = down = up = wide = rows = codes = raw = pcm = spk = None
     gc.collect()
     n = rate // 50
     raw = bytearray(4 * n)
@@ -285,8 +313,13 @@ for rate in (8000, 16000):
     if rate == 8000:
         codes = bytearray(n)
         jb = jitter.JitterBuffer(g711.decode_ulaw, n, n, rate)
+        down = dsp.Downsampler(n)
+        up = dsp.Upsampler(n)
+        wide = bytearray(4 * n)
         rows = [("G.711 encode", lambda: g711.encode_ulaw(pcm, codes, n)),
-                ("G.711 decode", lambda: g711.decode_ulaw(codes, pcm, n))]
+                ("G.711 decode", lambda: g711.decode_ulaw(codes, pcm, n)),
+                ("16 -> 8 kHz (Downsampler)", lambda: down.process(wide, pcm)),
+                ("8 -> 16 kHz (Upsampler)", lambda: up.process(pcm, wide))]
     else:
         jb = jitter.JitterBuffer(g711.decode_l16, n, 2 * n, rate)
         rows = [("L16 encode", lambda: g711.encode_l16(pcm, codes, n)),

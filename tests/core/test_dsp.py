@@ -18,6 +18,17 @@ def _leaves():
     return out
 
 
+def _resamplers():
+    from portier.media import _dsp_py as p
+
+    out = [("pure", p.halfband_down, p.halfband_up)]
+    if ON_MICROPYTHON:
+        from portier.media import _dsp_viper as v
+
+        out.append(("viper", v.halfband_down, v.halfband_up))
+    return out
+
+
 def _s16(b, i):
     v = b[2 * i] | (b[2 * i + 1] << 8)
     return v - 0x10000 if v & 0x8000 else v
@@ -56,10 +67,10 @@ def test_dc_offset_is_removed():
     # high-pass settles, the output's mean is close to zero and the wave is still there.
     for name, mic, *_ in _leaves():
         st = array("i", [1 << 24, 1 << 27, 256, 30000])
-        raw = _words(_square(2000, 40, 20000, dc=40000))
-        pcm = bytearray(4000)
-        mic(raw, pcm, 2000, st)
-        tail = [_s16(pcm, i) for i in range(1600, 2000)]
+        raw = _words(_square(1200, 40, 20000, dc=40000))
+        pcm = bytearray(2400)
+        mic(raw, pcm, 1200, st)
+        tail = [_s16(pcm, i) for i in range(1000, 1200)]
         mean = sum(tail) // len(tail)
         assert abs(mean) < 10, (name, mean)
         assert max(tail) > 60 and min(tail) < -60, name  # 20000 / 256 = 78 at unity gain
@@ -225,3 +236,92 @@ def test_frame_dsp_allocates_nothing():
     if ON_MICROPYTHON:
         assert dsp.VIPER
     assert ec.state() in ("far", "near", "idle")
+
+
+def _sine(n, freq, rate, amp):
+    buf = bytearray(2 * n)
+    for i in range(n):
+        _put16(buf, i, int(amp * math.sin(2 * math.pi * freq * i / rate)))
+    return buf
+
+
+def _run_down(fn_down, sig16k, frames, n_out=160):
+    d = dsp.Downsampler(n_out)
+    from portier.media import dsp as m
+
+    out = bytearray(2 * n_out)
+    levels = []
+    for k in range(frames):
+        m.copy_into(d._new, sig16k, 4 * n_out * k, 4 * n_out)
+        fn_down(d._work, out, n_out, d._taps)
+        m.copy_into(d._work, d._work, 4 * n_out, 60)
+        levels.append(dsp.mean_abs(out, n_out))
+    return levels, out
+
+
+def test_downsampler_passes_speech_band_and_stops_aliases():
+    for name, down, _up in _resamplers():
+        for freq, lo, hi in ((1000, 6000, 6700), (6000, 0, 20)):  # mean |sine| ~ 0.6 x 10000
+            sig = _sine(3 * 320, freq, 16000, 10000)
+            levels, _ = _run_down(down, sig, 3)
+            assert lo <= levels[2] <= hi, (name, freq, levels)
+
+
+def test_upsampler_interpolates_and_delays_by_15():
+    for name, _down, up in _resamplers():
+        x = _sine(320, 500, 8000, 12000)
+        u = dsp.Upsampler(160)
+        out = bytearray(640)
+        from portier.media import dsp as m
+
+        for k in range(2):
+            m.copy_into(u._new, x, 320 * k, 320)
+            up(u._work, out, 160, u._taps)
+            m.copy_into(u._work, u._work, 320, 30)
+        # Output j (second frame) is the 500 Hz sine at 16 kHz delayed by 15 samples.
+        worst = 0
+        for j in range(320):
+            want = int(12000 * math.sin(2 * math.pi * 500 * (320 + j - 15) / 16000))
+            worst = max(worst, abs(_s16(out, j) - want))
+        assert worst < 60, (name, worst)
+
+
+def test_resampler_twins_identical_on_noise_and_classes_round_trip():
+    r = _rng(11)
+    noise = bytearray(1280)
+    for i in range(1280):
+        noise[i] = r() & 0xFF
+    results = []
+    for name, down, up in _resamplers():
+        work = bytearray(noise[: 2 * (30 + 320)])
+        d = bytearray(320)
+        down(work, d, 160, dsp._taps())
+        work_up = bytearray(noise[: 2 * (15 + 160)])
+        u = bytearray(640)
+        up(work_up, u, 160, dsp._taps())
+        results.append((bytes(d), bytes(u)))
+    assert all(res == results[0] for res in results)
+    down, up = dsp.Downsampler(160), dsp.Upsampler(160)
+    assert_raises(ValueError, down.process, bytes(100), bytearray(320))
+    assert_raises(ValueError, up.process, bytes(320), bytearray(100))
+    sig = _sine(320, 700, 16000, 8000)
+    mid, back = bytearray(320), bytearray(640)
+    for _ in range(4):
+        assert down.process(sig, mid) == 320 and up.process(mid, back) == 640
+    assert 4800 <= dsp.mean_abs(back, 320) <= 5300  # 700 Hz survives the round trip
+
+
+def test_resampling_allocates_nothing():
+    import micropython
+
+    down, up = dsp.Downsampler(160), dsp.Upsampler(160)
+    sig = _sine(320, 700, 16000, 8000)
+    mid, back = bytearray(320), bytearray(640)
+    micropython.heap_lock()
+    try:
+        for _ in range(5):
+            down.process(sig, mid)
+            up.process(mid, back)
+    finally:
+        micropython.heap_unlock()
+    assert dsp.mean_abs(back, 320) > 1000

@@ -77,8 +77,8 @@ def test_full_duplex_frames_are_whole_and_conditioned(esp32):
     sink = io.BytesIO()
     machine.attach_i2s(0, source=io.BytesIO(words))
     machine.attach_i2s(1, sink=sink)
-    dev = esp32.I2sAudio(16000, MIC, AMP, mic_gain_db=12)
-    assert not dev.half_duplex and dev.frame_bytes == 640
+    dev = esp32.I2sAudio(MIC, AMP, mic_gain_db=12)
+    assert not dev.half_duplex and dev.frame_bytes == 640 and dev.rate == esp32.RATE == 16000
     assert dev._rx.bits == 32 and dev._rx.ibuf == esp32.RX_IBUF and dev._tx.ibuf == esp32.TX_IBUF
     buf = bytearray(640)
     want = bytearray(640)
@@ -100,7 +100,7 @@ def test_full_duplex_frames_are_whole_and_conditioned(esp32):
 def test_shared_bus_is_half_duplex(esp32):
     sink = io.BytesIO()
     machine.attach_i2s(0, source=io.BytesIO(_mic_words(320)), sink=sink)
-    dev = esp32.I2sAudio(8000, MIC, MIC)
+    dev = esp32.I2sAudio(MIC, MIC, rate=8000)
     assert dev.half_duplex and dev._tx is None
     buf = bytearray(320)
     assert _run(dev.write_frame(bytes(320))) == 320  # listening: nothing is played

@@ -3,9 +3,11 @@
 # land with the board issue.
 #
 # Audio: two I2S controllers in controller mode, RX for the INMP441 microphone (32-bit words,
-# left slot), TX for the MAX98357A amplifier (16-bit mono), both at the call's rate and driven
-# through asyncio streams. DMA buffers are 256 I2S frames each (ESP-IDF i2s_std via MicroPython
-# machine_i2s.c), so at 16 kHz a capture is readable 16 ms-buffer by 16 ms-buffer. Boards with
+# left slot), TX for the MAX98357A amplifier (16-bit mono), driven through asyncio streams.
+# DMA buffers are 256 I2S frames each (ESP-IDF i2s_std via MicroPython machine_i2s.c), so the
+# bus runs at 16 kHz for every call (RATE): a capture is readable 16 ms-buffer by 16 ms-buffer
+# and the primed TX buffer holds 16 ms. At 8 kHz both would double (bench_audio: 78 ms instead
+# of 56 ms mouth to ear); G.711 calls go through dsp.Downsampler / dsp.Upsampler instead. Boards with
 # one shared I2S bus (M5Stack Atom Echo) get one controller that is switched between RX and TX:
 # half-duplex, with portier.media.dsp.ECHO_HALF deciding who has the floor.
 import asyncio
@@ -16,6 +18,7 @@ from micropython import const
 from ..media.dsp import MicConditioner
 from .audio import FRAME_MS, AudioDevice, read_full, write_full
 
+RATE = const(16000)  # the I2S sample rate for every call
 DMA_FRAMES = const(256)  # I2S frames per DMA buffer in the esp32 port
 _RX_FRAME_BYTES = const(8)  # RX DMA always captures 32-bit stereo
 _TX_FRAME_BYTES = const(2)  # 16-bit mono out
@@ -30,7 +33,7 @@ class I2sAudio(AudioDevice):
     set_direction() chooses between listening and speaking.
     """
 
-    def __init__(self, rate, mic, amp, mic_gain_db=18, frame_ms=FRAME_MS,
+    def __init__(self, mic, amp, rate=RATE, mic_gain_db=18, frame_ms=FRAME_MS,
                  rx_ibuf=RX_IBUF, tx_ibuf=TX_IBUF):
         super().__init__(rate, frame_ms)
         self._mic_cfg = mic

@@ -91,3 +91,23 @@ def crossfade(dst, src, n):
     for i in range(n):
         _put16(dst, i, (_s16(dst, i) * w + _s16(src, i) * (32768 - w)) >> 15)
         w += step
+
+
+def halfband_down(work, dst, n, taps):
+    for m in range(n):
+        c = 2 * m + 15
+        acc = _s16(work, c) * _s16(taps, 0) + 16384
+        for k in range(8):
+            acc += (_s16(work, c - 2 * k - 1) + _s16(work, c + 2 * k + 1)) * _s16(taps, k + 1)
+        v = acc >> 15
+        _put16(dst, m, 32767 if v > 32767 else (-32768 if v < -32768 else v))
+
+
+def halfband_up(work, dst, n, taps):
+    for m in range(n):
+        acc = 8192
+        for k in range(8):
+            acc += (_s16(work, 15 + m - 8 - k) + _s16(work, 15 + m - 7 + k)) * _s16(taps, k + 1)
+        v = acc >> 14
+        _put16(dst, 2 * m, 32767 if v > 32767 else (-32768 if v < -32768 else v))
+        _put16(dst, 2 * m + 1, _s16(work, 15 + m - 7))

@@ -131,3 +131,74 @@ def crossfade(dst, src, n: int):
         d[2 * i] = v & 0xFF
         d[2 * i + 1] = (v >> 8) & 0xFF
         w += step
+
+
+@micropython.viper
+def halfband_down(work, dst, n: int, taps):
+    # 2:1 decimation with a 31-tap half-band FIR. work: int16 LE, 30 samples of history then
+    # 2n new ones; dst gets n samples. taps: int16 LE h0 (centre), then h1, h3, ..., h15.
+    w = ptr8(work)
+    d = ptr8(dst)
+    t = ptr8(taps)
+    for m in range(n):
+        c = 2 * m + 15
+        x = w[2 * c] | (w[2 * c + 1] << 8)
+        if x & 0x8000:
+            x = x - 0x10000
+        h = t[0] | (t[1] << 8)
+        acc = x * h + 16384
+        for k in range(8):
+            a = c - 2 * k - 1
+            b = c + 2 * k + 1
+            x = w[2 * a] | (w[2 * a + 1] << 8)
+            if x & 0x8000:
+                x = x - 0x10000
+            y = w[2 * b] | (w[2 * b + 1] << 8)
+            if y & 0x8000:
+                y = y - 0x10000
+            h = t[2 * k + 2] | (t[2 * k + 3] << 8)
+            if h & 0x8000:
+                h = h - 0x10000
+            acc += (x + y) * h
+        v = acc >> 15
+        if v > 32767:
+            v = 32767
+        elif v < -32768:
+            v = -32768
+        d[2 * m] = v & 0xFF
+        d[2 * m + 1] = (v >> 8) & 0xFF
+
+
+@micropython.viper
+def halfband_up(work, dst, n: int, taps):
+    # 1:2 interpolation with the same filter. work: int16 LE, 15 samples of history then n new
+    # ones; dst gets 2n samples: the odd outputs are the input delayed by 7 samples, the even
+    # ones come from the odd-offset taps (the zero-stuffing gain of 2 is the >> 14).
+    w = ptr8(work)
+    d = ptr8(dst)
+    t = ptr8(taps)
+    for m in range(n):
+        acc = 8192
+        for k in range(8):
+            a = 15 + m - 8 - k  # x[m - (15 + (2k + 1)) / 2] in work coordinates
+            b = 15 + m - 7 + k  # x[m - (15 - (2k + 1)) / 2]
+            x = w[2 * a] | (w[2 * a + 1] << 8)
+            if x & 0x8000:
+                x = x - 0x10000
+            y = w[2 * b] | (w[2 * b + 1] << 8)
+            if y & 0x8000:
+                y = y - 0x10000
+            h = t[2 * k + 2] | (t[2 * k + 3] << 8)
+            if h & 0x8000:
+                h = h - 0x10000
+            acc += (x + y) * h
+        v = acc >> 14
+        if v > 32767:
+            v = 32767
+        elif v < -32768:
+            v = -32768
+        d[4 * m] = v & 0xFF
+        d[4 * m + 1] = (v >> 8) & 0xFF
+        j = 2 * (15 + m - 7)
+        d[4 * m + 2] = w[j]
+        d[4 * m + 3] = w[j + 1]
