@@ -3,11 +3,11 @@
 #
 # Playout is driven by sequence numbers, one fixed-size frame per packet. The target depth
 # follows the measured delay variation: it grows at once when packets arrive late and decays
-# when the network is calm, bounded by min_ms..max_ms. The buffer level is moved towards the
-# target by playing one concealment frame without advancing (stretch) or by skipping one
-# frame (shrink). Lost frames are concealed in the style of ITU-T G.711 Appendix I: pitch
-# repetition of the last one to three periods, a linear fade from 10 ms on, silence after
-# 60 ms, and an overlap-add into the first good frame.
+# when the network is calm, bounded by min_ms..max_ms; under steady loss it holds one frame
+# more. The buffer level is moved towards the target, preferably in a pause of speech, by
+# playing one concealment frame without advancing (stretch) or by skipping one (shrink).
+# Lost frames are concealed (_jitter_plc.py): G.711 Appendix I-style pitch repetition, or
+# interpolation from both sides when the frame after the gap is already here.
 from micropython import const
 
 from ._jitter_plc import Concealer
@@ -18,7 +18,6 @@ FRAME_CONCEALED = const(1)  # synthesised for a lost or late packet (or to stret
 FRAME_SILENCE = const(2)  # nothing to play: not started yet, or the peer went silent
 
 _SLOTS = const(16)  # power of two: seq & (_SLOTS - 1); 320 ms of 20 ms frames
-_SEQ_MOD = const(0x10000)
 _TICKS_MASK = const(0x3FFFFFFF)  # ticks_ms wraps at 2**30 on the unix port and on ESP32
 _RESTART_AFTER = const(2)  # RFC 3550 A.1 style: two in-order packets confirm a seq jump
 _LOSS_SHIFT = const(7)  # loss-rate average over about 128 frames (2.5 s)
@@ -95,7 +94,6 @@ class JitterBuffer:
         self._count = 0  # packets held
         self._base_seq = -1  # jitter reference: first packet's seq and arrival time
         self._base_ms = 0
-        self._ext = 0  # packets since the reference, following seq wraps
         self._floor = 0  # lowest relative transit seen (ms), creeping up slowly
         self._jitter = 0  # peak-hold delay variation estimate, ms << 4
         self._last_seq = -1
@@ -111,10 +109,6 @@ class JitterBuffer:
 
     def target_ms(self):
         t = self._frame_ms + (self._jitter >> 4)
-        if self._loss_q > _LOSSY_Q:
-            self._lossy = True
-        elif self._loss_q < _LOSSY_Q // 2:
-            self._lossy = False
         if self._lossy:
             # Under steady loss one more frame of depth lets most gaps be interpolated from
             # both sides (bench_audio: PESQ at 10 % loss rises by about 0.3).
@@ -211,7 +205,6 @@ class JitterBuffer:
     def _rebase(self, seq, now_ms):
         self._base_seq = seq
         self._base_ms = now_ms
-        self._ext = 0
         self._floor = 0
 
     def _measure(self, seq, now_ms):
@@ -250,6 +243,10 @@ class JitterBuffer:
             self._reset()  # the peer went silent: start afresh when it comes back
             return self._silence(out)
         self._loss_q -= self._loss_q >> _LOSS_SHIFT
+        if self._loss_q > _LOSSY_Q:
+            self._lossy = True
+        elif self._loss_q < _LOSSY_Q // 2:
+            self._lossy = False
         self._adapt(self.depth_ms())
         slot = self._play & (_SLOTS - 1)
         have = self._seqs[slot] == self._play
