@@ -127,3 +127,17 @@ def test_send_path_allocates_nothing():
     p.parse_into(pkt, 16)
     assert p.seq == (65000 + 703) & 0xFFFF and p.ssrc == 0xFEDCBA98
     assert ON_MICROPYTHON or s.timestamp() == (0xF0000000 + 704 * 160) & 0xFFFFFFFF
+
+
+def test_payload_table_matches_codecs():
+    from portier.media import g711
+
+    for pt, (name, rate, width, event_pt) in rtp.AUDIO_PT.items():
+        assert pt in g711.ENCODERS and pt in g711.DECODERS, name
+        n = rate // 50  # 20 ms
+        pcm = bytearray(2 * n)
+        payload = bytearray(width * n)
+        assert g711.ENCODERS[pt](pcm, payload, n) == width * n
+        assert g711.DECODERS[pt](payload, pcm, n) == 2 * n
+        assert event_pt == (rtp.PT_EVENT_8K if rate == 8000 else rtp.PT_EVENT_16K)
+    assert rtp.AUDIO_PT[rtp.PT_L16][:3] == ("L16", 16000, 2)

@@ -84,3 +84,8 @@ def decode_l16(payload, out, n=-1):
     _swap(payload, out, n)
     return 2 * n
 
+
+# Frame codecs by RTP payload type (rtp.PT_PCMU, rtp.PT_PCMA, rtp.PT_L16 = 96); each takes
+# (src, out, n) with n in samples and returns the bytes written.
+ENCODERS = {PT_PCMU: encode_ulaw, PT_PCMA: encode_alaw, 96: encode_l16}
+DECODERS = {PT_PCMU: decode_ulaw, PT_PCMA: decode_alaw, 96: decode_l16}

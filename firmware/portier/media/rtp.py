@@ -22,6 +22,14 @@ PT_L16 = const(96)  # L16/16000/1
 PT_EVENT_8K = const(101)  # telephone-event/8000 (with PCMU/PCMA)
 PT_EVENT_16K = const(102)  # telephone-event/16000 (with L16)
 
+# Audio payload type -> (encoding name, clock rate, payload bytes per sample, the
+# telephone-event payload type that goes with it). Frame = 20 ms (docs/protocol.md §6.2).
+AUDIO_PT = {
+    PT_PCMU: ("PCMU", 8000, 1, PT_EVENT_8K),
+    PT_PCMA: ("PCMA", 8000, 1, PT_EVENT_8K),
+    PT_L16: ("L16", 16000, 2, PT_EVENT_16K),
+}
+
 EVENT_LEN = const(4)
 DTMF_DIGITS = "0123456789*#ABCD"  # RFC 4733 §3.2 event codes 0..15, in order
 
