@@ -182,3 +182,4 @@ def test_frame_sizes():
     assert_raises(ValueError, audio.frame_samples, 44100)
     dev = virtual.VirtualAudio(16000, realtime=False)
     assert (dev.frame_samples, dev.frame_bytes, dev.latency_ms()) == (320, 640, (0, 0))
+

@@ -16,12 +16,10 @@ class Concealer:
         self._ms10 = 80 * r  # samples in 10 ms
         frames = (3 * self._max_lag + self._ms10 + frame_samples - 1) // frame_samples + 1
         self._k = frames  # history ring of whole frames, oldest overwritten first
-        self._ring = bytearray(2 * frame_samples * frames)
-        mv = memoryview(self._ring)
         fb = 2 * frame_samples
-        self._ring_frames = [mv[i * fb:(i + 1) * fb] for i in range(frames)]
+        self._ring_frames = [bytearray(fb) for _ in range(frames)]  # separate: heap-friendly
         self._w = 0  # next ring frame to write
-        self._lin = bytearray(len(self._ring))  # history in order, made at erasure start
+        self._lin = bytearray(fb * frames)  # history in order, made at erasure start
         self._lin_frames = [memoryview(self._lin)[i * fb:(i + 1) * fb] for i in range(frames)]
         self._hist = frames * frame_samples  # samples in _lin
         self._tail = bytearray(2 * self._ms10)  # synthetic continuation for the overlap-add

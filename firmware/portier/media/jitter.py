@@ -17,7 +17,8 @@ FRAME_OK = const(0)  # decoded from a packet
 FRAME_CONCEALED = const(1)  # synthesised for a lost or late packet (or to stretch)
 FRAME_SILENCE = const(2)  # nothing to play: not started yet, or the peer went silent
 
-_SLOTS = const(16)  # power of two: seq & (_SLOTS - 1); 320 ms of 20 ms frames
+_MAX_SLOTS = const(16)  # power of two: seq & (slots - 1); 320 ms of 20 ms frames
+_JUMP = const(64)  # a sequence step beyond this many packets is a discontinuity
 _TICKS_MASK = const(0x3FFFFFFF)  # ticks_ms wraps at 2**30 on the unix port and on ESP32
 _RESTART_AFTER = const(2)  # RFC 3550 A.1 style: two in-order packets confirm a seq jump
 _LOSS_SHIFT = const(7)  # loss-rate average over about 128 frames (2.5 s)
@@ -63,8 +64,15 @@ class JitterBuffer:
 
     def __init__(self, decode, frame_samples, payload_bytes, rate, frame_ms=20,
                  min_ms=20, max_ms=200, silence_ms=1000):
-        if not frame_ms <= min_ms <= max_ms <= (_SLOTS - 2) * frame_ms:
-            raise ValueError("need frame_ms <= min_ms <= max_ms <= %d" % ((_SLOTS - 2) * frame_ms))
+        if not frame_ms <= min_ms <= max_ms <= (_MAX_SLOTS - 2) * frame_ms:
+            raise ValueError("need frame_ms <= min_ms <= max_ms <= %d" % ((_MAX_SLOTS - 2) * frame_ms))
+        # Slots for max_ms of depth plus two frames of reordering, as a power of two: the
+        # memory follows the configured bound (8 slots up to 120 ms of 20 ms frames).
+        nslots = 4
+        while nslots < max_ms // frame_ms + 2:
+            nslots <<= 1
+        self._nslots = nslots
+        self._mask = nslots - 1
         self._decode = decode
         self._n = frame_samples
         self._pbytes = payload_bytes
@@ -72,10 +80,10 @@ class JitterBuffer:
         self.min_ms = min_ms
         self.max_ms = max_ms
         self._silence_ms = silence_ms
-        self._store = bytearray(_SLOTS * payload_bytes)
-        mv = memoryview(self._store)
-        self._slots = [mv[i * payload_bytes:(i + 1) * payload_bytes] for i in range(_SLOTS)]
-        self._seqs = [-1] * _SLOTS  # the seq held by each slot, -1 when empty
+        # One small buffer per slot rather than one big block: 16 x 640 B of L16 in a single
+        # piece may not be found on a fragmented board heap.
+        self._slots = [bytearray(payload_bytes) for _ in range(nslots)]
+        self._seqs = [-1] * nslots  # the seq held by each slot, -1 when empty
         self._plc = Concealer(frame_samples, rate)
         self._next_pcm = bytearray(2 * frame_samples)
         self._loss_q = 0  # lost frames, exponentially averaged (x 0x10000 x 128)
@@ -87,7 +95,7 @@ class JitterBuffer:
         self._last_rx = 0
 
     def _reset(self):
-        for i in range(_SLOTS):
+        for i in range(self._nslots):
             self._seqs[i] = -1
         self._play = -1  # next seq to play; -1 while waiting to start
         self._high = -1  # highest seq stored
@@ -145,7 +153,7 @@ class JitterBuffer:
             return False
         if self._last_seq >= 0:
             d = _seq_diff(seq, self._last_seq)
-            if d > _SLOTS * 4 or d < -_SLOTS * 4:
+            if d > _JUMP or d < -_JUMP:
                 if not self._probation(seq):
                     return False
                 st.restarts += 1
@@ -160,12 +168,12 @@ class JitterBuffer:
                 st.late += 1  # its frame was concealed already
                 self._late_bump(-behind)
                 return False
-        slot = seq & (_SLOTS - 1)
+        slot = seq & self._mask
         held = self._seqs[slot]
         if held == seq:
             st.duplicates += 1
             return False
-        if held >= 0 or (self._play >= 0 and _seq_diff(seq, self._play) >= _SLOTS):
+        if held >= 0 or (self._play >= 0 and _seq_diff(seq, self._play) >= self._nslots):
             self._overflow(seq)  # more than the buffer holds: move the playout point on
         copy_into(self._slots[slot], payload, off, n)
         self._seqs[slot] = seq
@@ -180,16 +188,17 @@ class JitterBuffer:
         return True
 
     def _overflow(self, seq):
-        # The slot still holds a frame _SLOTS behind this one: drop every frame that far back
-        # and move the playout point past them.
-        for i in range(_SLOTS):
+        # The slot still holds a frame a whole buffer behind this one: drop every frame that
+        # far back and move the playout point past them.
+        n = self._nslots
+        for i in range(n):
             s = self._seqs[i]
-            if s >= 0 and _seq_diff(seq, s) >= _SLOTS:
+            if s >= 0 and _seq_diff(seq, s) >= n:
                 self._seqs[i] = -1
                 self._count -= 1
                 self.stats.dropped += 1
-        if self._play >= 0 and _seq_diff(seq, self._play) >= _SLOTS:
-            self._play = (seq - _SLOTS + 1) & 0xFFFF
+        if self._play >= 0 and _seq_diff(seq, self._play) >= n:
+            self._play = (seq - n + 1) & 0xFFFF
 
     def _probation(self, seq):
         if self._suspect >= 0 and seq == self._suspect:
@@ -248,7 +257,7 @@ class JitterBuffer:
         elif self._loss_q < _LOSSY_Q // 2:
             self._lossy = False
         self._adapt(self.depth_ms())
-        slot = self._play & (_SLOTS - 1)
+        slot = self._play & self._mask
         have = self._seqs[slot] == self._play
         if self._action:
             # Move the playout point in a pause (a quiet last frame), where a dropped or an
@@ -259,7 +268,7 @@ class JitterBuffer:
             now = self._quiet or self._pending >= (_GROW_WAIT if self._action < 0 else _SHRINK_WAIT)
             if have and now and self._action > 0 and self._count > 1:
                 self._drop(slot)  # shrink: skip this frame, play the next one
-                slot = self._play & (_SLOTS - 1)
+                slot = self._play & self._mask
                 have = self._seqs[slot] == self._play
             elif have and now and self._action < 0:
                 self._action = 0
@@ -285,7 +294,7 @@ class JitterBuffer:
         st.lost += 1
         self._loss_q += 0x10000
         nxt = (self._play + 1) & 0xFFFF
-        slot = nxt & (_SLOTS - 1)
+        slot = nxt & self._mask
         if self._seqs[slot] == nxt:  # the frame after the gap is here: interpolate
             self._decode(self._slots[slot], self._next_pcm, self._n)
             self._plc.conceal(out, self._next_pcm)
