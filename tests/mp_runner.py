@@ -23,6 +23,7 @@ def _modules(tests_dir, wanted):
 def _run_module(name, totals, skips):
     import coretest
 
+    before = list(sys.modules)
     try:
         mod = __import__(name)
     except Exception as e:
@@ -45,11 +46,12 @@ def _run_module(name, totals, skips):
             sys.print_exception(e)
         else:
             totals[0] += 1
-    # Drop the test module and every firmware module it pulled in: each test module starts
-    # from the heap a board would have, and one heavy module cannot starve the next.
-    for mod in list(sys.modules):
-        if mod == name or mod == "portier" or mod.startswith("portier."):
-            del sys.modules[mod]
+    del sys.modules[name]
+    # Firmware modules the test imported go too: a 96 KiB heap holding every module of the
+    # suite at once fragments until a later test cannot find a contiguous buffer.
+    for key in list(sys.modules):
+        if key not in before:
+            del sys.modules[key]
 
 
 def main(argv):
