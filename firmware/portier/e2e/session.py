@@ -128,10 +128,12 @@ def _decrypt_pkmsg(store, address, data, accept):
     state.local_registration = registration
     state.remote_registration = pk.registration_id
     result = _accepting(state.decrypt(pk.message), accept)
+    packed = pack_record([state.to_bytes()] + record)
+    store.check_session_room(address, packed)
     # Commit: the one-time prekey goes first, so a reset after this point can never let the
     # same pkmsg set up a second session.
     if pk.prekey_id is not None:
         store.remove_prekey(pk.prekey_id)
     store.trust(address, pk.identity_key)
-    store.put_session(address, pack_record([state.to_bytes()] + record))
+    store.put_session(address, packed)
     return result

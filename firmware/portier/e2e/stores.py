@@ -95,7 +95,8 @@ class Store:
     def session(self, address):
         return self._get("ses-" + _address_tag(address))
 
-    def put_session(self, address, record):
+    def check_session_room(self, address, record):
+        """Raises if put_session(address, record) would be refused; writes nothing."""
         name = "ses-" + _address_tag(address)
         if len(record) > MAX_FILE_BYTES:
             raise E2eError("session record too large")
@@ -106,7 +107,10 @@ class Store:
                     count += 1
             if count >= MAX_SESSIONS:
                 raise E2eError("session store full")
-        self._put(name, record)
+        return name
+
+    def put_session(self, address, record):
+        self._put(self.check_session_room(address, record), record)
 
     def remove_session(self, address):
         self._drop("ses-" + _address_tag(address))
@@ -181,14 +185,15 @@ class FileStore(Store):
         return self.root + "/" + name
 
     def _get(self, name):
+        path = self._path(name)
         try:
-            with open(self._path(name), "rb") as f:
-                data = f.read(MAX_FILE_BYTES + 1)
+            size = os.stat(path)[6]
         except OSError:
             return None
-        if len(data) > MAX_FILE_BYTES:
+        if size > MAX_FILE_BYTES:
             raise E2eError("%s is too large" % name)
-        return data
+        with open(path, "rb") as f:
+            return f.read(size)
 
     def _put(self, name, data):
         path = self._path(name)

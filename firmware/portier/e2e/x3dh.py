@@ -70,15 +70,25 @@ def initiate(store, recipient, bundle):
     """Start a session with recipient from its prekey bundle (keys.Bundle). The next wraps to
     recipient send pkmsg until an answer arrives. Verifies the signed prekey's XEdDSA signature,
     so it runs where SHA-512 exists (the host)."""
-    from . import session, xeddsa
+    from . import xeddsa
 
     if not xeddsa.verify(bundle.identity_key, bundle.signed_prekey, bundle.signature):
         raise E2eError("bad signed prekey signature in the bundle of %s" % recipient)
+    start_session(store, recipient, bundle)
+
+
+def start_session(store, recipient, bundle):
+    """initiate() without the signature check, for a bundle whose signature was verified
+    elsewhere (on the provisioning host, or by a test)."""
+    from . import session
+
+    decode_key(bundle.identity_key)
     decode_key(bundle.signed_prekey)
     if bundle.prekey is not None:
         decode_key(bundle.prekey)
     store.check_identity(recipient, bundle.identity_key)
     identity_private, identity_public, registration = store.identity()
+    record = session.load_record(store, recipient)
     base_private = generate_private()
     s = initiator_state(
         identity_private, identity_public, base_private, encode_key(public_key(base_private)),
@@ -90,6 +100,7 @@ def initiate(store, recipient, bundle):
     s.signed_prekey_id = bundle.signed_prekey_id
     s.local_registration = registration
     s.remote_registration = bundle.registration_id
-    record = session.load_record(store, recipient)
+    packed = session.pack_record([s.to_bytes()] + record)
+    store.check_session_room(recipient, packed)
     store.trust(recipient, bundle.identity_key)
-    store.put_session(recipient, session.pack_record([s.to_bytes()] + record))
+    store.put_session(recipient, packed)
