@@ -23,6 +23,7 @@ def _modules(tests_dir, wanted):
 def _run_module(name, totals, skips):
     import coretest
 
+    loaded = set(sys.modules)
     try:
         mod = __import__(name)
     except Exception as e:
@@ -45,7 +46,10 @@ def _run_module(name, totals, skips):
             sys.print_exception(e)
         else:
             totals[0] += 1
-    del sys.modules[name]
+    # Drop the test module and every module it pulled in (firmware included), so each test
+    # module starts from the same heap as on a board that imports only what it uses.
+    for mod_name in [m for m in sys.modules if m not in loaded]:
+        del sys.modules[mod_name]
 
 
 def main(argv):

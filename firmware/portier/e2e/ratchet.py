@@ -22,8 +22,8 @@ from .messages import (
 _MODE_CBC = const(2)
 _BLOCK = const(16)
 MAX_CHAINS = const(5)  # receiver chains kept (libsignal keeps 5)
-MAX_SKIP_PER_CHAIN = const(16)  # skipped message keys kept per receiver chain
-MAX_SKIP_TOTAL = const(32)  # and in the whole state: a board keeps a session under ~2 KB
+MAX_SKIP_PER_CHAIN = const(8)  # skipped message keys kept per receiver chain
+MAX_SKIP_TOTAL = const(12)  # and in the whole state: a session stays under 1.2 KB
 MAX_JUMP = const(256)  # a counter further ahead than this is refused (libsignal: 25000)
 NO_PREKEY = const(0xFFFFFFFF)
 
@@ -122,21 +122,29 @@ class State:
     # -- serialization --
 
     def to_bytes(self):
-        out = bytearray(
-            struct.pack(
-                _FIXED, _STATE_MAGIC, _STATE_FORMAT, self.flags, self.local_identity,
-                self.remote_identity, self.root_key, self.send_private, self.send_public,
-                self.send_chain_key, self.send_index, self.previous_counter, self.remote_ratchet,
-                self.base_key, self.prekey_id, self.signed_prekey_id, self.local_registration,
-                self.remote_registration,
-            )
-        )
-        out.append(len(self.chains))
+        # One allocation of the exact size: on a small fragmented heap a growing bytearray
+        # needs ever larger free runs.
+        size = _FIXED_LEN + 1
         for c in self.chains:
-            out.extend(struct.pack(_CHAIN, c.their_key, c.chain_key, c.index, len(c.skipped)))
+            size += _CHAIN_LEN + len(c.skipped) * _SKIP_LEN
+        out = bytearray(size)
+        struct.pack_into(
+            _FIXED, out, 0, _STATE_MAGIC, _STATE_FORMAT, self.flags, self.local_identity,
+            self.remote_identity, self.root_key, self.send_private, self.send_public,
+            self.send_chain_key, self.send_index, self.previous_counter, self.remote_ratchet,
+            self.base_key, self.prekey_id, self.signed_prekey_id, self.local_registration,
+            self.remote_registration,
+        )
+        pos = _FIXED_LEN
+        out[pos] = len(self.chains)
+        pos += 1
+        for c in self.chains:
+            struct.pack_into(_CHAIN, out, pos, c.their_key, c.chain_key, c.index, len(c.skipped))
+            pos += _CHAIN_LEN
             for counter, seed in c.skipped:
-                out.extend(struct.pack(_SKIP, counter, seed))
-        return bytes(out)
+                struct.pack_into(_SKIP, out, pos, counter, seed)
+                pos += _SKIP_LEN
+        return out
 
     @staticmethod
     def from_bytes(data):

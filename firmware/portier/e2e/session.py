@@ -17,13 +17,20 @@ _RECORD_FORMAT = const(1)
 
 
 def pack_record(states):
-    out = bytearray((_RECORD_MAGIC, _RECORD_FORMAT))
     states = states[:MAX_STATES]
-    out.append(len(states))
-    for s in states:
-        out.extend(struct.pack(">H", len(s)))
-        out.extend(s)
-    return bytes(out)
+    size = 3
+    for st in states:
+        size += 2 + len(st)
+    out = bytearray(size)
+    out[0] = _RECORD_MAGIC
+    out[1] = _RECORD_FORMAT
+    out[2] = len(states)
+    pos = 3
+    for st in states:
+        struct.pack_into(">H", out, pos, len(st))
+        out[pos + 2 : pos + 2 + len(st)] = st
+        pos += 2 + len(st)
+    return out
 
 
 def load_record(store, address):
@@ -45,7 +52,7 @@ def load_record(store, address):
         pos += 2
         if size > MAX_STATE_BYTES or pos + size > len(data):
             raise E2eError("truncated session record")
-        states.append(bytes(data[pos : pos + size]))
+        states.append(bytes(memoryview(data)[pos : pos + size]))
         pos += size
     if pos != len(data):
         raise E2eError("trailing bytes in session record")
