@@ -8,8 +8,6 @@ from portier.e2e import E2eError, keys
 from portier.e2e.callkey import unwrap, wrap
 from portier.e2e.messages import build_prekey_message, parse_prekey_message
 from portier.e2e.protobuf import BYTES, VARINT, ProtobufError, parse, put_bytes, put_uint
-from portier.e2e.session import load_record
-from portier.e2e.ratchet import State
 from portier.e2e.stores import MemoryStore
 from portier.e2e.x3dh import start_session
 
@@ -81,22 +79,27 @@ def test_truncated_messages():
 
 def test_overlong_and_malformed_fields():
     door, phone = answered_pair()
-    s = State.from_bytes(load_record(phone, DOOR)[0])
+    ratchet_key = phone.identity()[1]  # any valid key: the message fails before it is used
     body = bytearray(b"\x33")
-    put_bytes(body, 1, s.send_public + b"\x00")  # 34-byte ratchet key
+    put_bytes(body, 1, ratchet_key + b"\x00")  # 34-byte ratchet key
     put_uint(body, 2, 0)
     put_bytes(body, 4, bytes(16))
     refused(door, PHONE, "msg", bytes(body) + bytes(8), "field 1")
     body = bytearray(b"\x33")
-    put_bytes(body, 1, b"\x06" + s.send_public[1:])  # not a DJB key
+    put_bytes(body, 1, b"\x06" + ratchet_key[1:])  # not a DJB key
     put_uint(body, 2, 0)
     put_bytes(body, 4, bytes(16))
     refused(door, PHONE, "msg", bytes(body) + bytes(8), "public key")
     body = bytearray(b"\x33")
-    put_bytes(body, 1, s.send_public)
+    put_bytes(body, 1, ratchet_key)
     put_bytes(body, 4, bytes(16))  # no counter
     refused(door, PHONE, "msg", bytes(body) + bytes(8), "required")
     refused(door, PHONE, "msg", b"\x33" + bytes(1100))  # longer than any message
+    body = bytearray(b"\x33")
+    put_bytes(body, 1, b"\x05" + bytes(32))  # a low-order ratchet key: the DH output is zero
+    put_uint(body, 2, 0)
+    put_bytes(body, 4, bytes(16))
+    refused(door, PHONE, "msg", bytes(body) + bytes(8), "low-order")
 
 
 def test_protobuf_reader_bounds():

@@ -7,7 +7,8 @@ from coretest import assert_raises
 from portier.e2e import E2eError, keys, session
 from portier.e2e.callkey import encode_plaintext, unwrap, wrap
 from portier.e2e.messages import build_signal_message
-from portier.e2e.ratchet import MAX_JUMP, MAX_SKIP_PER_CHAIN, State, chain_step, message_keys
+from portier.e2e.kdf import chain_step, message_keys
+from portier.e2e.ratchet import MAX_JUMP, MAX_SKIP_PER_CHAIN, State
 from portier.e2e.stores import MemoryStore
 from portier.e2e.x3dh import start_session
 

@@ -8,7 +8,7 @@
 #    AxolotlKitTests/RatchetingSessionTest.m ("Test with Android Test Vectors").
 from coretest import unhex
 from portier.e2e.messages import parse_signal_message
-from portier.e2e.ratchet import chain_step, message_keys
+from portier.e2e.kdf import chain_step, message_keys
 from portier.e2e.x3dh import initiator_state, responder_state
 from portier.crypto.x25519 import generate_private
 

@@ -4,10 +4,7 @@
 import os
 
 from coretest import assert_raises, skip_on_micropython, unhex
-from portier.e2e import E2eError, keys
-from portier.e2e.stores import MemoryStore
-from portier.e2e.x3dh import initiate
-from portier.e2e import xeddsa
+from portier.e2e import E2eError, xeddsa
 
 ALICE_IDENTITY_PUB = "05ab7e717d4a163b7d9a1d8071dfe9dcf8cdcd1cea3339b6356be84d887e322c64"
 ALICE_EPHEMERAL_PUB = "05edce9d9c415ca78cb7252e72c2c4a554d3eb29485a0e1d503118d1a82d99fb4a"
@@ -48,6 +45,10 @@ def test_sign_then_verify():
 
 @skip_on_micropython("XEdDSA needs SHA-512 (host only)")
 def test_initiate_checks_the_bundle_signature():
+    from portier.e2e import keys
+    from portier.e2e.stores import MemoryStore
+    from portier.e2e.x3dh import initiate
+
     door = MemoryStore()
     phone = MemoryStore()
     keys.generate_identity(door)

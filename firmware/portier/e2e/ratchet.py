@@ -1,26 +1,16 @@
 # Double Ratchet as libsignal runs it (v3): key derivation, one session state, its compact
 # serialization, and encrypt/decrypt on that state. Callers work on a copy (parse the stored
 # bytes, mutate, serialize) so a failed decrypt never touches what is stored.
-import hashlib
 import struct
 
-import cryptolib
 from micropython import const
 
-from portier.crypto.hkdf import hkdf
-from portier.crypto.hmac import Hmac
-from portier.crypto.x25519 import generate_private, public_key, x25519
+from portier.crypto.x25519 import generate_private, public_key
 
 from . import E2eError
-from .messages import (
-    build_prekey_message,
-    build_signal_message,
-    decode_key,
-    encode_key,
-)
+from .kdf import agree, cbc_decrypt, cbc_encrypt, chain_step, message_keys, root_step
+from .messages import build_prekey_message, build_signal_message, encode_key
 
-_MODE_CBC = const(2)
-_BLOCK = const(16)
 MAX_CHAINS = const(5)  # receiver chains kept (libsignal keeps 5)
 MAX_SKIP_PER_CHAIN = const(8)  # skipped message keys kept per receiver chain
 MAX_SKIP_TOTAL = const(12)  # and in the whole state: a session stays under 1.2 KB
@@ -39,55 +29,6 @@ MAX_STATE_BYTES = _FIXED_LEN + 1 + MAX_CHAINS * _CHAIN_LEN + MAX_SKIP_TOTAL * _S
 
 _F_NEED_STEP = const(1)  # a new remote ratchet key arrived: step the sending chain before sending
 _F_PENDING = const(2)  # initiator: keep sending pkmsg until the peer answers
-
-
-def chain_step(chain_key):
-    """-> (message key seed, next chain key): HMAC-SHA256(CK, 0x01) and (CK, 0x02)."""
-    mac = Hmac(chain_key, hashlib.sha256)
-    return mac.digest(b"\x01"), mac.digest(b"\x02")
-
-
-def message_keys(seed):
-    """-> (cipher key 32, mac key 32, iv 16) = HKDF(seed, salt 0, "WhisperMessageKeys", 80)."""
-    okm = hkdf(seed, 80, b"", b"WhisperMessageKeys")
-    return okm[:32], okm[32:64], okm[64:]
-
-
-def root_step(root_key, dh_out):
-    """KDF_RK: -> (new root key, new chain key) = HKDF(dh, salt RK, "WhisperRatchet", 64)."""
-    okm = hkdf(dh_out, 64, root_key, b"WhisperRatchet")
-    return okm[:32], okm[32:]
-
-
-def agree(private, public33):
-    """X25519 with a 33-byte serialized public key; an all-zero result (low-order key) raises."""
-    out = x25519(private, decode_key(public33))
-    if out == bytes(32):
-        raise E2eError("low-order public key")
-    return out
-
-
-def cbc_encrypt(key, iv, plaintext):
-    n = _BLOCK - len(plaintext) % _BLOCK
-    padded = bytearray(plaintext)
-    padded.extend(bytes((n,)) * n)
-    cryptolib.aes(key, _MODE_CBC, iv).encrypt(padded, padded)
-    return bytes(padded)
-
-
-def cbc_decrypt(key, iv, ciphertext):
-    if not ciphertext or len(ciphertext) % _BLOCK:
-        raise E2eError("ciphertext is not a multiple of 16 bytes")
-    out = bytearray(ciphertext)
-    cryptolib.aes(key, _MODE_CBC, iv).decrypt(out, out)
-    n = out[-1]
-    bad = 0 if 1 <= n <= _BLOCK else 1
-    for i in range(1, _BLOCK + 1):  # the same work whatever n is
-        if i <= n and out[-i] != n:
-            bad = 1
-    if bad:
-        raise E2eError("bad PKCS#7 padding")
-    return bytes(out[:-n])
 
 
 class Chain:

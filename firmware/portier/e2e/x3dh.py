@@ -7,7 +7,8 @@ from portier.crypto.x25519 import generate_private, public_key
 
 from . import E2eError
 from .messages import decode_key, encode_key
-from .ratchet import NO_PREKEY, Chain, State, agree, root_step
+from .kdf import agree, root_step
+from .ratchet import NO_PREKEY, Chain, State
 
 _DISCONTINUITY = b"\xff" * 32
 _F_PENDING = 2
