@@ -6,6 +6,7 @@ xtensawin (ESP32, ESP32-S3) and for x64 (the host MicroPython used by tests and 
 """
 
 import ast
+import concurrent.futures
 import os
 import re
 import subprocess
@@ -85,6 +86,27 @@ def compile_module(src, out_path, arch=None):
     if proc.returncode == 0:
         return None
     return (proc.stdout + proc.stderr).strip() or "mpy-cross failed on %s" % rel
+
+
+def board_only(text):
+    return "# portier: board-only" in text
+
+
+def compile_host_tree(root, out_dir):
+    """One importable tree for the host MicroPython: plain bytecode, native modules for x64,
+    board-only modules left out (they need hardware the host lacks). Returns the errors."""
+    jobs = []
+    for src in firmware_sources(root):
+        with open(src) as f:
+            text = f.read()
+        if board_only(text):
+            continue
+        arch = HOST_ARCH if uses_native_emitter(text) else None
+        out = os.path.join(out_dir, os.path.relpath(src, root)[:-3] + ".mpy")
+        jobs.append((src, out, arch))
+    with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        results = pool.map(lambda job: compile_module(*job), jobs)
+    return [err for err in results if err]
 
 
 def compile_firmware(root, out_dir, board_arch=BOARD_ARCH):

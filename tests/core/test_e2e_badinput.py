@@ -1,0 +1,151 @@
+# Bad input to unwrap, wire level: every case raises E2eError and leaves the receiver's store
+# byte-identical. (Session-level cases: test_e2e_badsession.py; split to keep each module small
+# for the 96 KiB MicroPython run.)
+import os
+
+from coretest import ON_MICROPYTHON, assert_raises
+from portier.e2e import E2eError, keys
+from portier.e2e.callkey import unwrap, wrap
+from portier.e2e.messages import build_prekey_message, parse_prekey_message
+from portier.e2e.protobuf import BYTES, VARINT, ProtobufError, parse, put_bytes, put_uint
+from portier.e2e.stores import MemoryStore
+from portier.e2e.x3dh import start_session
+
+DOOR = "door:1@home"
+PHONE = "anna:2@home"
+
+
+def make_pair(door=None):
+    door = door or MemoryStore()
+    phone = MemoryStore()
+    keys.generate_identity(door)
+    keys.generate_identity(phone)
+    keys.generate_signed_prekey(door, 1, bytes(64))
+    keys.generate_prekeys(door, 7, 1)
+    start_session(phone, DOOR, keys.bundle(door, 1, 7))
+    return door, phone
+
+
+def answered_pair():
+    door, phone = make_pair()
+    k = os.urandom(32)
+    assert unwrap(door, PHONE, *wrap(phone, DOOR, k)) == k
+    assert unwrap(phone, DOOR, *wrap(door, PHONE, k)) == k
+    return door, phone
+
+
+def refused(store, address, enc_type, data, words=None):
+    before = dict(store.files)
+    e = assert_raises(E2eError, unwrap, store, address, enc_type, data)
+    assert store.files == before, "store changed by a refused %s" % enc_type
+    if words is not None:
+        assert words in str(e), str(e)
+    return e
+
+
+def test_wrong_mac():
+    door, phone = answered_pair()
+    _, data = wrap(phone, DOOR, os.urandom(32))
+    for i in (len(data) - 1, len(data) - 8, len(data) - 12):
+        bad = bytearray(data)
+        bad[i] ^= 0x01
+        refused(door, PHONE, "msg", bytes(bad))
+    assert len(unwrap(door, PHONE, "msg", data)) == 32  # the good one still opens
+
+
+def test_wrong_mac_on_pkmsg():
+    door, phone = make_pair()
+    _, data = wrap(phone, DOOR, os.urandom(32))
+    pk = parse_prekey_message(data)
+    inner = bytearray(pk.message.body + pk.message.mac)
+    inner[-1] ^= 0x80
+    bad = build_prekey_message(pk.registration_id, pk.prekey_id, pk.signed_prekey_id,
+                               pk.base_key, pk.identity_key, bytes(inner))
+    refused(door, PHONE, "pkmsg", bad, "MAC")
+    assert door.prekey_ids() == [7]  # not consumed by the failure
+
+
+def test_truncated_messages():
+    door, phone = make_pair()
+    enc_type, pk = wrap(phone, DOOR, os.urandom(32))
+    step = 7 if ON_MICROPYTHON else 1
+    for n in range(0, len(pk), step):
+        refused(door, PHONE, "pkmsg", pk[:n])
+    assert len(unwrap(door, PHONE, enc_type, pk)) == 32
+    _, msg = wrap(phone, DOOR, os.urandom(32))
+    for n in range(0, len(msg), step):
+        refused(door, PHONE, "msg", msg[:n])
+
+
+def test_overlong_and_malformed_fields():
+    door, phone = answered_pair()
+    ratchet_key = phone.identity()[1]  # any valid key: the message fails before it is used
+    body = bytearray(b"\x33")
+    put_bytes(body, 1, ratchet_key + b"\x00")  # 34-byte ratchet key
+    put_uint(body, 2, 0)
+    put_bytes(body, 4, bytes(16))
+    refused(door, PHONE, "msg", bytes(body) + bytes(8), "field 1")
+    body = bytearray(b"\x33")
+    put_bytes(body, 1, b"\x06" + ratchet_key[1:])  # not a DJB key
+    put_uint(body, 2, 0)
+    put_bytes(body, 4, bytes(16))
+    refused(door, PHONE, "msg", bytes(body) + bytes(8), "public key")
+    body = bytearray(b"\x33")
+    put_bytes(body, 1, ratchet_key)
+    put_bytes(body, 4, bytes(16))  # no counter
+    refused(door, PHONE, "msg", bytes(body) + bytes(8), "required")
+    refused(door, PHONE, "msg", b"\x33" + bytes(1100))  # longer than any message
+    body = bytearray(b"\x33")
+    put_bytes(body, 1, b"\x05" + bytes(32))  # a low-order ratchet key: the DH output is zero
+    put_uint(body, 2, 0)
+    put_bytes(body, 4, bytes(16))
+    refused(door, PHONE, "msg", bytes(body) + bytes(8), "low-order")
+
+
+def test_protobuf_reader_bounds():
+    spec = {1: (VARINT, 0xFFFFFFFF), 2: (BYTES, 4)}
+    assert parse(b"\x08\x96\x01\x12\x02ab", spec) == {1: 150, 2: b"ab"}
+    assert parse(b"\x18\x05\x08\x01", spec) == {1: 1}  # unknown field 3 skipped
+    assert parse(b"\x25\x00\x00\x00\x00\x08\x02", spec) == {1: 2}  # unknown fixed32 skipped
+    for bad in (
+        b"\x08",  # varint missing
+        b"\x08\x80",  # varint truncated
+        b"\x08" + b"\xff" * 10 + b"\x01",  # varint longer than 10 bytes
+        b"\x08\x80\x80\x80\x80\x10",  # uint32 overflow (2^32)
+        b"\x12\x05abcd",  # length past the end
+        b"\x12\x05abcde",  # longer than the field allows
+        b"\x0a\x01a",  # field 1 with the wrong wire type
+        b"\x0b",  # group (wire type 3)
+        b"\x00\x01",  # field number 0
+        b"\x2d\x00\x00",  # truncated fixed32
+        b"\x18\x01" * 40,  # too many fields
+    ):
+        assert_raises(ProtobufError, parse, bad, spec)
+    assert issubclass(ProtobufError, E2eError)
+
+
+def test_unknown_version_byte():
+    door, phone = make_pair()
+    _, pk = wrap(phone, DOOR, os.urandom(32))
+    for version in (0x23, 0x43, 0x34, 0x32, 0x00, 0xFF):
+        refused(door, PHONE, "pkmsg", bytes((version,)) + pk[1:], "version")
+    assert unwrap(door, PHONE, "pkmsg", pk) is not None
+    k = os.urandom(32)
+    assert unwrap(phone, DOOR, *wrap(door, PHONE, k)) == k
+    enc_type, msg = wrap(phone, DOOR, k)
+    assert enc_type == "msg"
+    for version in (0x23, 0x43, 0x34):
+        refused(door, PHONE, "msg", bytes((version,)) + msg[1:], "version")
+    assert unwrap(door, PHONE, "msg", msg) == k
+
+
+def test_unknown_enc_type_and_garbage():
+    door, phone = answered_pair()
+    _, msg = wrap(phone, DOOR, os.urandom(32))
+    refused(door, PHONE, "skmsg", msg, "enc type")
+    for i in range(10 if ON_MICROPYTHON else 100):
+        junk = os.urandom(i % 90)
+        refused(door, PHONE, "msg", junk)
+        refused(door, PHONE, "pkmsg", junk)
+        refused(door, PHONE, "msg", b"\x33" + junk)
+        refused(door, PHONE, "pkmsg", b"\x33" + junk)
