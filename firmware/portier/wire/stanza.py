@@ -31,6 +31,7 @@ _BINARY_20 = const(0xFD)
 _BINARY_32 = const(0xFE)
 _NIBBLE_8 = const(0xFF)
 _MAX_PACKED = const(254)  # characters: 127 bytes of two nibbles
+_MAX_JID = const(255)  # longer user@server strings are sent raw
 
 # Limits (docs/protocol.md 2.7); the encoder enforces the same ones, so whatever it produces
 # decodes.
@@ -50,18 +51,37 @@ class StanzaError(ValueError):
     pass
 
 
-def _attr_order(key):
-    # Canonical attribute order: dictionary tokens in dictionary order, then other names
-    # sorted. Dicts do not keep insertion order on MicroPython, and both runtimes must produce
-    # the same bytes.
-    i = tokens.index(key) if isinstance(key, str) else 0
-    return (i if i else 0x100, key if isinstance(key, str) else "")
+def _rank(key):
+    # Canonical attribute order: dictionary tokens in dictionary order, then other names in
+    # string order. Dicts do not keep insertion order on MicroPython, and both runtimes must
+    # produce the same bytes.
+    i = tokens.index(key)
+    return i if i else 0x100
+
+
+def _before(a, b):
+    ra = _rank(a)
+    rb = _rank(b)
+    return ra < rb or (ra == rb and a < b)
+
+
+def _next_key(attrs, prev):
+    # The smallest key after prev (None: the smallest); a selection step that allocates nothing,
+    # where sorted() would build a list (attribute counts are capped at MAX_ATTRS).
+    best = None
+    for k in attrs:
+        if (prev is None or _before(prev, k)) and (best is None or _before(k, best)):
+            best = k
+    return best
 
 
 def _sorted_keys(attrs):
-    if len(attrs) < 2:
-        return list(attrs)
-    return sorted(attrs, key=_attr_order)
+    out = []
+    k = _next_key(attrs, None)
+    while k is not None:
+        out.append(k)
+        k = _next_key(attrs, k)
+    return out
 
 
 class Node:
@@ -141,17 +161,15 @@ def _xml_bytes(data):
 
 
 # ---- strings: classification shared by sizing and writing ----
+# Each non-token string is turned into its UTF-8 bytes once per pass (iterating a str would
+# allocate a string per character on MicroPython).
 
-_K_TOKEN = const(1)
-_K_NIBBLE = const(2)
-_K_HEX = const(3)
-_K_JID = const(4)
-_K_RAW = const(5)
+_K_NIBBLE = const(1)
+_K_HEX = const(2)
 
 
-def _nibble_value(c, hex_alphabet):
-    # The 4-bit code of one character, or -1 when the alphabet lacks it.
-    o = ord(c)
+def _nibble_of(o, hex_alphabet):
+    # The 4-bit code of one byte value, or -1 when the alphabet lacks it.
     if 0x30 <= o <= 0x39:
         return o - 0x30
     if hex_alphabet:
@@ -161,48 +179,55 @@ def _nibble_value(c, hex_alphabet):
     return 11 if o == 0x2E else -1  # "."
 
 
-def _packs(s, hex_alphabet):
-    n = len(s)
-    if n == 0 or n > _MAX_PACKED:
-        return False
-    for c in s:
-        if _nibble_value(c, hex_alphabet) < 0:
-            return False
-    return True
+def _packed_kind(b, start, end):
+    # _K_NIBBLE, _K_HEX or 0 for the UTF-8 bytes b[start:end] of a string.
+    n = end - start
+    if n <= 0 or n > _MAX_PACKED:
+        return 0
+    kind = _K_NIBBLE
+    for i in range(start, end):
+        o = b[i]
+        if _nibble_of(o, False) < 0:
+            if _nibble_of(o, True) < 0:
+                return 0
+            kind = _K_HEX
+    if kind == _K_HEX:  # a "-" or "." rules hex out
+        for i in range(start, end):
+            if b[i] == 0x2D or b[i] == 0x2E:
+                return 0
+    return kind
 
 
-def _split_jid(s):
-    # user[:device]@server -> (user, device or -1, server); None when not in canonical form.
-    at = s.find("@")
-    if at <= 0 or at == len(s) - 1 or s.find("@", at + 1) >= 0:
-        return None
-    user = s[:at]
-    server = s[at + 1 :]
-    colon = user.find(":")
+def _jid_code(s, b):
+    # For a canonical JID "user[:device]@server" (ASCII, at most _MAX_JID bytes):
+    # at | colon << 8 | (device + 1) << 16, where colon = at and device = -1 when there is no
+    # device; 0 when s is not one. One small int, so the encoder's JID test allocates nothing.
+    n = len(b)
+    if n > _MAX_JID or n != len(s):
+        return 0
+    at = b.find(b"@")
+    if at <= 0 or at == n - 1 or b.find(b"@", at + 1) >= 0:
+        return 0
+    colon = b.find(b":", 0, at)
     if colon < 0:
-        return (user, -1, server)
-    dev = user[colon + 1 :]
-    user = user[:colon]
-    if not user or not dev or len(dev) > 3 or not dev.isdigit() or (dev[0] == "0" and dev != "0"):
-        return None
-    device = int(dev)
+        return at | (at << 8)
+    digits = at - colon - 1
+    if colon == 0 or digits < 1 or digits > 3 or (digits > 1 and b[colon + 1] == 0x30):
+        return 0
+    device = 0
+    for i in range(colon + 1, at):
+        o = b[i]
+        if o < 0x30 or o > 0x39:
+            return 0
+        device = device * 10 + o - 0x30
     if device > MAX_DEVICE:
-        return None
-    return (user, device, server)
+        return 0
+    return at | (colon << 8) | ((device + 1) << 16)
 
 
-def _kind(s):
+def _check_str(s):
     if not isinstance(s, str):
         raise StanzaError("strings only, got %s" % type(s).__name__)
-    if tokens.index(s):
-        return _K_TOKEN
-    if _packs(s, False):
-        return _K_NIBBLE
-    if _packs(s, True):
-        return _K_HEX
-    if "@" in s and _split_jid(s) is not None:
-        return _K_JID
-    return _K_RAW
 
 
 def _binary_header_size(n):
@@ -213,8 +238,7 @@ def _binary_header_size(n):
     return 5
 
 
-def _packed_size(s, hex_alphabet):
-    n = len(s)
+def _packed_size(n, hex_alphabet):
     if hex_alphabet:
         short = n <= _HEX_SHORT_MAX and not n & 1
     else:
@@ -222,16 +246,28 @@ def _packed_size(s, hex_alphabet):
     return (1 if short else 2) + (n + 1) // 2
 
 
+def _user_size(s, b, end):
+    # A JID's user: packed when it packs (even if it is a token), else token or raw.
+    k = _packed_kind(b, 0, end)
+    if k:
+        return _packed_size(end, k == _K_HEX)
+    return _string_size(s[:end])
+
+
 def _string_size(s):
-    k = _kind(s)
-    if k == _K_TOKEN:
+    _check_str(s)
+    if tokens.index(s):
         return 1
-    if k == _K_NIBBLE or k == _K_HEX:
-        return _packed_size(s, k == _K_HEX)
-    if k == _K_JID:
-        user, device, server = _split_jid(s)
-        return (1 if device < 0 else 2) + _string_size(user) + _string_size(server)
-    n = len(s.encode())
+    b = s.encode()
+    n = len(b)
+    k = _packed_kind(b, 0, n)
+    if k:
+        return _packed_size(n, k == _K_HEX)
+    jid = _jid_code(s, b) if 0x40 in b else 0
+    if jid:
+        at = jid & 0xFF
+        size = 1 if jid >> 16 == 0 else 2
+        return size + _user_size(s, b, (jid >> 8) & 0xFF) + _string_size(s[at + 1 :])
     if n > MAX_TEXT:
         raise StanzaError("string of %d bytes" % n)
     return _binary_header_size(n) + n
@@ -327,8 +363,9 @@ def _put_binary(buf, p, data):
     return p + n
 
 
-def _put_packed(buf, p, s, hex_alphabet):
-    n = len(s)
+def _put_packed(buf, p, b, end, hex_alphabet):
+    # Packs b[0:end].
+    n = end
     if hex_alphabet and n <= _HEX_SHORT_MAX and not n & 1:
         buf[p] = _HEX_SHORT + n // 2 - 1
         p += 1
@@ -339,40 +376,43 @@ def _put_packed(buf, p, s, hex_alphabet):
         buf[p] = _HEX_8 if hex_alphabet else _NIBBLE_8
         buf[p + 1] = ((n + 1) // 2) | (0x80 if n & 1 else 0)
         p += 2
-    hi = -1
-    for c in s:
-        v = _nibble_value(c, hex_alphabet)
-        if hi < 0:
-            hi = v
-        else:
-            buf[p] = (hi << 4) | v
-            p += 1
-            hi = -1
-    if hi >= 0:
-        buf[p] = (hi << 4) | 0x0F
+    for i in range(0, n - 1, 2):
+        buf[p] = (_nibble_of(b[i], hex_alphabet) << 4) | _nibble_of(b[i + 1], hex_alphabet)
+        p += 1
+    if n & 1:
+        buf[p] = (_nibble_of(b[n - 1], hex_alphabet) << 4) | 0x0F
         p += 1
     return p
 
 
 def _put_string(buf, p, s):
-    k = _kind(s)
-    if k == _K_TOKEN:
-        buf[p] = tokens.index(s)
+    t = tokens.index(s)
+    if t:
+        buf[p] = t
         return p + 1
-    if k == _K_NIBBLE or k == _K_HEX:
-        return _put_packed(buf, p, s, k == _K_HEX)
-    if k == _K_JID:
-        user, device, server = _split_jid(s)
-        if device < 0:
-            buf[p] = _JID_PAIR
-            p += 1
-        else:
-            buf[p] = _AD_JID
-            buf[p + 1] = device
-            p += 2
-        p = _put_string(buf, p, user)
-        return _put_string(buf, p, server)
-    return _put_binary(buf, p, s.encode())
+    b = s.encode()
+    n = len(b)
+    k = _packed_kind(b, 0, n)
+    if k:
+        return _put_packed(buf, p, b, n, k == _K_HEX)
+    jid = _jid_code(s, b) if 0x40 in b else 0
+    if not jid:
+        return _put_binary(buf, p, b)
+    at = jid & 0xFF
+    user_end = (jid >> 8) & 0xFF
+    if jid >> 16 == 0:
+        buf[p] = _JID_PAIR
+        p += 1
+    else:
+        buf[p] = _AD_JID
+        buf[p + 1] = (jid >> 16) - 1
+        p += 2
+    k = _packed_kind(b, 0, user_end)
+    if k:
+        p = _put_packed(buf, p, b, user_end, k == _K_HEX)
+    else:
+        p = _put_string(buf, p, s[:user_end])
+    return _put_string(buf, p, s[at + 1 :])
 
 
 def _put_node(buf, p, node):
@@ -380,9 +420,11 @@ def _put_node(buf, p, node):
     content = node.content
     p = _put_list_header(buf, p, 1 + 2 * len(attrs) + (0 if content is None else 1))
     p = _put_string(buf, p, node.tag)
-    for k in _sorted_keys(attrs):
+    k = _next_key(attrs, None)
+    while k is not None:
         p = _put_string(buf, p, k)
         p = _put_string(buf, p, attrs[k])
+        k = _next_key(attrs, k)
     if content is None:
         return p
     if isinstance(content, list):

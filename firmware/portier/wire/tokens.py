@@ -1,8 +1,9 @@
 # Portier's token dictionary for the compact stanza encoding (docs/protocol.md section 2.4).
 # A token is one byte on the wire: byte value = index in TOKENS. Index 0 is unused (0x00 is
 # LIST_EMPTY) and the table may reach index MAX_TOKEN at most, since higher bytes are packed
-# strings, list headers and other codes. The table is append-only within a version: changing or removing an
-# entry, or reordering, needs a new VERSION, because a decoder maps bytes to strings by index.
+# strings, list headers and other codes. Any change to the table (even appending: an older
+# decoder refuses the new byte as an unknown token) comes with a new VERSION, and stanzas of a
+# newer dictionary start with their version number, which older decoders refuse cleanly.
 from micropython import const
 
 VERSION = const(1)  # an unmarked stanza is version 1; later ones start with their number
