@@ -9,6 +9,7 @@ from portier.wire.stanza import Node
 from ._calltables import CALL_ACTIONS, CALL_SERVER, ENVELOPE, LATENCY_BASE, OFFER_CAPABILITY, PORTIER_AUDIO
 from ._calltables import PREACCEPT_CAPABILITY, REJECT_REASONS, TERMINATE_REASONS
 from ._callcodec import CallStanzaError, Stanza, _get_attrs, read_value
+from ._callnodes import build_node  # noqa: F401  (loaded now: Stanza.to_node imports it late)
 from ._callparse import parse_node
 
 
