@@ -3,7 +3,7 @@
 # Stanza or a CallStanzaError. Nothing else, in both runtimes. (tests/host/test_stanza_fuzz.py
 # runs well over 100 000 inputs on CPython; MicroPython gets a seeded few thousand here.)
 from coretest import ON_MICROPYTHON
-from test_callstanzas import samples
+from test_stanza_samples import samples
 
 from portier.signaling.stanzas import CallStanzaError, Stanza, parse
 from portier.wire.stanza import Node, StanzaError, decode, encode

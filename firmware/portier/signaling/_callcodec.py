@@ -1,30 +1,21 @@
 # The generic engine behind portier.signaling.stanzas: builds a Node from a Stanza and parses a
 # Node back, driven by the tables in _calltables.py. Parsing checks required attributes, value
 # syntax and child order, and raises CallStanzaError (a StanzaError) for anything else.
-from micropython import const
+from portier.wire.stanza import Node
 
-from portier.wire.stanza import Node, StanzaError
-
-from . import _calltables as T
-
-_MAX_ID = const(64)
-_MAX_REASON = const(32)
-_MAX_U32 = const(0xFFFFFFFF)
-
-
-class CallStanzaError(StanzaError):
-    pass
+from . import _callkinds as T
+from ._calltables import CALL_ACTIONS, ENVELOPE, TABLES
+from ._callvalues import CallStanzaError, _get_attrs, _put_attrs, read_value  # noqa: F401
 
 
 class Stanza:
     """One call stanza: `.action` plus the fields its table names (None when absent)."""
 
     def __init__(self, action, **fields):
-        table = T.TABLES.get(action)
+        table = TABLES.get(action)
         self.action = action
-        if action in T.CALL_ACTIONS or action == "unknown":
-            for a in T.ENVELOPE:
-                setattr(self, a[1], None)
+        if action in CALL_ACTIONS or action == "unknown":
+            _attr_defaults(self, ENVELOPE)
         if table is not None:
             _defaults(self, table)
         for k in fields:
@@ -58,22 +49,20 @@ class Stanza:
         if self.action == "unknown":
             return _envelope(self, self.node)
         node = build_node(self.action, self)
-        return _envelope(self, node) if self.action in T.CALL_ACTIONS else node
+        return _envelope(self, node) if self.action in CALL_ACTIONS else node
 
 
 def _defaults(obj, table):
-    for a in table[0]:
-        if a[2] != T.FIXED:
-            setattr(obj, a[1], a[4])
-    if table[2]:
+    attrs, children, keep_extra, body_field = table
+    _attr_defaults(obj, attrs)
+    if keep_extra:
         obj.extra = {}
-    if table[3]:
-        setattr(obj, table[3], None)
-    for c in table[1]:
-        for a in c[4]:
-            if a[2] != T.FIXED:
-                setattr(obj, a[1], a[4])
-        kind = c[1]
+    if body_field:
+        setattr(obj, body_field, None)
+    for i in range(0, len(children), 5):
+        _attr_defaults(obj, children[i + 4])
+        kind = children[i + 1] & 0x1F
+        field = children[i + 2]
         if kind == T.ENCS:
             obj.enc = None
             obj.destination = None
@@ -81,91 +70,14 @@ def _defaults(obj, table):
             obj.of = "offer"
             obj.call_id = None
             obj.call_creator = None
-        elif c[3] is not None:
-            setattr(obj, c[3], c[5] if kind == T.BODY else None)
+        elif field is not None:
+            setattr(obj, field, children[i + 3] if kind == T.BODY else None)
 
 
-# ---- values ----
-
-
-def _fail(what, value):
-    raise CallStanzaError("bad %s: %r" % (what, value))
-
-
-def read_value(kind, s, what):
-    """Wire text -> field value, checked."""
-    if kind == T.STR:
-        return s
-    if kind == T.DEC or kind == T.LATENCY:
-        if not s or len(s) > 10 or not s.isdigit() or (s[0] == "0" and s != "0") or int(s) > _MAX_U32:
-            _fail(what, s)
-        return int(s) & 0xFFFFFF if kind == T.LATENCY else int(s)
-    if kind == T.BOOL:
-        if s != "0" and s != "1":
-            _fail(what, s)
-        return s == "1"
-    if kind == T.ENCTYPE:
-        if s != "pkmsg" and s != "msg":
-            _fail(what, s)
-        return s
-    if kind == T.JID:
-        at = s.find("@")
-        if at <= 0 or at == len(s) - 1 or s.find("@", at + 1) >= 0:
-            _fail(what, s)
-        return s
-    limit = _MAX_REASON if kind == T.REASON else _MAX_ID
-    if not s or len(s) > limit:
-        _fail(what, s)
-    for c in s:
-        o = ord(c)
-        if kind == T.REASON:
-            ok = 0x61 <= o <= 0x7A or 0x30 <= o <= 0x39 or o == 0x5F or o == 0x2D
-        else:
-            ok = o < 0x7F and (c.isalpha() or c.isdigit() or o == 0x2E or o == 0x5F or o == 0x2D)
-        if not ok:
-            _fail(what, s)
-    return s
-
-
-def _write_value(kind, v, what):
-    if kind == T.DEC or kind == T.LATENCY:
-        if not isinstance(v, int) or v < 0:
-            _fail(what, v)
-        s = str(v + T.LATENCY_BASE if kind == T.LATENCY else v)
-    elif kind == T.BOOL:
-        s = "1" if v else "0"
-    else:
-        s = v
-    if not isinstance(s, str):
-        _fail(what, v)
-    read_value(kind, s, what)  # a builder never emits what the parser would refuse
-    return s
-
-
-def _put_attrs(spec, obj, out):
-    for wire, field, kind, required, default in spec:
-        if kind == T.FIXED:
-            out[wire] = default
-            continue
-        v = getattr(obj, field)
-        if v is None:
-            if required:
-                raise CallStanzaError("missing %s" % field)
-        else:
-            out[wire] = _write_value(kind, v, wire)
-
-
-def _get_attrs(spec, node, obj):
-    for wire, field, kind, required, default in spec:
-        if kind == T.FIXED:
-            continue
-        s = node.attrs.get(wire)
-        if s is None:
-            if required:
-                raise CallStanzaError("<%s> without %s" % (node.tag, wire))
-            setattr(obj, field, None)
-        else:
-            setattr(obj, field, read_value(kind, s, wire))
+def _attr_defaults(obj, spec):
+    for i in range(0, len(spec), 4):
+        if spec[i + 2] & 0x0F != T.FIXED:
+            setattr(obj, spec[i + 1], spec[i + 3])
 
 
 def _body(node, what, address):
@@ -179,6 +91,6 @@ def _body(node, what, address):
 
 def _envelope(obj, action_node):
     attrs = {}
-    _put_attrs(T.ENVELOPE, obj, attrs)
+    _put_attrs(ENVELOPE, obj, attrs)
     return Node("call", attrs, [action_node])
 

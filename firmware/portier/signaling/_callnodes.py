@@ -1,12 +1,13 @@
 # Table-driven building of one stanza element, children in the model's order.
 from portier.wire.stanza import Node
 
-from . import _calltables as T
+from . import _callkinds as T
+from ._calltables import ADDRESS_FIELD, TABLES
 from ._callcodec import CallStanzaError, _put_attrs, read_value
 
 
 def build_node(action, obj):
-    attrs_spec, children, keep_extra, body_field = T.TABLES[action]
+    attrs_spec, children, keep_extra, body_field = TABLES[action]
     attrs = dict(obj.extra) if keep_extra else {}
     _put_attrs(attrs_spec, obj, attrs)
     if body_field is not None:
@@ -15,13 +16,13 @@ def build_node(action, obj):
             raise CallStanzaError("%s without %s" % (action, body_field))
         return Node(action, attrs, _check_body(bytes(body), body_field))
     kids = []
-    for c in children:
-        _build_child(c, obj, kids)
+    for i in range(0, len(children), 5):
+        _build_child(children, i, obj, kids)
     return Node(action, attrs, kids or None)
 
 
 def _check_body(body, field):
-    if field == T.ADDRESS_FIELD and len(body) != 6 and len(body) != 18:
+    if field == ADDRESS_FIELD and len(body) != 6 and len(body) != 18:
         raise CallStanzaError("address of %d bytes" % len(body))
     return body
 
@@ -30,8 +31,12 @@ def _dest(pairs):
     return Node("destination", None, pairs)
 
 
-def _build_child(c, obj, kids):
-    tag, kind, mult, field, spec, arg = c
+def _build_child(children, i, obj, kids):
+    tag = children[i]
+    kind = children[i + 1] & 0x1F
+    mult = children[i + 1] >> 5
+    field = children[i + 2]
+    spec = children[i + 4]
     v = getattr(obj, field) if field is not None else None
     if kind == T.BODY:
         if v is None:
@@ -42,7 +47,8 @@ def _build_child(c, obj, kids):
         _put_attrs(spec, obj, attrs)
         kids.append(Node(tag, attrs, _check_body(bytes(v), field)))
     elif kind == T.ATTRS:
-        if mult == T.OPT and all(getattr(obj, a[1]) is None for a in spec if a[2] != T.FIXED):
+        if mult == T.OPT and not any(spec[j + 2] & 0x0F != T.FIXED and getattr(obj, spec[j + 1]) is not None
+                                     for j in range(0, len(spec), 4)):
             return
         attrs = {}
         _put_attrs(spec, obj, attrs)
@@ -82,5 +88,5 @@ def _build_child(c, obj, kids):
         if obj.of != "offer" and obj.of != "accept":
             raise CallStanzaError("receipt of %r" % obj.of)
         ids = {}
-        _put_attrs(T.TABLES["offer"][0], obj, ids)
+        _put_attrs(TABLES["offer"][0], obj, ids)
         kids.append(Node(obj.of, ids))

@@ -1,19 +1,19 @@
 # Table-driven parsing of one stanza element: required attributes, value syntax, child order.
-from . import _calltables as T
+from . import _callkinds as T
+from ._calltables import ADDRESS_FIELD, TABLES
 from ._callcodec import CallStanzaError, Stanza, _body, _get_attrs, read_value
 
 
 def parse_node(action, node):
-    attrs_spec, children, keep_extra, body_field = T.TABLES[action]
+    attrs_spec, children, keep_extra, body_field = TABLES[action]
     obj = Stanza(action)
     _get_attrs(attrs_spec, node, obj)
     if keep_extra:
-        known = [a[0] for a in attrs_spec]
         for k in node.attrs:
-            if k not in known:
+            if not _named(attrs_spec, k):
                 obj.extra[k] = node.attrs[k]
     if body_field is not None:
-        setattr(obj, body_field, _body(node, action, body_field == T.ADDRESS_FIELD))
+        setattr(obj, body_field, _body(node, action, body_field == ADDRESS_FIELD))
         return obj
     kids = node.content
     if kids is None:
@@ -21,15 +21,20 @@ def parse_node(action, node):
     elif not isinstance(kids, list):
         raise CallStanzaError("<%s> holds elements, not bytes" % action)
     i = 0
-    for c in children:
-        i = _parse_child(c, kids, i, obj)
+    for j in range(0, len(children), 5):
+        i = _parse_child(children, j, kids, i, obj)
     if i != len(kids):
         raise CallStanzaError("<%s> has <%s> out of order" % (action, kids[i].tag))
     return obj
 
 
-def _parse_child(c, kids, i, obj):
-    tag, kind, mult, field, spec, arg = c
+def _parse_child(children, j, kids, i, obj):
+    tag = children[j]
+    kind = children[j + 1] & 0x1F
+    mult = children[j + 1] >> 5
+    field = children[j + 2]
+    arg = children[j + 3]
+    spec = children[j + 4]
     n = len(kids)
     if kind == T.ENCS:
         tag = "enc" if i < n and kids[i].tag == "enc" else "destination"
@@ -39,14 +44,12 @@ def _parse_child(c, kids, i, obj):
     if not here:
         if mult == T.ONE or mult == T.MANY:
             raise CallStanzaError("missing <%s>" % tag)
-        for a in spec:  # an absent optional element: its fields are absent too
-            if a[2] != T.FIXED:
-                setattr(obj, a[1], None)
+        _get_attrs(spec, None, obj)  # an absent optional element: its fields are absent too
         return i
     kid = kids[i]
     if kind == T.BODY:
         _get_attrs(spec, kid, obj)
-        setattr(obj, field, _body(kid, tag, field == T.ADDRESS_FIELD))
+        setattr(obj, field, _body(kid, tag, field == ADDRESS_FIELD))
     elif kind == T.ATTRS:
         _get_attrs(spec, kid, obj)
     elif kind == T.AUDIO or kind == T.NEST or kind == T.ITEMS:
@@ -73,7 +76,7 @@ def _parse_child(c, kids, i, obj):
         if tag != "offer" and tag != "accept" or kid.content is not None:
             raise CallStanzaError("<receipt> holds one empty <offer> or <accept>")
         obj.of = tag
-        _get_attrs(T.TABLES["offer"][0], kid, obj)
+        _get_attrs(TABLES["offer"][0], kid, obj)
     return i + 1
 
 
@@ -104,3 +107,10 @@ def _one_enc(to):
     if not isinstance(kids, list) or len(kids) != 1 or kids[0].tag != "enc":
         raise CallStanzaError("<to> in an offer holds one <enc>")
     return parse_node("enc", kids[0])
+
+
+def _named(spec, wire):
+    for i in range(0, len(spec), 4):
+        if spec[i] == wire:
+            return True
+    return False

@@ -6,8 +6,9 @@
 # model says), never as an error. `enc` bodies are opaque bytes here.
 from portier.wire.stanza import Node
 
-from ._calltables import CALL_ACTIONS, CALL_SERVER, ENVELOPE, LATENCY_BASE, OFFER_CAPABILITY, PORTIER_AUDIO
-from ._calltables import PREACCEPT_CAPABILITY, REJECT_REASONS, TERMINATE_REASONS
+from ._callkinds import CALL_SERVER, LATENCY_BASE, OFFER_CAPABILITY, PORTIER_AUDIO  # noqa: F401 (interface)
+from ._callkinds import ENCTYPE, PREACCEPT_CAPABILITY, REJECT_REASONS, TERMINATE_REASONS  # noqa: F401 (interface)
+from ._calltables import CALL_ACTIONS, ENVELOPE
 from ._callcodec import CallStanzaError, Stanza, _get_attrs, read_value
 from ._callnodes import build_node  # noqa: F401  (loaded now: Stanza.to_node imports it late)
 from ._callparse import parse_node
@@ -47,7 +48,7 @@ def build(stanza):
 
 def enc(ciphertext, type="msg"):
     """A wrapped call key for an offer's `enc` field or its destination list."""
-    return Stanza("enc", ciphertext=ciphertext, type=read_value(8, type, "type"))
+    return Stanza("enc", ciphertext=ciphertext, type=read_value(ENCTYPE, type, "type"))
 
 
 def supported_audio(offer):

@@ -3,7 +3,8 @@
 from micropython import const
 
 from ._node import MAX_ATTRS, MAX_BYTES, MAX_CHILDREN, MAX_DEPTH, MAX_NODES, Node, StanzaError, next_key
-from ._strenc import binary_header_size, put_binary, put_string, string_size
+from ._strenc import put_binary, put_string
+from ._strsize import binary_header_size, string_size
 
 _LIST_EMPTY = const(0x00)
 _SHORT_LIST = const(0xD0)  # 0xD0..0xEF: a list of 1..32 items (byte - 0xCF)

@@ -26,29 +26,20 @@ def _rank(key):
     return i if i else 0x100
 
 
-def _before(a, b):
-    ra = _rank(a)
-    rb = _rank(b)
-    return ra < rb or (ra == rb and a < b)
-
-
 def next_key(attrs, prev):
     # The smallest key after prev (None: the smallest); a selection step that allocates nothing,
     # where sorted() would build a list (attribute counts are capped at MAX_ATTRS).
+    prev_rank = -1 if prev is None else _rank(prev)
     best = None
+    best_rank = 0
     for k in attrs:
-        if (prev is None or _before(prev, k)) and (best is None or _before(k, best)):
+        r = _rank(k)
+        if r < prev_rank or (r == prev_rank and k <= prev):
+            continue
+        if best is None or r < best_rank or (r == best_rank and k < best):
             best = k
+            best_rank = r
     return best
-
-
-def _sorted_keys(attrs):
-    out = []
-    k = next_key(attrs, None)
-    while k is not None:
-        out.append(k)
-        k = next_key(attrs, k)
-    return out
 
 
 class Node:
@@ -80,48 +71,11 @@ class Node:
         return None
 
     def to_xml(self):
-        out = []
-        self._xml(out)
-        return "".join(out)
+        """XML-like text for logs and traces (bodies as [hex], attributes in canonical order)."""
+        from ._xml import to_xml  # loaded on first use: boards rarely log whole stanzas
 
-    def _xml(self, out):
-        out.append("<" + _xml_text(self.tag))
-        for k in _sorted_keys(self.attrs):
-            out.append(' %s="%s"' % (_xml_text(k), _xml_text(self.attrs[k])))
-        content = self.content
-        if content is None:
-            out.append("/>")
-            return
-        out.append(">")
-        if isinstance(content, list):
-            for c in content:
-                if isinstance(c, Node):
-                    c._xml(out)
-                else:
-                    out.append("<!--%r-->" % (c,))
-        else:
-            out.append(_xml_bytes(content))
-        out.append("</" + _xml_text(self.tag) + ">")
+        return to_xml(self)
+
 
     def __repr__(self):
         return self.to_xml()
-
-
-def _xml_text(value):
-    s = value if isinstance(value, str) else repr(value)
-    if "&" in s or "<" in s or ">" in s or '"' in s:
-        s = s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
-    return s
-
-
-def _xml_bytes(data):
-    # Bodies are opaque: shown as hex (logs, simulator trace), printable text kept readable.
-    data = bytes(data)
-    printable = True
-    for b in data:
-        if b < 0x20 or b > 0x7E:
-            printable = False
-            break
-    if printable:
-        return _xml_text(str(data, "ascii"))
-    return "[" + " ".join("%02x" % b for b in data) + "]"
