@@ -76,6 +76,9 @@ def test_jids():
     _both_ways(Node("call", {"to": "12:7@lid"}), "d2 01 04 f7 07 a1 12 71")
     _both_ways(Node("call", {"to": "123456789@lid"}), "d2 01 04 fa a8 12 34 56 78 9f 71")
     _both_ways(Node("call", {"to": "door:255@portier"}), "d2 01 04 f7 ff fc 04 64 6f 6f 72 73")
+    # packed parts in both places, short and long forms (the server is odd-length hex: HEX_8)
+    _both_ways(Node("call", {"to": "0@A"}), "d2 01 04 fa a0 0f fb 81 af")
+    _both_ways(Node("call", {"to": "AB@" + "1" * 33}), "d2 01 04 fa c0 ab ff 91" + "11" * 16 + "1f")
     # a JID user that is also a token is packed, not tokenised
     _both_ways(Node("call", {"to": "8000@lid"}), "d2 01 04 fa a3 80 00 71")
     # the heartbeat address: a 32-hex user at the call server

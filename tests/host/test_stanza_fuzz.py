@@ -15,7 +15,7 @@ from portier_host import paths
 paths.use_firmware()
 sys.path.insert(0, os.path.join(paths.REPO, "tests", "core"))
 
-from test_stanza_samples import samples  # noqa: E402
+from _stanza_samples import samples  # noqa: E402
 
 from portier.signaling import stanzas as S  # noqa: E402
 from portier.wire import tokens  # noqa: E402

@@ -122,12 +122,12 @@ class SpecDecoder:
             except UnicodeDecodeError as e:
                 raise SpecError("utf-8") from e
         if b == 0xFA:
-            user, server = self.string(), self.string()
+            user, server = self.jid_part(), self.jid_part()
             self.jid_parts(user, server)
             return "%s@%s" % (user, server)
         if b == 0xF7:
             device = self.byte()
-            user, server = self.string(), self.string()
+            user, server = self.jid_part(), self.jid_part()
             self.jid_parts(user, server)
             return "%s:%d@%s" % (user, device, server)
         raise SpecError("not a string: %02x" % b)
@@ -136,6 +136,13 @@ class SpecDecoder:
     def jid_parts(user, server):
         if not user or not server or "@" in user + server or ":" in user:
             raise SpecError("jid")
+        if len(user.encode()) + len(server.encode()) + 5 > 511:
+            raise SpecError("long jid")
+
+    def jid_part(self):
+        if self.i < len(self.d) and self.d[self.i] in (0xFA, 0xF7):
+            raise SpecError("jid in jid")
+        return self.string()
 
     def node(self, depth=1):
         if depth > 8:

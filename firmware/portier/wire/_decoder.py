@@ -15,10 +15,18 @@ _BINARY_8 = const(0xFC)
 _BINARY_20 = const(0xFD)
 _BINARY_32 = const(0xFE)
 _VERSION_MARK_MAX = const(0x0F)  # a stanza starting 0x01..0x0F names its dictionary version
+_BUFFERS = (bytes, bytearray, memoryview)  # made once: a tuple written in a call is built per call
 
 
 class _Reader:
-    def __init__(self, data):
+    def __init__(self):
+        self.data = None
+        self.is_bytes = False
+        self.pos = 0
+        self.end = 0
+        self.nodes = 0
+
+    def start(self, data):
         self.data = data
         self.is_bytes = isinstance(data, bytes)
         self.pos = 0
@@ -113,17 +121,26 @@ class _Reader:
 
 def decode(data):
     """One encoded stanza (a whole frame payload) to a Node; StanzaError if malformed."""
-    if not isinstance(data, (bytes, bytearray, memoryview)):
+    if not isinstance(data, _BUFFERS):
         raise StanzaError("decode needs bytes")
-    r = _Reader(data)
-    first = r.data[0] if r.end else 0
-    if 0 < first <= _VERSION_MARK_MAX:
-        # A version marker: never written for the current version (an unmarked stanza is
-        # version 1), so a later dictionary is recognised and refused here.
-        if first != tokens.VERSION:
-            raise StanzaError("dictionary version %d, this decoder knows %d" % (first, tokens.VERSION))
-        r.pos = 1
-    node = r.node(1)
-    if r.pos != r.end:
-        raise StanzaError("%d trailing bytes" % (r.end - r.pos))
-    return node
+    r = _READER
+    if r.data is not None:  # only if decode() were re-entered; never in practice
+        r = _Reader()
+    r.start(data)
+    try:
+        first = r.data[0] if r.end else 0
+        if 0 < first <= _VERSION_MARK_MAX:
+            # A version marker: never written for the current version (an unmarked stanza is
+            # version 1), so a later dictionary is recognised and refused here.
+            if first != tokens.VERSION:
+                raise StanzaError("dictionary version %d, this decoder knows %d" % (first, tokens.VERSION))
+            r.pos = 1
+        node = r.node(1)
+        if r.pos != r.end:
+            raise StanzaError("%d trailing bytes" % (r.end - r.pos))
+        return node
+    finally:
+        r.data = None  # do not keep the caller's buffer alive
+
+
+_READER = _Reader()  # one reader for every decode: decoding allocates only its result

@@ -11,6 +11,7 @@ _SHORT_LIST = const(0xD0)  # 0xD0..0xEF: a list of 1..32 items (byte - 0xCF)
 _SHORT_LIST_MAX = const(32)
 _LIST_8 = const(0xF8)
 _LIST_16 = const(0xF9)
+_BUFFERS = (bytes, bytearray, memoryview)  # made once: a tuple written in a call is built per call
 
 
 def _list_header_size(n):
@@ -19,14 +20,16 @@ def _list_header_size(n):
     return 2 if n < 0x100 else 3
 
 
-def _node_size(node, depth, count):
-    # count is a one-item list: nodes seen so far (an int would need returning).
+_COUNT = [0]  # nodes seen by the running size pass; made once so encoding allocates nothing
+
+
+def _node_size(node, depth):
     if not isinstance(node, Node):
         raise StanzaError("not a Node: %s" % type(node).__name__)
     if depth > MAX_DEPTH:
         raise StanzaError("nested deeper than %d" % MAX_DEPTH)
-    count[0] += 1
-    if count[0] > MAX_NODES:
+    _COUNT[0] += 1
+    if _COUNT[0] > MAX_NODES:
         raise StanzaError("more than %d nodes" % MAX_NODES)
     attrs = node.attrs
     if not isinstance(attrs, dict):
@@ -45,9 +48,9 @@ def _node_size(node, depth, count):
             raise StanzaError("%d children" % len(content))
         size += _list_header_size(len(content))
         for c in content:
-            size += _node_size(c, depth + 1, count)
+            size += _node_size(c, depth + 1)
         return size
-    if isinstance(content, (bytes, bytearray, memoryview)):
+    if isinstance(content, _BUFFERS):
         n = len(content)
         if n > MAX_BYTES:
             raise StanzaError("bytes content of %d" % n)
@@ -57,7 +60,8 @@ def _node_size(node, depth, count):
 
 def encoded_size(node):
     """Bytes that encode(node) produces; raises StanzaError for a node it cannot encode."""
-    return _node_size(node, 1, [0])
+    _COUNT[0] = 0
+    return _node_size(node, 1)
 
 
 def _put_list_header(buf, p, n):
