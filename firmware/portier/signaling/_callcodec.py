@@ -1,7 +1,7 @@
 # The generic engine behind portier.signaling.stanzas: builds a Node from a Stanza and parses a
 # Node back, driven by the tables in _calltables.py. Parsing checks required attributes, value
 # syntax and child order, and raises CallStanzaError (a StanzaError) for anything else.
-from portier.wire.stanza import Node
+from portier.wire._node import Node  # not .stanza: the call layer needs no codec
 
 from . import _callkinds as T
 from ._calltables import CALL_ACTIONS, ENVELOPE, TABLES

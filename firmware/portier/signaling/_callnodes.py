@@ -1,5 +1,5 @@
 # Table-driven building of one stanza element, children in the model's order.
-from portier.wire.stanza import Node
+from portier.wire._node import Node  # not .stanza: the call layer needs no codec
 
 from . import _callkinds as T
 from ._calltables import ADDRESS_FIELD, TABLES

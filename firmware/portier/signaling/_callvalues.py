@@ -2,7 +2,7 @@
 # checked) and write (field value -> wire text), driven by the kinds in _calltables.py.
 from micropython import const
 
-from portier.wire.stanza import StanzaError
+from portier.wire._node import StanzaError  # not .stanza: the call layer needs no codec
 
 from . import _callkinds as T
 

@@ -4,7 +4,7 @@
 # and parse(node) turns a decoded <call>, <ack> or <receipt> back into one. A well-formed <call>
 # whose action Portier does not handle parses as action "unknown" (ack it and ignore it, as the
 # model says), never as an error. `enc` bodies are opaque bytes here.
-from portier.wire.stanza import Node
+from portier.wire._node import Node  # not .stanza: the call layer needs no codec
 
 from ._callkinds import CALL_SERVER, LATENCY_BASE, OFFER_CAPABILITY, PORTIER_AUDIO  # noqa: F401 (interface)
 from ._callkinds import ENCTYPE, PREACCEPT_CAPABILITY, REJECT_REASONS, TERMINATE_REASONS  # noqa: F401 (interface)
