@@ -106,6 +106,10 @@ def encode_into(node, buf, offset=0):
     size = encoded_size(node)
     if offset < 0 or offset + size > len(buf):
         raise StanzaError("buffer too small: need %d bytes" % size)
+    return _write(node, buf, offset, size)
+
+
+def _write(node, buf, offset, size):
     end = _put_node(buf, offset, node)
     if end != offset + size:  # the two passes disagree: a codec bug, never input
         raise RuntimeError("stanza size mismatch")
@@ -113,6 +117,7 @@ def encode_into(node, buf, offset=0):
 
 
 def encode(node):
-    buf = bytearray(encoded_size(node))
-    encode_into(node, buf)
+    size = encoded_size(node)
+    buf = bytearray(size)
+    _write(node, buf, 0, size)
     return bytes(buf)
