@@ -13,6 +13,8 @@ class Stanza:
 
     def __init__(self, action, **fields):
         table = TABLES.get(action)
+        if table is None and action != "unknown":
+            raise CallStanzaError("no stanza %r" % (action,))
         self.action = action
         if action in CALL_ACTIONS or action == "unknown":
             _attr_defaults(self, ENVELOPE)
