@@ -1,8 +1,6 @@
 # Call stanza builders and parsers against the model's shapes (protocol-model section 3): the
 # expected trees are written out by hand here, then every action goes builder -> Node ->
 # bytes -> Node -> parser and must come back equal, in both runtimes.
-from coretest import assert_raises
-
 from _stanza_samples import CID, ME, PEER, SID, samples
 
 from portier.signaling import stanzas as S
