@@ -26,6 +26,8 @@ def test_malformed_call_stanzas_raise_call_stanza_error():
         call(Node("reject", {"call-id": CID, "call-creator": ME, "reason": "Busy"})),
         call(Node("terminate", {"call-id": CID, "call-creator": ME, "duration": "012"})),
         call(Node("terminate", {"call-id": CID, "call-creator": ME, "duration": "4294967296"})),
+        call(Node("terminate", {"call-id": CID, "call-creator": ME, "duration": "\u0663"})),  # Arabic-Indic 3
+        call(Node("terminate", {"call-id": CID, "call-creator": ME, "duration": "+3"})),
         call(Node("mute_v2", {"call-id": CID, "call-creator": ME, "mute-state": "2"})),
         call(Node("relaylatency", ids, [Node("te", {"latency": "45"}, b"\x01\x02")])),  # 2-byte address
         call(Node("transport", ids)),  # no <net>

@@ -19,12 +19,22 @@ def _fail(what, value):
     raise CallStanzaError("bad %s: %r" % (what, value))
 
 
+def _ascii_decimal(s):
+    # str.isdigit() also takes other scripts' digits on CPython (not on MicroPython)
+    if not s or len(s) > 10 or (s[0] == "0" and s != "0"):
+        return False
+    for c in s:
+        if not "0" <= c <= "9":
+            return False
+    return True
+
+
 def read_value(kind, s, what):
     """Wire text -> field value, checked."""
     if kind == T.STR:
         return s
     if kind == T.DEC or kind == T.LATENCY:
-        if not s or len(s) > 10 or not s.isdigit() or (s[0] == "0" and s != "0") or int(s) > _MAX_U32:
+        if not _ascii_decimal(s) or int(s) > _MAX_U32:
             _fail(what, s)
         return int(s) & 0xFFFFFF if kind == T.LATENCY else int(s)
     if kind == T.BOOL:
