@@ -30,14 +30,11 @@ def _is_dir(path):
 
 
 def _excluded(path):
-    native = False
     with open(path) as f:
-        for text in f:  # line by line: a whole file needs one big block of a fragmented heap
-            if "# portier: board-only" in text:
-                return "board-only"
-            if "@micropython.viper" in text or "@micropython.native" in text:
-                native = True
-    if native and not ON_MICROPYTHON:
+        text = f.read()
+    if "# portier: board-only" in text:
+        return "board-only"
+    if not ON_MICROPYTHON and ("@micropython.viper" in text or "@micropython.native" in text):
         return "native emitter"
     return None
 
