@@ -1,0 +1,7 @@
+# Call stanza shapes, part 2 (small actions, heartbeat, ack/receipt/relay, relaylatency).
+# The cases are in _callstanza_shape_cases.py; the firmware is imported here first because on
+# MicroPython's 96 KiB heap, compiling the firmware after a large test module no longer fits
+# the fragmented heap.
+import portier.wire.stanza  # noqa: F401
+import portier.signaling.stanzas  # noqa: F401
+from _callstanza_shape_cases import *  # noqa: F401,F403
