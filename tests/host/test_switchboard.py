@@ -531,3 +531,85 @@ def test_restart_with_the_same_database_keeps_accounts():
 
     run(first, db=db)
     run(second, db=db)
+
+
+# -- the board side: real MicroPython --
+
+_BOARD = r"""
+import sys
+sys.path.insert(0, %(firmware)r)
+import asyncio, ssl
+from portier.signaling import linkstanzas as ls
+from portier.signaling import stanzas as st
+from portier.wire import stanza as wire
+from portier.wire.framing import FrameDecoder, encode_frame
+
+
+def send(w, node):
+    w.write(encode_frame(wire.encode(node)))
+
+
+async def main():
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    ctx.load_verify_locations(cadata=open(%(ca)r, "rb").read())
+    ctx.load_cert_chain(open(%(cert)r, "rb").read(), open(%(key)r, "rb").read())
+    r, w = await asyncio.open_connection("127.0.0.1", %(port)d, ssl=ctx, server_hostname="localhost")
+    send(w, ls.hello(%(jid)r))
+    await w.drain()
+    dec = FrameDecoder()
+    buf = bytearray(1024)
+    seen = []
+    while "offer" not in seen or "pong" not in seen:
+        n = await asyncio.wait_for_ms(r.readinto(buf), 10000)
+        if not n:
+            print("closed")
+            break
+        dec.feed(buf, n)
+        for frame in dec.frames():
+            node = wire.decode(frame)
+            if ls.is_call_stanza(node):
+                msg = st.parse(node)
+                seen.append(msg.action)
+                print("call", msg.action, msg.frm, msg.relay.self_pid, bytes(msg.enc.ciphertext))
+            else:
+                msg = ls.parse(node)
+                seen.append(msg.kind)
+                print(msg.kind, getattr(msg, "jid", None) or getattr(msg, "id", None))
+                if msg.kind == "ready":
+                    send(w, ls.ping("mp1"))
+                    await w.drain()
+    w.close()
+
+
+asyncio.run(main())
+"""
+
+
+def test_real_micropython_board_logs_in_with_mutual_tls():
+    board = _W["dev"][ANNA2]
+    files = {}
+    for name, data in (("ca", board.ca_der), ("cert", board.cert_der), ("key", board.key_der)):
+        files[name] = os.path.join(_W["folder"], "mp-%s.der" % name)
+        with open(files[name], "wb") as f:
+            f.write(data)
+    script = os.path.join(_W["folder"], "mp-board.py")
+
+    async def body(sb):
+        with open(script, "w") as f:
+            f.write(_BOARD % dict(files, firmware=paths.FIRMWARE, port=sb.address[1], jid=ANNA2))
+        proc = await asyncio.create_subprocess_exec(
+            paths.micropython_exe(), "-X", "heapsize=256k", script,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        door = await login(sb, DOOR)
+        while ANNA2 not in sb.connected():
+            await asyncio.sleep(0.02)
+        door.send(offer(ANNA2, [(ANNA2, enc_for(ANNA2))]).to_node())
+        assert (await door.recv_call()).relay is not None
+        out, err = await asyncio.wait_for(proc.communicate(), 15)
+        lines = out.decode().splitlines()
+        assert proc.returncode == 0, err.decode()
+        assert lines[0] == "ready " + ANNA2
+        assert sorted(lines[1:]) == sorted(["pong mp1", "call offer %s 2 %r" % (DOOR, b"wrapped-for-" + ANNA2.encode())])
+        door.close()
+    run(body)
