@@ -613,3 +613,35 @@ def test_real_micropython_board_logs_in_with_mutual_tls():
         assert sorted(lines[1:]) == sorted(["pong mp1", "call offer %s 2 %r" % (DOOR, b"wrapped-for-" + ANNA2.encode())])
         door.close()
     run(body)
+
+
+def test_cli_serves_a_provisioned_household():
+    import re
+    import subprocess
+    import sys
+
+    root = tempfile.mkdtemp(prefix="portier-sb-cli-")
+    try:
+        hh = provisioning.create_household("flat", folder=os.path.join(root, "hh"))
+        db = os.path.join(root, "sb.db")
+        bell = provisioning.add_device(hh, "bell", db=db, prekeys=1)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "portier_host.cli", "switchboard", "--db", db,
+             "--provisioning", os.path.join(root, "hh"), "--port", "0", "--relay-port", "0"],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        try:
+            line = proc.stdout.readline()
+            m = re.match(r"switchboard: listening on 127\.0\.0\.1:(\d+), relay udp 127\.0\.0\.1:(\d+)", line)
+            assert m, line
+
+            async def main():
+                c = Client(("127.0.0.1", int(m.group(1))), bell.client_ssl_context())
+                await c.login(bell.jid)
+                assert await c.barrier() == []
+                c.close()
+            asyncio.run(main())
+        finally:
+            proc.terminate()
+            proc.wait(10)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
