@@ -90,7 +90,8 @@ def _cmd_switchboard(args):
         relay_address = (host, int(port))
     sb = switchboard.Switchboard(args.db, ssl_context=ctx, insecure=args.insecure,
                                  relay_secret=secret, run_relay=relay_address is None,
-                                 relay_address=relay_address)
+                                 relay_address=relay_address,
+                                 relay_public_host=args.relay_public_host)
     try:
         asyncio.run(switchboard.serve_forever(sb, args.host, args.port, args.relay_host,
                                               args.relay_port))
@@ -260,6 +261,8 @@ def build_parser():
     p.add_argument("--port", type=int, default=5222)
     p.add_argument("--relay-host", default="127.0.0.1", help="in-process relay's UDP address")
     p.add_argument("--relay-port", type=int, default=3478)
+    p.add_argument("--relay-public-host", help="IPv4 address devices reach the relay at "
+                   "(default: --relay-host; 127.0.0.1 for 0.0.0.0)")
     p.add_argument("--relay-address", help="HOST:PORT of a relay started on its own "
                    "(no in-process relay then; share --secret-file with it)")
     p.add_argument("--secret-file", help="relay token secret file (default: the database's)")

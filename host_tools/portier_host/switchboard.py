@@ -41,6 +41,7 @@ log = logging.getLogger("portier.switchboard")
 
 MAX_FRAME = 16384  # a stanza above this is no Portier stanza (an offer to 3 devices is ~560 B)
 IDLE_TIMEOUT_S = 45  # section 8.3: a link silent this long is closed
+HELLO_TIMEOUT_S = 10  # a connection that has not said hello by then is closed (Portier's choice)
 QUEUE_MAX = 64  # section 8.4: per offline device, oldest dropped first
 QUEUE_TTL_S = 60
 RING_TIMEOUT_S = 30
@@ -65,7 +66,7 @@ class _Link:
         self.peer = writer.get_extra_info("peername")
 
     def send_frame(self, frame):
-        if self.closed:
+        if self.closed or self.writer.transport.is_closing():
             return False
         self.writer.write(frame)
         if self.writer.transport.get_write_buffer_size() > WRITE_BUFFER_LIMIT:
@@ -121,11 +122,13 @@ class Switchboard:
     certificates (provisioning.Household.server_ssl_context()); None only with insecure=True.
     relay_secret: the relay token secret (default: the database's, else a new one stored there).
     run_relay: start portier_host.relay in-process; else give relay_address=(ipv4, port) of a
-    relay started separately with the same secret."""
+    relay started separately with the same secret. relay_public_host: the IPv4 address devices
+    reach the relay at, for the relay block's te2 (default: the relay's own address; a wildcard
+    bind is advertised as 127.0.0.1)."""
 
     def __init__(self, db_path, ssl_context=None, insecure=False, relay_secret=None, run_relay=True,
-                 relay_address=None, ring_timeout_s=RING_TIMEOUT_S, max_call_s=MAX_CALL_S,
-                 idle_timeout_s=IDLE_TIMEOUT_S, clock=time.time):
+                 relay_address=None, relay_public_host=None, ring_timeout_s=RING_TIMEOUT_S, max_call_s=MAX_CALL_S,
+                 idle_timeout_s=IDLE_TIMEOUT_S, hello_timeout_s=HELLO_TIMEOUT_S, clock=time.time):
         if ssl_context is None and not insecure:
             raise ValueError("a TLS context is required unless insecure=True")
         if ssl_context is not None and ssl_context.verify_mode != ssl.CERT_REQUIRED:
@@ -142,8 +145,10 @@ class Switchboard:
         self.run_relay = run_relay
         self.relay = None
         self.relay_address = relay_address
+        self.relay_public_host = relay_public_host
         self.token_lifetime_s = ring_timeout_s + max_call_s
         self.idle_timeout_s = idle_timeout_s
+        self.hello_timeout_s = hello_timeout_s
         self.clock = clock  # unix seconds; tests may replace it
         self.address = None
         self.stats = dict((name, 0) for name in _STAT_NAMES)
@@ -163,7 +168,9 @@ class Switchboard:
         if self.relay_address is None:
             raise ValueError("no relay: run_relay=False needs relay_address")
         rhost, rport = self.relay_address
-        if rhost == "0.0.0.0":  # noqa: S104 - a wildcard bind is reached on loopback here
+        if self.relay_public_host is not None:
+            rhost = self.relay_public_host
+        elif rhost == "0.0.0.0":  # noqa: S104 - a wildcard bind is reached on loopback here
             rhost = "127.0.0.1"
         self._te2 = _ipv4_address(rhost, rport)
         self._server = await asyncio.start_server(self._serve, host, port, ssl=self.ssl_context)
@@ -229,11 +236,13 @@ class Switchboard:
 
     async def _read_loop(self, link):
         while not link.closed:
+            timeout = self.idle_timeout_s if link.jid is not None else min(self.idle_timeout_s,
+                                                                           self.hello_timeout_s)
             try:
-                data = await asyncio.wait_for(link.reader.read(_READ_SIZE), self.idle_timeout_s)
+                data = await asyncio.wait_for(link.reader.read(_READ_SIZE), timeout)
             except asyncio.TimeoutError:
                 self.stats["idle_closed"] += 1
-                log.info("%s silent for %d s, closed", link.jid or link.peer, self.idle_timeout_s)
+                log.info("%s silent for %g s, closed", link.jid or link.peer, timeout)
                 return
             except (OSError, ssl.SSLError) as e:
                 log.info("%s: %s", link.jid or link.peer, e)
@@ -461,6 +470,7 @@ class Switchboard:
         while q:
             entry = q.popleft()
             if not link.send_frame(entry.frame):
+                q.appendleft(entry)
                 return
             self.stats["queue_flushed"] += 1
         del self._queues[link.jid]

@@ -645,3 +645,29 @@ def test_cli_serves_a_provisioned_household():
             proc.wait(10)
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def test_a_connection_that_never_says_hello_is_closed():
+    async def body(sb):
+        c = Client(sb.address, ctx_of(BEN))
+        await c.connect()
+        try:
+            await c.recv(timeout=5)
+            raise AssertionError("got a stanza")
+        except Closed:
+            pass
+        assert sb.stats["idle_closed"] == 1 and sb.connected() == []
+    run(body, hello_timeout_s=0.2)
+
+
+def test_relay_block_names_the_advertised_or_separate_relay():
+    async def body(sb):
+        door = await login(sb, DOOR)
+        door.send(offer(ANNA1, [(ANNA1, enc_for(ANNA1))]).to_node())
+        ack = await door.recv_call()
+        assert ack.relay.endpoints[0].address == bytes([10, 1, 2, 3]) + (4000).to_bytes(2, "big")
+        assert relay.check_token(b"s" * 32, ack.relay.tokens[0][1], time.time()) is not None
+        assert sb.relay is None
+        door.close()
+    run(body, run_relay=False, relay_address=("0.0.0.0", 4000), relay_public_host="10.1.2.3",
+        relay_secret=b"s" * 32)
