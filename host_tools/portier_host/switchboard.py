@@ -275,7 +275,9 @@ class Switchboard:
                 self._on_link_stanza(link, ls.parse(node))
         except wire.StanzaError as e:  # CallStanzaError and LinkError are StanzaErrors too
             self.stats["malformed"] += 1
-            log.warning("%s: malformed stanza dropped: %s", link.jid or link.peer, e)
+            if link.jid is None:
+                return self._refuse(link, "auth", "malformed stanza before ready: %s" % e)
+            log.warning("%s: malformed stanza dropped: %s", link.jid, e)
         except Exception:
             self.stats["errors"] += 1
             log.exception("%s: stanza handling failed", link.jid or link.peer)

@@ -172,6 +172,11 @@ def test_stanzas_before_ready_are_refused():
         c.send(call.to_node())
         assert (await c.recv()).tag == "failure"
         assert await anna.barrier() == []  # nothing was routed
+        garbage = Client(sb.address, ctx_of(BEN))
+        await garbage.connect()
+        garbage.send_raw(b"\x00\x00\x02\xff\xff")  # a frame that is no stanza, before hello
+        assert (await garbage.recv()).get("reason") == "auth"
+        assert sb.connected() == [ANNA1] and sb.stats["refused"] == 2
         anna.close()
     run(body)
 
@@ -671,3 +676,17 @@ def test_relay_block_names_the_advertised_or_separate_relay():
         door.close()
     run(body, run_relay=False, relay_address=("0.0.0.0", 4000), relay_public_host="10.1.2.3",
         relay_secret=b"s" * 32)
+
+
+def test_a_device_provisioned_while_running_can_log_in():
+    db = _fresh_db()
+
+    async def body(sb):
+        new = provisioning.add_device(_W["hh"], "carl", db=db, prekeys=1)
+        assert new.jid == "carl:1@home"
+        c = Client(sb.address, new.client_ssl_context())
+        await c.login(new.jid)
+        c.send(ls.bundle_get("G", new.jid))
+        assert Bundle.decode(ls.parse(await c.recv()).bundle).prekey == new.prekeys[0][1]
+        c.close()
+    run(body, db=db)
