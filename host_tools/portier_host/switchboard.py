@@ -128,7 +128,8 @@ class Switchboard:
 
     def __init__(self, db_path, ssl_context=None, insecure=False, relay_secret=None, run_relay=True,
                  relay_address=None, relay_public_host=None, ring_timeout_s=RING_TIMEOUT_S, max_call_s=MAX_CALL_S,
-                 idle_timeout_s=IDLE_TIMEOUT_S, hello_timeout_s=HELLO_TIMEOUT_S, clock=time.time):
+                 idle_timeout_s=IDLE_TIMEOUT_S, hello_timeout_s=HELLO_TIMEOUT_S, clock=time.time,
+                 trace=None):
         if ssl_context is None and not insecure:
             raise ValueError("a TLS context is required unless insecure=True")
         if ssl_context is not None and ssl_context.verify_mode != ssl.CERT_REQUIRED:
@@ -150,6 +151,7 @@ class Switchboard:
         self.idle_timeout_s = idle_timeout_s
         self.hello_timeout_s = hello_timeout_s
         self.clock = clock  # unix seconds; tests may replace it
+        self.trace = trace  # trace(sender, receiver, node) for every stanza routed or acked
         self.address = None
         self.stats = dict((name, 0) for name in _STAT_NAMES)
         self._server = None
@@ -405,7 +407,10 @@ class Switchboard:
             ack = st.Stanza("ack", stanza_id=stanza_id, ack_type="offer", error_code=404)
         else:
             ack = st.Stanza("ack", stanza_id=stanza_id, ack_type="offer", relay=relay_block)
-        link.send(ack.to_node())
+        node = ack.to_node()
+        if self.trace is not None:
+            self.trace("switchboard", link.jid, node)
+        link.send(node)
 
     def _remember_offer(self, key, now, relay_block):
         offers = self._offers
@@ -429,6 +434,8 @@ class Switchboard:
             self.stats["dropped"] += 1
             log.info("%s: %s to %s dropped (not in %s)", link.jid, action, to, link.household)
             return
+        if self.trace is not None:
+            self.trace(link.jid, to, node)
         frame = encode_frame(wire.encode(node))
         target = self._links.get(to)
         if target is not None and target.send_frame(frame):
