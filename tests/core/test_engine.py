@@ -74,6 +74,8 @@ def test_wire_sequence_of_an_answered_call():
         (DOOR, PHONES[0], "ack"),
         (PHONES[0], DOOR, "accept"),
         (DOOR, PHONES[0], "ack"),
+        (DOOR, PHONES[0], "transport"),  # the caller confirms: this device won, start media
+        (PHONES[0], DOOR, "ack"),
         (PHONES[0], DOOR, "terminate"),
         (DOOR, PHONES[0], "ack"),
     ]
@@ -284,3 +286,4 @@ def test_link_lost_ends_everything_once():
     end = _only(door.events(), "ended")
     assert (end.outcome, end.reason, end.duration_s) == ("answered", "connection_lost", 49)
     assert door.pending() == [] and door.current() is None
+

@@ -20,6 +20,7 @@ _RINGING = const(2)  # caller: acked, devices ringing
 _INCOMING = const(3)  # callee: ringing here
 _ACTIVE = const(4)  # answered: media may flow
 _ENDED = const(5)
+_ACCEPTING = const(6)  # callee: accept sent, waiting for the caller to confirm this device won
 
 # The legal moves, in one table: (state, move) -> next state. A move missing here is refused
 # before anything changes (see _move).
@@ -37,7 +38,12 @@ _NEXT = {
     (_RINGING, "ring_timeout"): _ENDED,
     (_OFFERING, "cancel"): _ENDED,
     (_RINGING, "cancel"): _ENDED,
-    (_INCOMING, "answer"): _ACTIVE,
+    (_INCOMING, "answer"): _ACCEPTING,
+    (_ACCEPTING, "confirmed"): _ACTIVE,
+    (_ACCEPTING, "terminated"): _ENDED,
+    (_ACCEPTING, "ring_timeout"): _ENDED,
+    (_ACCEPTING, "hang_up"): _ENDED,
+    (_ACCEPTING, "link_lost"): _ENDED,
     (_INCOMING, "reject"): _ENDED,
     (_INCOMING, "terminated"): _ENDED,
     (_INCOMING, "ring_timeout"): _ENDED,
@@ -219,7 +225,8 @@ class CallEngine:
         self._move(call, "answer")
         call.call_key = call_key
         self._send(_stanza("accept", call, audio=[call.codec], to=call.peer))
-        self._activate(call, call.peer, now_ms)
+        # Media waits for the caller's <transport>: when two devices answer at once, only the
+        # one the caller picked may bind the relay leg (they share its token) or hold a key.
 
     def reject(self, call_id, now_ms, busy=False):
         call = self._intent(call_id, "reject")
@@ -233,7 +240,7 @@ class CallEngine:
             raise CallError("no call %s" % call_id)
         if call.state == _INCOMING:
             return self.reject(call_id, now_ms)
-        if call.state == _ACTIVE:
+        if call.state == _ACTIVE or call.state == _ACCEPTING:
             self._send(_stanza("terminate", call, duration=self._duration_s(call, now_ms),
                                to=call.peer))
             self._end(call, "hang_up", "answered", None, now_ms)
@@ -246,7 +253,8 @@ class CallEngine:
         """The signalling link stayed down past the app's grace period: every call ends, and
         nothing can be sent about it."""
         for call in list(self._calls.values()):
-            outcome = {_ACTIVE: "answered", _INCOMING: "missed"}.get(call.state, "failed")
+            outcome = {_ACTIVE: "answered", _INCOMING: "missed", _ACCEPTING: "missed"}.get(
+                call.state, "failed")
             self._end(call, "link_lost", outcome, "connection_lost", now_ms)
 
     # ---- stanzas ----
@@ -332,7 +340,16 @@ class CallEngine:
         call.legs[device] = _LEG_DONE
         self._move(call, "accepted")
         self._terminate_legs(call, "accepted_elsewhere", device)
+        # The model's relay-choice <transport> (type 1) tells the winner to start its media.
+        self._send(_stanza("transport", call, message_type=1, to=device))
         self._activate(call, device, now_ms)
+
+    def _on_transport(self, call, msg, now_ms):
+        if call.direction != "in" or call.state != _ACCEPTING or msg.frm != call.peer:
+            self.ignored += 1  # only the caller's confirmation of our accept counts
+            return
+        self._move(call, "confirmed")
+        self._activate(call, call.peer, now_ms)
 
     def _on_reject(self, call, msg, now_ms):
         device = msg.frm
@@ -354,12 +371,13 @@ class CallEngine:
         if call.direction == "out" and call.state != _ACTIVE:
             self.ignored += 1  # callees never terminate an unanswered call; they reject
             return
+        if msg.frm != call.peer:
+            self.ignored += 1  # only the other end of the call can end it
+            return
         if call.state == _ACTIVE:
-            if msg.frm != call.peer:
-                self.ignored += 1
-                return
             self._end(call, "terminated", "answered", msg.reason, now_ms)
             return
+        # Still ringing here, or our accept crossed the caller's terminate: never connected.
         outcome = _ELSEWHERE.get(msg.reason, "missed")
         self._end(call, "terminated", outcome, msg.reason, now_ms)
 
@@ -487,6 +505,7 @@ _HANDLERS = {
     "accept": CallEngine._on_accept,
     "reject": CallEngine._on_reject,
     "terminate": CallEngine._on_terminate,
+    "transport": CallEngine._on_transport,
 }
 _TIMERS = {
     "ack": CallEngine._ack_timer,

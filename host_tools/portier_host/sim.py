@@ -1,0 +1,433 @@
+"""`portier sim`: a whole household on loopback, playing one call scenario.
+
+It provisions a household exactly as `portier provision` does (portier_host.provisioning),
+starts the switchboard with its in-process media relay, runs the door as the real firmware app
+in its own process (on real MicroPython by default, from the firmware precompiled with
+mpy-cross as deploy ships it), runs N softphones in this process (the same app on CPython),
+lets the phones pair with the door (real Signal sessions), plays the scenario, and reports:
+the stanzas as the switchboard routed them, each party's call log, media statistics, how well
+the audio survived, and the timings that matter to a visitor at the door.
+"""
+
+import asyncio
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+
+from . import build, paths, provisioning, simreport
+from .switchboard import Switchboard
+
+paths.use_firmware()
+from portier import config as fwconfig  # noqa: E402
+from portier.app import App  # noqa: E402
+
+from .phone import PhoneHal  # noqa: E402
+
+HOUSEHOLD = "home"
+DOOR_HEAP = "256k"
+ASSETS = os.path.join(paths.REPO, "bench", "assets")
+DOOR_VOICE = os.path.join(ASSETS, "male-16k.wav")  # the visitor at the door
+PHONE_VOICE = os.path.join(ASSETS, "female-16k.wav")  # the resident
+_KEY_ATTRS = ("reason", "type", "duration")
+_STEP_TIMEOUT_S = 20
+
+
+class SimError(Exception):
+    """The simulation could not be run (a party did not start, a step timed out)."""
+
+
+class Party:
+    """What the simulator knows of one device: its log lines as they arrive, in host time."""
+
+    def __init__(self, name, jid, t0):
+        self.name = name
+        self.jid = jid
+        self.t0 = t0
+        self.lines = []  # (host ms since t0, dict)
+        self.changed = asyncio.Event()
+
+    def record(self, d):
+        self.lines.append(((time.monotonic() - self.t0) * 1000, d))
+        self.changed.set()
+
+    def find(self, pred):
+        for t, d in self.lines:
+            if pred(d):
+                return t, d
+        return None
+
+    async def wait_for(self, pred, timeout_s=_STEP_TIMEOUT_S, what="event"):
+        deadline = time.monotonic() + timeout_s
+        while True:
+            found = self.find(pred)
+            if found is not None:
+                return found
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise SimError("%s: no %s within %d s" % (self.name, what, timeout_s))
+            self.changed.clear()
+            try:
+                await asyncio.wait_for(self.changed.wait(), left)
+            except asyncio.TimeoutError:
+                pass
+
+
+def _event(kind, **match):
+    def pred(d):
+        if d.get("src") != "engine" or d.get("kind") != kind:
+            return False
+        return all(d.get(k) == v for k, v in match.items())
+    return pred
+
+
+def _msg(src, msg):
+    return lambda d: d.get("src") == src and d.get("msg") == msg
+
+
+class DoorProcess:
+    """The door: portier.app in a child process, driven by stdin commands, read by stdout lines."""
+
+    def __init__(self, party, folder, runtime, fw_tree, heap):
+        self.party = party
+        self.folder = folder
+        self.runtime = runtime
+        self.fw_tree = fw_tree
+        self.heap = heap
+        self.proc = None
+        self._reader = None
+        self.stderr = b""
+
+    async def start(self):
+        env = dict(os.environ, PORTIER_CONFIG=os.path.join(self.folder, "config.json"))
+        if self.runtime == "micropython":
+            env["MICROPYPATH"] = self.fw_tree + ":.frozen"
+            cmd = [paths.micropython_exe(), "-X", "heapsize=" + self.heap, "-m", "main"]
+        else:
+            code = ("import sys; sys.path[:0] = [%r, %r]; import mptime; mptime.install(); "
+                    "import portier.app; portier.app.main()" % (paths.MPSHIM, paths.FIRMWARE))
+            cmd = [sys.executable, "-c", code]
+        self.proc = await asyncio.create_subprocess_exec(
+            *cmd, cwd=self.folder, env=env, stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        self._reader = asyncio.ensure_future(self._read())
+        self._err = asyncio.ensure_future(self.proc.stderr.read())
+
+    async def _read(self):
+        while True:
+            line = await self.proc.stdout.readline()
+            if not line:
+                return
+            try:
+                d = json.loads(line)
+            except ValueError:
+                d = {"src": "raw", "msg": line.decode(errors="replace").rstrip()}
+            self.party.record(d)
+
+    async def command(self, cmd):
+        if self.proc.returncode is not None:
+            raise SimError("door exited (%s): %s" % (self.proc.returncode, self.stderr_text()))
+        self.proc.stdin.write(cmd.encode() + b"\n")
+        await self.proc.stdin.drain()
+
+    def stderr_text(self):
+        return self.stderr.decode(errors="replace")[-2000:]
+
+    async def stop(self):
+        if self.proc is None:
+            return
+        if self.proc.returncode is None:
+            try:
+                await self.command("quit")
+                await asyncio.wait_for(self.proc.wait(), 5)
+            except (SimError, asyncio.TimeoutError, ConnectionError):
+                self.proc.kill()
+                await self.proc.wait()
+        await self._reader
+        self.stderr = await self._err
+
+
+class PhoneRunner:
+    """A softphone: portier.app on CPython in this process, with its log lines captured."""
+
+    def __init__(self, party, cfg):
+        self.party = party
+        self.app = App(cfg, PhoneHal(cfg.audio), log=self._log)
+        self.task = None
+
+    def _log(self, lvl, src, msg, fields):
+        d = {"lvl": lvl, "src": src, "msg": msg}
+        d.update(fields)
+        self.party.record(d)
+
+    def start(self):
+        self.task = asyncio.ensure_future(self.app.run())
+
+    async def command(self, cmd):
+        await self.app.command(cmd)
+
+    async def stop(self):
+        if self.task is None:
+            return
+        await self.app.command("quit")
+        try:
+            await asyncio.wait_for(self.task, 5)
+        except asyncio.TimeoutError:
+            self.task.cancel()
+
+
+def _device_config(device, folder, sb_address, profile, ring_timeout_s, audio, extra=None):
+    cfg = {
+        "jid": device.jid, "profile": profile, "household": HOUSEHOLD,
+        "switchboard": {"host": sb_address[0], "port": sb_address[1], "insecure": False,
+                        "server_name": "localhost"},
+        "tls": {"ca": _rel(folder, "ca.der"), "cert": _rel(folder, "cert.der"),
+                "key": _rel(folder, "key.der")},
+        "e2e_store": _rel(folder, "keys"), "paired_file": _rel(folder, "paired.json"),
+        "call_log": _rel(folder, "calls.json"), "ring_timeout_s": ring_timeout_s,
+        "audio": audio, "control": "stdin",
+    }
+    cfg.update(extra or {})
+    with open(os.path.join(folder, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=1)
+    return cfg
+
+
+def _rel(folder, name):
+    return os.path.join(folder, name)
+
+
+class Simulation:
+    def __init__(self, scenario, phones=1, ring_timeout_s=5, door_runtime="micropython",
+                 workdir=None, talk_s=3.0, heap=DOOR_HEAP):
+        if scenario not in simreport.SCENARIOS:
+            raise SimError("unknown scenario %r" % scenario)
+        self.scenario = scenario
+        self.n_phones = phones
+        self.ring_timeout_s = ring_timeout_s
+        self.door_runtime = door_runtime
+        self.talk_s = talk_s
+        self.heap = heap
+        self.workdir = workdir or tempfile.mkdtemp(prefix="portier-sim-")
+        self.t0 = time.monotonic()
+        self.trace = []
+        self.timings = {}
+        self.parties = {}
+        self.door = None
+        self.phones = []
+        self.sb = None
+
+    # ---- set-up ----
+
+    def _trace(self, sender, receiver, node):
+        names = dict((p.jid, name) for name, p in self.parties.items())
+        action = node.tag
+        kids = node.content if isinstance(node.content, list) else []
+        inner = kids[0] if node.tag == "call" and kids else node
+        if node.tag == "call" and kids:
+            action = inner.tag
+        detail = " ".join("%s=%s" % (k, inner.attrs[k]) for k in _KEY_ATTRS if k in inner.attrs)
+        if node.tag == "call" and "call-id" in inner.attrs:
+            detail = ("call=%s… " % inner.attrs["call-id"][:6]) + detail
+        self.trace.append(((time.monotonic() - self.t0) * 1000, names.get(sender, sender),
+                           names.get(receiver, receiver), action, detail.strip()))
+
+    async def _provision_and_start(self):
+        wd = self.workdir
+        hh = provisioning.create_household(HOUSEHOLD, folder=os.path.join(wd, "household"))
+        db = os.path.join(wd, "switchboard.db")
+        provisioning.register_household(db, hh)
+        door_dir = os.path.join(wd, "door")
+        door_dev = provisioning.add_device(hh, "door", db=db, folder=door_dir)
+        phone_devs = [provisioning.add_device(hh, "phone%d" % (i + 1), db=db,
+                                              folder=os.path.join(wd, "phone%d" % (i + 1)))
+                      for i in range(self.n_phones)]
+        self.sb = Switchboard(db, ssl_context=hh.server_ssl_context(),
+                              ring_timeout_s=self.ring_timeout_s, trace=self._trace)
+        await self.sb.start()
+        self.parties["door"] = Party("door", door_dev.jid, self.t0)
+        extra = {"auto_answer": []}
+        _device_config(door_dev, door_dir, self.sb.address, "door", self.ring_timeout_s,
+                       {"mic": DOOR_VOICE, "speaker": os.path.join(door_dir, "heard.wav"),
+                        "realtime": True}, extra)
+        fw_tree = None
+        if self.door_runtime == "micropython":
+            fw_tree = os.path.join(wd, "door-firmware")
+            errors = build.compile_host_tree(paths.FIRMWARE, fw_tree)
+            if errors:
+                raise SimError("firmware does not compile: %s" % errors[0])
+        self.door = DoorProcess(self.parties["door"], door_dir, self.door_runtime, fw_tree, self.heap)
+        await self.door.start()
+        for i, dev in enumerate(phone_devs):
+            name = "phone%d" % (i + 1)
+            folder = os.path.join(wd, name)
+            d = _device_config(dev, folder, self.sb.address, "phone", self.ring_timeout_s,
+                               {"mic": PHONE_VOICE, "speaker": os.path.join(folder, "heard.wav"),
+                                "realtime": True},
+                               {"pair_with": [door_dev.jid], "call": door_dev.jid})
+            self.parties[name] = Party(name, dev.jid, self.t0)
+            runner = PhoneRunner(self.parties[name], fwconfig.check(d))
+            self.phones.append(runner)
+            runner.start()
+        door = self.parties["door"]
+        await door.wait_for(_msg("link", "ready"), what="link ready")
+        for runner in self.phones:
+            jid = runner.party.jid
+            await door.wait_for(lambda d, j=jid: d.get("msg") == "paired" and d.get("device") == j,
+                                what="pairing with %s" % jid)
+
+    # ---- scenarios ----
+
+    async def _ring(self):
+        door = self.parties["door"]
+        t_press = (time.monotonic() - self.t0) * 1000
+        await self.door.command("press")
+        times = []
+        for runner in self.phones:
+            t, _ = await runner.party.wait_for(_event("ringing", direction="in"), what="ringing")
+            times.append(t)
+        self.timings["button -> all phones ringing"] = max(times) - t_press
+        await door.wait_for(_event("ringing", direction="out"), what="ringing at the door")
+
+    async def _talk_then_hang_up(self, answering, hanging_up):
+        t_accept = (time.monotonic() - self.t0) * 1000
+        await answering.command("answer")
+        firsts = []
+        for party in (self.parties["door"], self.phones[0].party):
+            t, _ = await party.wait_for(_msg("media", "first audio"), what="first audio")
+            firsts.append(t)
+        self.timings["accept -> first audio"] = max(firsts) - t_accept
+        await asyncio.sleep(self.talk_s)
+        await hanging_up.command("hangup")
+
+    async def _play(self):
+        phone = self.phones[0]
+        if self.scenario == "answered":
+            await self._ring()
+            await self._talk_then_hang_up(phone, phone)
+        elif self.scenario == "rejected":
+            await self._ring()
+            await phone.command("reject")
+        elif self.scenario == "busy":
+            await self._ring()
+            for runner in self.phones:
+                await runner.command("busy")
+        elif self.scenario == "missed":
+            await self._ring()  # and nobody answers
+        elif self.scenario == "cancelled":
+            await self._ring()
+            await self.door.command("hangup")
+        elif self.scenario == "incoming":
+            t_call = (time.monotonic() - self.t0) * 1000
+            await phone.command("call")
+            t, _ = await self.parties["door"].wait_for(_event("ringing", direction="in"),
+                                                        what="ringing at the door")
+            self.timings["call -> door ringing"] = t - t_call
+            await self._talk_then_hang_up(self.door, phone)
+        timeout = self.ring_timeout_s + _STEP_TIMEOUT_S
+        involved = ["door"] + [r.party.name for r in self.phones]
+        if self.scenario == "incoming":
+            involved = ["door", self.phones[0].party.name]
+        for name in involved:
+            await self.parties[name].wait_for(_event("ended"), timeout_s=timeout, what="call end")
+        await asyncio.sleep(0.3)  # the last log writes and media stops
+
+    # ---- results ----
+
+    def _logs(self):
+        logs = {}
+        for name in ["door"] + [r.party.name for r in self.phones]:
+            path = os.path.join(self.workdir, name, "calls.json")
+            try:
+                with open(path) as f:
+                    logs[name] = json.load(f)["calls"]
+            except FileNotFoundError:
+                logs[name] = []
+        return logs
+
+    def _media(self):
+        media = {}
+        for name, party in self.parties.items():
+            found = party.find(_msg("app", "media stop"))
+            if found is not None:
+                media[name] = dict((k, v) for k, v in found[1].items()
+                                   if k not in ("lvl", "src", "msg", "t"))
+        return media
+
+    def _quality(self):
+        if self.scenario not in simreport.MEDIA_SCENARIOS:
+            return {}
+        from . import audioquality
+
+        pairs = {"door -> phone1": (DOOR_VOICE, os.path.join(self.workdir, "phone1", "heard.wav")),
+                 "phone1 -> door": (PHONE_VOICE, os.path.join(self.workdir, "door", "heard.wav"))}
+        out = {}
+        for direction, (sent, heard) in pairs.items():
+            try:
+                q = audioquality.compare_files(sent, heard)
+            except (OSError, ValueError) as e:
+                out[direction] = {"error": str(e)}
+                continue
+            out[direction] = dict((k, round(v, 2) if isinstance(v, float) else v)
+                                  for k, v in q.items())
+        return out
+
+    async def run(self):
+        problems = []
+        try:
+            await self._provision_and_start()
+            await self._play()
+        except SimError as e:
+            problems.append(str(e))
+        finally:
+            for runner in self.phones:
+                await runner.stop()
+            if self.door is not None:
+                await self.door.stop()
+            if self.sb is not None:
+                await self.sb.close()
+        logs = self._logs()
+        media = self._media()
+        problems = problems + simreport.check(self.scenario, logs, media)
+        if problems and self.door is not None and self.door.stderr:
+            problems.append("door stderr: " + self.door.stderr_text())
+        return {
+            "scenario": self.scenario, "door_runtime": self.door_runtime,
+            "phones": [r.party.name for r in self.phones], "workdir": self.workdir,
+            "trace": self.trace, "logs": logs, "media": media, "quality": self._quality(),
+            "timings": self.timings, "problems": problems,
+            "wav": {"door heard": os.path.join(self.workdir, "door", "heard.wav"),
+                    "phone1 heard": os.path.join(self.workdir, "phone1", "heard.wav")},
+        }
+
+
+def run(scenario, phones=1, ring_timeout_s=5, door_runtime="micropython", workdir=None,
+        talk_s=3.0):
+    sim = Simulation(scenario, phones, ring_timeout_s, door_runtime, workdir, talk_s)
+    return asyncio.run(sim.run())
+
+
+def main(args):
+    result = run(args.scenario, args.phones, args.ring_timeout, args.door_runtime, args.out,
+                 args.talk)
+    if args.json:
+        print(simreport.render_json(result))
+    else:
+        print(simreport.render_text(result))
+    if args.out is None and not args.keep and not result["problems"]:
+        shutil.rmtree(result["workdir"], ignore_errors=True)
+    return 1 if result["problems"] else 0
+
+
+def add_arguments(p):
+    p.add_argument("--scenario", choices=simreport.SCENARIOS, default="answered")
+    p.add_argument("--phones", type=int, default=1, choices=range(1, 9), metavar="N")
+    p.add_argument("--ring-timeout", type=int, default=5, metavar="S",
+                   help="ring timeout in seconds (default 5; the devices' default is 30)")
+    p.add_argument("--door-runtime", choices=("micropython", "cpython"), default="micropython")
+    p.add_argument("--talk", type=float, default=3.0, metavar="S", help="seconds of conversation")
+    p.add_argument("--out", help="keep everything (configs, keys, logs, WAVs) in this folder")
+    p.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    p.add_argument("--json", action="store_true", help="print one JSON document")
