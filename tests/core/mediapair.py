@@ -6,7 +6,7 @@ from array import array
 
 from coretest import ON_MICROPYTHON
 
-from portier.media.session import MediaSession
+from portier.media.session import MediaCore
 from portier.wire import relaybind
 
 KEY = bytes(range(32))
@@ -61,13 +61,13 @@ def pair(codec, rate, seq0=65500):
     by tests/host/test_media_relay.py)."""
     if ON_MICROPYTHON:
         gc.collect()
-        s = MediaSession(DOOR, DOOR, CALL, KEY, codec, TOKEN, relaybind.PID_CALLER, audio_rate=rate,
+        s = MediaCore(DOOR, DOOR, CALL, KEY, codec, TOKEN, relaybind.PID_CALLER, audio_rate=rate,
                          seq0=seq0, ts0=0x3FFFFF00, jitter_max_ms=40)
         return s, s
-    a = MediaSession(DOOR, PHONE, CALL, KEY, codec, TOKEN, relaybind.PID_CALLER, audio_rate=rate,
+    a = MediaCore(DOOR, PHONE, CALL, KEY, codec, TOKEN, relaybind.PID_CALLER, audio_rate=rate,
                      seq0=seq0, ts0=0x3FFFFF00, jitter_max_ms=100)  # seq and ts wrap in tests
     gc.collect()
-    b = MediaSession(PHONE, DOOR, CALL, KEY, codec, TOKEN, relaybind.PID_CALLEE, audio_rate=rate,
+    b = MediaCore(PHONE, DOOR, CALL, KEY, codec, TOKEN, relaybind.PID_CALLEE, audio_rate=rate,
                      jitter_max_ms=100)
     return a, b
 

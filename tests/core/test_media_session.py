@@ -6,7 +6,7 @@ from coretest import ON_MICROPYTHON, assert_raises, skip_on_micropython
 
 from mediapair import CALL, DOOR, KEY, PHONE, TOKEN, relaybind, Signal, exact_frame_lag, find_lag, pair, run, s16
 from portier.media import jitter, rtp
-from portier.media.session import BIND_KEEPALIVE_MS, BIND_RETRY_MS, MediaError, MediaSession
+from portier.media.session import BIND_KEEPALIVE_MS, BIND_RETRY_MS, MediaError, MediaCore
 from portier.media.srtp import SrtpContext, derive_master, derive_ssrc
 
 
@@ -78,7 +78,7 @@ def test_g711_call_on_16k_audio_is_resampled_both_ways():
 @skip_on_micropython(_HEAP)
 def test_wrong_key_is_rejected_and_counted():
     # The door's stream built independently (RtpSender + SrtpContext) under another call key.
-    b = MediaSession(PHONE, DOOR, CALL, KEY, ("l16", 16000), TOKEN, 2, jitter_max_ms=100)
+    b = MediaCore(PHONE, DOOR, CALL, KEY, ("l16", 16000), TOKEN, 2, jitter_max_ms=100)
     sender = rtp.RtpSender(derive_ssrc(CALL, DOOR, 0), 100, 0)
     ctx = SrtpContext(*derive_master(bytes(32), DOOR))
     pkt = bytearray(12 + 640 + 10)
@@ -109,7 +109,7 @@ def test_tampered_foreign_and_garbage_datagrams_are_dropped():
     assert not b.datagram(bad, n, 0)
     assert b.stats.srtp_rejected == 1
     # the peer's stream under another call-id: another SSRC, refused before SRTP
-    c = MediaSession(DOOR, PHONE, "OTHER", KEY, "pcmu", TOKEN, 1, audio_rate=8000)
+    c = MediaCore(DOOR, PHONE, "OTHER", KEY, "pcmu", TOKEN, 1, audio_rate=8000)
     other = bytearray(c.packet_bytes)
     assert not b.datagram(other, c.send_frame_into(pcm, other), 0)
     assert b.stats.bad == 1
@@ -187,8 +187,8 @@ def test_bind_schedule_and_bound_answer():
 
 @skip_on_micropython(_HEAP)
 def test_bad_parameters():
-    assert_raises(MediaError, MediaSession, DOOR, PHONE, CALL, KEY, "opus", TOKEN, 1)
-    assert_raises(MediaError, MediaSession, DOOR, PHONE, CALL, KEY, "pcmu", TOKEN[:10], 1)
-    assert_raises(MediaError, MediaSession, DOOR, PHONE, CALL, KEY, "pcmu", TOKEN, 3)
-    assert_raises(MediaError, MediaSession, DOOR, PHONE, CALL, KEY, "pcmu", TOKEN, 1, 44100)
-    assert MediaSession(DOOR, PHONE, CALL, KEY, rtp.PT_PCMA, TOKEN, 2).pt == rtp.PT_PCMA
+    assert_raises(MediaError, MediaCore, DOOR, PHONE, CALL, KEY, "opus", TOKEN, 1)
+    assert_raises(MediaError, MediaCore, DOOR, PHONE, CALL, KEY, "pcmu", TOKEN[:10], 1)
+    assert_raises(MediaError, MediaCore, DOOR, PHONE, CALL, KEY, "pcmu", TOKEN, 3)
+    assert_raises(MediaError, MediaCore, DOOR, PHONE, CALL, KEY, "pcmu", TOKEN, 1, 44100)
+    assert MediaCore(DOOR, PHONE, CALL, KEY, rtp.PT_PCMA, TOKEN, 2).pt == rtp.PT_PCMA

@@ -105,7 +105,7 @@ class MediaStats:
         return {k: getattr(self, k) for k in self.KEYS}
 
 
-class MediaSession:
+class MediaCore:
     """The media of one call between this device (own_jid) and its peer (peer_jid).
 
     call_key: the call's 32-byte key; call_id: the call-id attribute; codec: (name, rate)
