@@ -41,7 +41,7 @@ else:
 
 
 class _Udp:
-    """A connected, non-blocking UDP socket: send(buf, n) and await recv_into(buf) -> n."""
+    """A connected, non-blocking UDP socket: send(buf, n) and await receive_into(buf) -> n."""
 
     def __init__(self, host, port):
         addr = socket.getaddrinfo(host, port, 0, socket.SOCK_DGRAM)[0][-1]
@@ -65,7 +65,7 @@ class _Udp:
         except OSError:  # a full send buffer, or ICMP unreachable from the relay: drop
             self.send_errors += 1
 
-    async def recv_into(self, buf):
+    async def receive_into(self, buf):
         """Waits for one datagram and copies it into buf; returns its length (the excess of a
         datagram longer than buf is lost). MicroPython has no recv_into on sockets, so there
         each datagram costs one bytes object from recv() (~n bytes + header): the one
@@ -187,7 +187,7 @@ class MediaSession:
     async def _recv_loop(self):
         core, udp, buf, now = self.core, self._udp, self._rx, self._now
         while True:
-            n = await udp.recv_into(buf)
+            n = await udp.receive_into(buf)
             was_bound = core.bound
             if core.datagram(buf, n, now()) and self.first_rx_ms is None:
                 self.first_rx_ms = now()
