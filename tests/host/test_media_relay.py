@@ -179,3 +179,65 @@ def test_door_on_real_micropython(tmp_path, mp_firmware):
         assert q["pesq"] is not None and q["pesq"] >= 3.8 and q["seg_snr_db"] >= 15.0, q
     print("micropython door:", door, "door->phone", q_in, "phone->door", q_out,
           "%.1f s" % (time.monotonic() - t0), file=sys.stderr)
+
+
+def test_loss_and_reordering_on_the_relay_path(tmp_path):
+    """The relay drops every 20th audio datagram of each direction (5 %) and delivers every
+    9th after the one that follows it: the receiver counts the losses, conceals them, never
+    rejects a packet, and the speech stays intelligible."""
+    held = {}
+    seen = {}
+    drops = {}
+
+    def lossy(core):
+        plain = core.datagram
+
+        def datagram(data, addr, now_s):
+            out = plain(data, addr, now_s)
+            if not out or relaybind.is_bind(data):
+                return out
+            dest = out[0][1]
+            k = seen[dest] = seen.get(dest, 0) + 1
+            if k % 20 == 0:
+                drops[dest] = drops.get(dest, 0) + 1
+                return []
+            if k % 9 == 0 and dest not in held:
+                held[dest] = out[0]
+                return []
+            if dest in held:
+                out = out + [held.pop(dest)]
+            return out
+
+        core.datagram = datagram
+
+    async def main():
+        relay = await Relay.start(SECRET, "127.0.0.1", 0)
+        lossy(relay.core)
+        token = mint_token(SECRET, 600)
+        try:
+            door, _ = _session(DOOR, PHONE, KEY, ("l16", 16000), relay, token, 1, 16000,
+                               os.path.join(ASSETS, "male-16k.wav"), str(tmp_path / "d.wav"))
+            phone, _ = _session(PHONE, DOOR, KEY, ("l16", 16000), relay, token, 2, 16000,
+                                None, str(tmp_path / "at_phone.wav"))
+            await _run_for([door, phone], RUN_MS)
+            for s in (door, phone):
+                s.audio.close()
+            return door, phone
+        finally:
+            relay.close()
+
+    door, phone = asyncio.run(main())
+    st = phone.stats.to_dict()
+    dropped = door.stats.sent // 20
+    assert st["srtp_rejected"] == 0 and st["bad"] == 0 and st["duplicates"] == 0
+    # every packet is either dropped by the relay, accepted, late, or still in flight at stop()
+    assert door.stats.sent - dropped - 3 <= st["received"] + st["late"] <= door.stats.sent - dropped
+    assert st["lost"] >= dropped and st["concealed"] >= st["lost"]
+    frame = phone.core.audio_frame_bytes // 2
+    q = audioquality.compare_files(os.path.join(ASSETS, "male-16k.wav"), tmp_path / "at_phone.wav",
+                                   door.stats.sent * frame)
+    print("lossy relay:", st, q)
+    # Wideband PESQ over 3 s with 5-8 % of frames concealed measured 2.1-3.7 (where the gaps
+    # fall in the speech, and stretches of the jitter buffer, vary run to run); a broken
+    # pipeline (misordered or garbled frames) scores near 1.
+    assert q["pesq"] is not None and q["pesq"] >= 1.8, (q, st)
