@@ -241,3 +241,26 @@ def test_loss_and_reordering_on_the_relay_path(tmp_path):
     # fall in the speech, and stretches of the jitter buffer, vary run to run); a broken
     # pipeline (misordered or garbled frames) scores near 1.
     assert q["pesq"] is not None and q["pesq"] >= 1.8, (q, st)
+
+
+def test_binds_repeat_every_200_ms_until_the_relay_answers(tmp_path):
+    """No relay at the address (ICMP unreachable): the session keeps binding, sends no audio,
+    and survives the socket errors."""
+    import socket
+
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+
+    async def main():
+        audio = VirtualAudio.from_paths(8000, None, None, realtime=False)
+        door = MediaSession(DOOR, PHONE, CALL, KEY, ("pcma", 8000), "127.0.0.1", port,
+                            bytes(24), 1, audio)
+        await _run_for([door], 1100)
+        return door
+
+    door = asyncio.run(main())
+    assert door.error is None and not door.bound
+    assert 5 <= door.stats.binds_sent <= 7  # at 0, 200, ..., 1000 ms
+    assert door.stats.sent == 0 and door.first_tx_ms is None

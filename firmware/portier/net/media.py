@@ -101,7 +101,8 @@ class MediaSession:
 
     await run() until stop(); `stats` (MediaStats: .to_dict()) counts packets and frames;
     bound_ms / first_tx_ms / first_rx_ms / started_ms are ticks_ms values (None until they
-    happen), for "accept -> first audio" timings.
+    happen), for "accept -> first audio" timings. Until the relay answers, binds go out every
+    200 ms without end: the app decides when a call without media is over (stop()).
     """
 
     def __init__(self, own_jid, peer_jid, call_id, call_key, codec, relay_host, relay_port,
@@ -127,6 +128,7 @@ class MediaSession:
         self._tasks = []
         self._stopped = asyncio.Event()
         self.error = None  # the exception that ended a loop, if any
+        self.recv_errors = 0  # socket errors on receive (ICMP unreachable), survived
         self.started_ms = self.bound_ms = self.first_tx_ms = self.first_rx_ms = None
 
     @property
@@ -187,7 +189,14 @@ class MediaSession:
     async def _recv_loop(self):
         core, udp, buf, now = self.core, self._udp, self._rx, self._now
         while True:
-            n = await udp.receive_into(buf)
+            try:
+                n = await udp.receive_into(buf)
+            except OSError:
+                # ICMP port unreachable (the relay is not there yet, or restarting) surfaces
+                # as ECONNREFUSED on a connected UDP socket: keep binding, never die of it.
+                self.recv_errors += 1
+                await _sleep_ms(_BIND_POLL_MS)
+                continue
             was_bound = core.bound
             if core.datagram(buf, n, now()) and self.first_rx_ms is None:
                 self.first_rx_ms = now()
