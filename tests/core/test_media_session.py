@@ -76,6 +76,28 @@ def test_g711_call_on_16k_audio_is_resampled_both_ways():
 
 
 @skip_on_micropython(_HEAP)
+def test_l16_call_on_8k_audio_is_resampled_both_ways():
+    # A narrowband device in a wideband call: up to 16 kHz to send, down to 8 kHz to play.
+    a, b = pair(("l16", 16000), 8000)
+    assert a.packet_bytes == 12 + 640 + 10 and a.audio_frame_bytes == 320
+    sig = Signal(8000)
+    lag = None
+    sig_e = err_e = 0
+    for k, kind, out in run(a, b, 24):
+        if kind != jitter.FRAME_OK or k < 6:
+            continue
+        if lag is None:
+            lag = find_lag(sig, out, k, 160, 160 * 3)
+        for j in range(160):
+            x = sig.sample(k * 160 + j - lag)
+            d = s16(out, j) - x
+            sig_e += x * x >> 8
+            err_e += d * d >> 8
+    assert lag is not None and err_e > 0
+    assert sig_e > 1000 * err_e  # better than 30 dB: L16 itself is lossless
+
+
+@skip_on_micropython(_HEAP)
 def test_wrong_key_is_rejected_and_counted():
     # The door's stream built independently (RtpSender + SrtpContext) under another call key.
     b = MediaCore(PHONE, DOOR, CALL, KEY, ("l16", 16000), TOKEN, 2, jitter_max_ms=100)
