@@ -58,12 +58,22 @@ def _forget(before):
             delattr(sys.modules[parent], child)
 
 
+# Interned names stay for the life of a MicroPython process, so one process no longer holds
+# every module's import on the suite's heap: these packages are checked in
+# test_firmware_imports_late.py, in a process of their own.
+LATE = ("portier.signaling", "portier.wire")
+
+
 def test_every_firmware_module_imports():
+    import_all(lambda mod: not mod.startswith(LATE))
+
+
+def import_all(select):
     files = _module_files(_FIRMWARE_PKG, "portier")
     assert len(files) >= 8  # the package and its sub-packages at least
     imported = 0
     for mod, path in files:
-        if _excluded(path):
+        if not select(mod) or _excluded(path):
             continue
         before = list(sys.modules)
         gc.collect()
@@ -74,7 +84,7 @@ def test_every_firmware_module_imports():
         imported += 1
         if ON_MICROPYTHON:
             _forget(before)
-    assert imported >= 8
+    assert imported >= 4
 
 
 def test_main_compiles():
