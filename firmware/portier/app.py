@@ -1,0 +1,474 @@
+# The device's cooperative main loop: the switchboard link, the call engine, the call log,
+# pairing, media and the HAL meet here (and only here). The same App runs the door board (on
+# MicroPython, or the virtual door of the simulator) and the household softphone (profile
+# "phone", on CPython through the shim).
+#
+# Log lines: one JSON object per line on stdout, {"t": ticks_ms, "lvl", "src", "msg", ...}:
+#   src "link"   msg "out"/"in" for every stanza (tag, action, ids, key attributes),
+#                "ready" (connect_ms), "reconnect" (wait_ms), ...
+#   src "engine" msg "event" (kind, call_id, direction, peer, outcome, reason, duration_s, codec)
+#   src "app"    "pressed", "led", "call log", "paired", "pair failed", "media start"/"stop"
+# Commands (control "stdin"): press | call | answer | reject | hangup | pair [JID] | quit.
+import asyncio
+import json
+import sys
+import time
+
+from portier import fsutil
+from portier.config import ConfigError, check_jid, read_file
+from portier.e2e import callkey, session
+from portier.e2e.stores import FileStore
+from portier.hal import controls
+from portier.net import streams
+from portier.net.link import Link
+from portier.signaling import linkstanzas as ls
+from portier.signaling import stanzas as st
+from portier.signaling.calllog import CallLog
+from portier.signaling.engine import CallEngine, CallError
+
+_MAX_PAIRED = 16
+_PAIRED_FILE_MAX = 2048
+_TIMER_WAKE_MS = 100  # the engine's timers are checked at least this often
+_IQ_WAIT_MS = 10000
+_KEY_ATTRS = ("call-id", "call-creator", "reason", "type", "result", "duration", "count")
+
+
+def log_line(lvl, src, msg, fields):
+    d = {"t": time.ticks_ms(), "lvl": lvl, "src": src, "msg": msg}
+    for k in fields:
+        d[k] = fields[k]
+    sys.stdout.write(json.dumps(d) + "\n")
+    if not streams.MICROPYTHON:
+        sys.stdout.flush()  # a pipe to the simulator: every line as it happens
+
+
+def _text(v):
+    if isinstance(v, str):
+        return v
+    if isinstance(v, (bytes, bytearray)):
+        return "<%d bytes>" % len(v)
+    return str(v)
+
+
+def _count(node, tag, depth=0):
+    n = 0
+    kids = node.content
+    if isinstance(kids, list) and depth < 4:
+        for k in kids:
+            n += (k.tag == tag) + _count(k, tag, depth + 1)
+    return n
+
+
+def describe(node):
+    """A stanza as a flat dict for the log: tag, attributes, the call action and its key
+    attributes, how many wrapped keys an offer holds, whether a relay block came along."""
+    d = {"tag": node.tag}
+    for k in node.attrs:
+        d[k] = _text(node.attrs[k])
+    kids = node.content
+    if isinstance(kids, list) and kids:
+        first = kids[0]
+        if node.tag == "call":
+            d["action"] = first.tag
+            for k in _KEY_ATTRS:
+                v = first.attrs.get(k)
+                if v is not None:
+                    d[k] = _text(v)
+        else:
+            d["child"] = first.tag
+        encs = _count(node, "enc")
+        if encs:
+            d["encs"] = encs
+        if _count(node, "relay"):
+            d["relay"] = True
+    elif kids is not None:
+        d["bytes"] = len(kids)
+    return d
+
+
+class Keys:
+    """The engine's call-key wrapping, bound to this device's Signal store."""
+
+    def __init__(self, store):
+        self.store = store
+
+    def wrap(self, device, call_key):
+        return callkey.wrap(self.store, device, call_key)
+
+    def unwrap(self, device, enc_type, ciphertext):
+        return callkey.unwrap(self.store, device, enc_type, ciphertext)
+
+
+class PairedDevices:
+    """The door's paired devices, a JSON list kept on flash (rewritten atomically)."""
+
+    def __init__(self, path):
+        self.path = path
+        self.devices = []
+        data = fsutil.load(path, _PAIRED_FILE_MAX)
+        if data is None:
+            return
+        try:
+            items = json.loads(data)
+            if not isinstance(items, list) or len(items) > _MAX_PAIRED:
+                raise ValueError("not a list of at most %d" % _MAX_PAIRED)
+            self.devices = [check_jid(j, "paired device") for j in items]
+        except ValueError as e:
+            raise ConfigError("paired devices in %s: %s" % (path, e))
+
+    def add(self, jid):
+        if jid in self.devices:
+            return False
+        if len(self.devices) >= _MAX_PAIRED:
+            raise ConfigError("already %d paired devices" % _MAX_PAIRED)
+        devices = self.devices + [jid]
+        fsutil.save_atomic(self.path, json.dumps(devices).encode())
+        self.devices = devices  # only once it is on flash
+        return True
+
+
+def _media_class():
+    try:
+        from portier.net.media import MediaSession
+    except ImportError:
+        return None
+    return MediaSession
+
+
+class App:
+    """cfg: portier.config.Config; hal: an object with led(state, now_ms) and audio(rate) ->
+    an AudioDevice (or None); media_class: the media session class (default:
+    portier.net.media.MediaSession when present)."""
+
+    def __init__(self, cfg, hal, media_class=None, log=None):
+        self.cfg = cfg
+        self.hal = hal
+        self._log = log or log_line
+        self.store = FileStore(cfg.e2e_store)
+        self.engine = CallEngine(cfg.jid, Keys(self.store), ring_timeout_ms=cfg.ring_timeout_ms,
+                                 max_call_ms=cfg.max_call_ms, auto_answer=cfg.auto_answer)
+        self.calls = CallLog(cfg.call_log, cfg.call_log_max)
+        self.paired = PairedDevices(cfg.paired_file)
+        self.media_class = media_class or _media_class()
+        self.media = None
+        self._media_task = None
+        self._started = {}  # call-id -> wall-clock start (UNIX s)
+        self._iq_n = 0
+        self._iq_wait = {}  # iq id -> [asyncio.Event, result]
+        self._running = True
+        self._done = None
+        ssl_ctx = None
+        if not cfg.insecure:
+            ssl_ctx = streams.client_tls(read_file(cfg.ca_path), read_file(cfg.cert_path),
+                                         read_file(cfg.key_path))
+        self.link = Link(cfg.jid, cfg.host, cfg.port, ssl_ctx, cfg.server_name,
+                         on_node=self._on_node, on_ready=self._on_ready, trace=self._trace,
+                         log=lambda lvl, msg, **kw: self._log(lvl, "link", msg, kw))
+
+    def log(self, lvl, src, msg, **fields):
+        self._log(lvl, src, msg, fields)
+
+    # ---- running ----
+
+    async def run(self):
+        self._done = asyncio.Event()
+        self.log("I", "app", "start", jid=self.cfg.jid, profile=self.cfg.profile,
+                 runtime=sys.implementation.name, paired=self.paired.devices)
+        self._led(controls.LED_CONNECTING)
+        tasks = [asyncio.create_task(self.link.run()), asyncio.create_task(self._timers())]
+        if self.cfg.control == "stdin":
+            tasks.append(asyncio.create_task(self._commands()))
+        await self._done.wait()
+        self.link.stop()
+        await self._stop_media()
+        for t in tasks:
+            t.cancel()
+        await streams.sleep_ms(10)
+        self.log("I", "app", "stop")
+
+    def quit(self):
+        self._running = False
+        if self._done is not None:
+            self._done.set()
+
+    async def _timers(self):
+        while self._running:
+            now = time.ticks_ms()
+            deadline = self.engine.next_deadline()
+            if deadline is not None and time.ticks_diff(deadline, now) <= 0:
+                self.engine.on_timer(now)
+                await self._pump()
+            if self.link.timer.lost(now):  # down past the grace: calls end connection_lost
+                self.log("W", "app", "link lost", calls=self.engine.current() is not None)
+                self.engine.link_lost(now)
+                await self._pump()
+            wait = _TIMER_WAKE_MS
+            deadline = self.engine.next_deadline()
+            if deadline is not None:
+                wait = max(1, min(wait, time.ticks_diff(deadline, time.ticks_ms())))
+            await streams.sleep_ms(wait)
+
+    async def _commands(self):
+        lines = streams.stdin_lines()
+        while self._running:
+            line = await lines.readline()
+            if not line:
+                self.log("I", "app", "stdin closed")
+                return self.quit()
+            words = line.decode().split()
+            if words:
+                await self.command(words[0], words[1:])
+
+    async def command(self, cmd, args=()):
+        """One user intent: press/call, answer, reject, hangup, pair [JID], quit."""
+        now = time.ticks_ms()
+        try:
+            if cmd == "press" or cmd == "call":
+                await self.press(now)
+            elif cmd == "answer" or cmd == "reject" or cmd == "hangup":
+                call = self.engine.current()
+                if call is None:
+                    raise CallError("no call")
+                if cmd == "answer":
+                    self.engine.answer(call.id, now)
+                elif cmd == "reject":
+                    self.engine.reject(call.id, now)
+                else:
+                    self.engine.hang_up(call.id, now)
+            elif cmd == "pair":
+                targets = args or self.cfg.pair_with
+                for jid in targets:
+                    asyncio.create_task(self.pair(jid))
+            elif cmd == "quit":
+                call = self.engine.current()
+                if call is not None:
+                    self.engine.hang_up(call.id, now)
+                    await self._pump()
+                    await streams.sleep_ms(50)  # let the terminate leave
+                return self.quit()
+            else:
+                raise CallError("unknown command %r" % cmd)
+        except ValueError as e:  # CallError, E2eError, ConfigError
+            self.log("W", "app", "command refused", cmd=cmd, error=str(e))
+            return None
+        await self._pump()
+        return None
+
+    async def press(self, now):
+        """The door's button (or the phone's "call"): ring the household's paired devices, or
+        the configured device from a phone."""
+        self.log("I", "app", "pressed")
+        if self.cfg.profile == "door":
+            devices = self.paired.devices
+            to = self.cfg.household_jid()
+        else:
+            if self.cfg.call is None:
+                raise CallError("no device to call configured")
+            devices = [self.cfg.call]
+            to = self.cfg.call
+        call_id = self.engine.place_call(to, devices, now)
+        self._started[call_id] = self.link.wall_time(now)
+
+    # ---- engine output ----
+
+    async def _pump(self):
+        while True:
+            out = self.engine.pending()
+            events = self.engine.events()
+            if not out and not events:
+                return
+            for s in out:
+                await self.link.send(s.to_node())
+            for ev in events:
+                await self._on_event(ev)
+
+    async def _on_event(self, ev):
+        now = time.ticks_ms()
+        fields = {"kind": ev.kind, "call_id": ev.call_id, "direction": ev.direction,
+                  "peer": ev.peer}
+        if ev.kind == "ended":
+            fields["outcome"] = ev.outcome
+            fields["reason"] = ev.reason
+            fields["duration_s"] = ev.duration_s
+        elif ev.kind == "media":
+            fields["codec"] = "%s/%d" % ev.codec
+        self.log("I", "engine", "event", **fields)
+        if ev.call_id not in self._started:
+            self._started[ev.call_id] = self.link.wall_time(now)
+        if ev.kind == "ringing":
+            self._led(controls.LED_RINGING)
+        elif ev.kind == "answered":
+            self._led(controls.LED_IN_CALL)
+        elif ev.kind == "media":
+            await self._start_media(ev)
+        elif ev.kind == "ended":
+            await self._stop_media()
+            start = self._started.pop(ev.call_id, self.link.wall_time(now))
+            self.calls.add(ev.direction, ev.peer, ev.outcome, ev.reason, start, ev.duration_s)
+            self.log("I", "app", "call log", direction=ev.direction, peer=ev.peer,
+                     outcome=ev.outcome, reason=ev.reason, start=start, duration=ev.duration_s)
+            self._led(controls.LED_IDLE if self.link.ready else controls.LED_CONNECTING)
+
+    def _led(self, state):
+        self.hal.led(state, time.ticks_ms())
+        self.log("D", "app", "led", state=state)
+
+    # ---- media (portier.net.media, built alongside) ----
+
+    async def _start_media(self, ev):
+        await self._stop_media()
+        if self.media_class is None:
+            self.log("W", "app", "no media module: call without audio", call_id=ev.call_id)
+            return
+        audio = self.hal.audio(ev.codec[1])
+        self.media = self.media_class(audio=audio, me=self.cfg.jid, peer=ev.peer,
+                                      call_id=ev.call_id, call_key=ev.call_key, codec=ev.codec,
+                                      relay=ev.relay,
+                                      log=lambda lvl, msg, **kw: self._log(lvl, "media", msg, kw))
+        self._media_task = asyncio.create_task(self.media.run())
+        self.log("I", "app", "media start", call_id=ev.call_id, codec="%s/%d" % ev.codec)
+
+    async def _stop_media(self):
+        media, self.media = self.media, None
+        if media is None:
+            return
+        media.stop()
+        task, self._media_task = self._media_task, None
+        try:
+            await streams.wait_for_ms(task, 2000)
+        except Exception as e:  # a media task that failed or hangs must not stop the app
+            self.log("W", "app", "media end", error=repr(e))
+        self.log("I", "app", "media stop", **media.stats())
+
+    # ---- the link ----
+
+    def _trace(self, direction, node):
+        self._log("D", "link", direction, describe(node))
+
+    async def _on_ready(self, link):
+        self._led(controls.LED_IDLE if self.engine.current() is None else controls.LED_IN_CALL)
+        if self.cfg.profile == "phone":
+            for jid in self.cfg.pair_with:
+                if not session.has_session(self.store, jid):
+                    asyncio.create_task(self.pair(jid))
+
+    async def _on_node(self, node):
+        now = time.ticks_ms()
+        if ls.is_call_stanza(node):
+            try:
+                msg = st.parse(node)
+            except ValueError as e:
+                self.log("W", "app", "bad call stanza", error=str(e))
+                return
+            self.engine.handle(msg, now)
+            await self._pump()
+            return
+        try:
+            msg = ls.parse(node)
+        except ValueError as e:
+            self.log("W", "app", "bad stanza", tag=node.tag, error=str(e))
+            return
+        if msg.kind == "pair":
+            await self._on_pair(msg)
+        elif msg.kind in ("bundle_result", "iq_error", "iq_result", "pair_result"):
+            waiter = self._iq_wait.get(msg.id)
+            if waiter is not None:
+                waiter[1] = msg
+                waiter[0].set()
+        else:
+            self.log("W", "app", "unexpected stanza", kind=msg.kind)
+
+    # ---- pairing (docs/protocol.md 8.5) ----
+
+    async def _on_pair(self, msg):
+        """Door side: open the phone's pkmsg as responder; its plaintext must be PAIR_PLAINTEXT."""
+        peer = msg.frm
+        ok = False
+        if peer is not None:
+            try:
+                session.decrypt(self.store, peer, msg.enc_type, msg.ciphertext, _pair_plaintext)
+                added = self.paired.add(peer)
+                ok = True
+                self.log("I", "app", "paired", device=peer, new=added)
+            except ValueError as e:  # E2eError, ConfigError: nothing stored
+                self.log("W", "app", "pair failed", device=peer, error=str(e))
+        if peer is not None:
+            await self.link.send(ls.pair_result(msg.id, peer, ok))
+
+    def _next_id(self):
+        self._iq_n += 1
+        return "Q%d" % self._iq_n
+
+    async def _ask(self, node, sid):
+        waiter = [asyncio.Event(), None]
+        self._iq_wait[sid] = waiter
+        try:
+            await self.link.send(node)
+            await streams.wait_for_ms(waiter[0].wait(), _IQ_WAIT_MS)
+            return waiter[1]
+        finally:
+            self._iq_wait.pop(sid, None)
+
+    async def pair(self, door):
+        """Phone side: a Signal session with the door from its bundle (when there is none
+        yet), then <pair> carrying PAIR_PLAINTEXT. True when the door says ok."""
+        try:
+            if not session.has_session(self.store, door):
+                sid = self._next_id()
+                res = await self._ask(ls.bundle_get(sid, door), sid)
+                if res.kind != "bundle_result":
+                    raise ValueError("no bundle for %s (%s)" % (door, getattr(res, "code", "?")))
+                from portier.e2e import keys, x3dh
+
+                x3dh.initiate(self.store, door, keys.Bundle.decode(res.bundle))
+            enc_type, ciphertext = session.encrypt(self.store, door, ls.PAIR_PLAINTEXT)
+            sid = self._next_id()
+            res = await self._ask(ls.pair(sid, door, enc_type, ciphertext), sid)
+            if res.kind != "pair_result" or not res.ok:
+                raise ValueError("the door refused the pairing")
+        except (ValueError, asyncio.TimeoutError) as e:
+            self.log("W", "app", "pair failed", device=door, error=repr(e))
+            return False
+        self.log("I", "app", "paired", device=door)
+        return True
+
+
+def _pair_plaintext(plaintext):
+    if bytes(plaintext) != ls.PAIR_PLAINTEXT:
+        from portier.e2e import E2eError
+
+        raise E2eError("not a pairing message")
+    return True
+
+
+def config_path(argv=None):
+    """The config file: argv[1], else $PORTIER_CONFIG, else portier.json (a board's flash)."""
+    argv = sys.argv if argv is None else argv
+    if len(argv) > 1:
+        return argv[1]
+    try:
+        import os
+
+        path = os.getenv("PORTIER_CONFIG")
+    except (AttributeError, ImportError):  # a board's os has no environment
+        path = None
+    return path or "portier.json"
+
+
+def pick_hal(cfg):
+    if cfg.audio.get("board") == "esp32" or sys.platform == "esp32":
+        from portier.hal import esp32door
+
+        return esp32door.Esp32Door(cfg)
+    from portier.hal import vdoor
+
+    return vdoor.VirtualDoor(cfg.audio)
+
+
+def main(argv=None, media_class=None):
+    from portier import config
+
+    cfg = config.load(config_path(argv))
+    app = App(cfg, pick_hal(cfg), media_class)
+    asyncio.run(app.run())
+    return app
