@@ -63,8 +63,8 @@ def describe(node):
     """A stanza as a flat dict for the log: tag, attributes, the call action and its key
     attributes, how many wrapped keys an offer holds, whether a relay block came along."""
     d = {"tag": node.tag}
-    for k in node.attrs:
-        d[k] = _text(node.attrs[k])
+    for k in node.attrs:  # the stanza's own "t" must not shadow the log line's ticks
+        d["stanza_t" if k == "t" else k] = _text(node.attrs[k])
     kids = node.content
     if isinstance(kids, list) and kids:
         first = kids[0]
@@ -145,6 +145,8 @@ class App:
         self.hal = hal
         self._log = log or log_line
         self.store = FileStore(cfg.e2e_store)
+        if cfg.profile == "phone":
+            _ensure_identity(self.store)
         self.engine = CallEngine(cfg.jid, Keys(self.store), ring_timeout_ms=cfg.ring_timeout_ms,
                                  max_call_ms=cfg.max_call_ms, auto_answer=cfg.auto_answer)
         self.calls = CallLog(cfg.call_log, cfg.call_log_max)
@@ -431,6 +433,17 @@ class App:
             return False
         self.log("I", "app", "paired", device=door)
         return True
+
+
+def _ensure_identity(store):
+    """A softphone makes its own Signal identity on first start: it only ever initiates
+    sessions, so nobody needs its bundle. (The door's comes from provisioning.)"""
+    from portier.e2e import E2eError, keys
+
+    try:
+        store.identity()
+    except E2eError:
+        keys.generate_identity(store)
 
 
 def _pair_plaintext(plaintext):

@@ -36,7 +36,7 @@ def server_tls(ca, server_identity, tmp_path):
 class MiniSwitchboard:
     def __init__(self, ssl_ctx=None, bundles=None, answer_pings=True):
         self.ssl_ctx = ssl_ctx
-        self.bundles = bundles or {}  # jid -> encoded Bundle
+        self.bundles = bundles or {}  # jid -> [encoded Bundle], one handed out per request
         self.answer_pings = answer_pings
         self.links = {}  # jid -> writer
         self.received = []  # (jid, Node) in arrival order
@@ -146,7 +146,8 @@ class MiniSwitchboard:
         if tag == "iq":
             msg = ls.parse(node)
             if msg.kind == "bundle_get":
-                b = self.bundles.get(msg.jid)
+                left = self.bundles.get(msg.jid)
+                b = left.pop(0) if left else None
                 reply = ls.iq_error(msg.id, 404) if b is None else ls.bundle_result(msg.id, msg.jid, b)
                 writer.write(encode_frame(wire.encode(reply)))
                 await writer.drain()
