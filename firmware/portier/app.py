@@ -180,6 +180,8 @@ class App:
         tasks = [asyncio.create_task(self.link.run()), asyncio.create_task(self._timers())]
         if self.cfg.control == "stdin":
             tasks.append(asyncio.create_task(self._commands()))
+        if hasattr(self.hal, "run"):  # a board HAL with its own inputs (the button)
+            tasks.append(asyncio.create_task(self.hal.run(self)))
         await self._done.wait()
         self.link.stop()
         await self._stop_media()
@@ -472,7 +474,7 @@ def pick_hal(cfg):
     if cfg.audio.get("board") == "esp32" or sys.platform == "esp32":
         from portier.hal import esp32door
 
-        return esp32door.Esp32Door(cfg)
+        return esp32door.Esp32Door(cfg.audio)
     from portier.hal import vdoor
 
     return vdoor.VirtualDoor(cfg.audio)

@@ -8,7 +8,8 @@
 #  "e2e_store": "e2e", "paired_file": "paired.json", "call_log": "calls.json", "call_log_max": 50,
 #  "ring_timeout_s": 30, "max_call_s": 600, "auto_answer": ["anna:2@home"],
 #  "call": "door:1@home" (phone: whom "press" calls), "pair_with": ["door:1@home"] (phone),
-#  "audio": {"mic": "in.wav", "speaker": "out.wav", "realtime": true} | {"board": "esp32"},
+#  "audio": {"mic": "in.wav", "speaker": "out.wav", "realtime": true}
+#           | {"board": "esp32", "file": "board.json"},
 #  "control": "stdin" | "none"}
 import json
 
@@ -167,11 +168,13 @@ def check(d):
 
 
 def _audio(a):
-    _only(a, ("mic", "speaker", "realtime", "loop", "board"), "audio")
+    _only(a, ("mic", "speaker", "realtime", "loop", "board", "file"), "audio")
     if "board" in a:
-        if len(a) != 1:
-            raise ConfigError("audio.board stands alone")
-        return {"board": _choice(a, "board", None, ("esp32",))}
+        if len(a) > 2 or len(a) == 2 and "file" not in a:
+            raise ConfigError("audio.board takes only a board file")
+        return {"board": _choice(a, "board", None, ("esp32",)), "file": _str(a, "file", "board.json")}
+    if "file" in a:
+        raise ConfigError("audio.file needs audio.board")
     return {"mic": _str(a, "mic"), "speaker": _str(a, "speaker"),
             "realtime": _bool(a, "realtime", True), "loop": _bool(a, "loop", False)}
 

@@ -48,7 +48,10 @@ def test_full_phone_config():
     assert c.auto_answer == ("door:1@home",) and c.pair_with == ("door:1@home",)
     assert c.call == "door:1@home" and c.control == "stdin"
     assert c.audio["mic"] == "m.wav" and c.audio["realtime"] is False
-    assert config.check(_with(audio={"board": "esp32"})).audio == {"board": "esp32"}
+    assert config.check(_with(audio={"board": "esp32"})).audio == {"board": "esp32",
+                                                                   "file": "board.json"}
+    b = config.check(_with(audio={"board": "esp32", "file": "boards/x.json"})).audio
+    assert b["file"] == "boards/x.json"
 
 
 def test_insecure_needs_no_tls_but_tls_needs_all_three():
@@ -76,7 +79,8 @@ def test_bad_fields_are_refused():
         _with(auto_answer=["anna:2@home"] * 17), _with(auto_answer=["anna"]),
         _with(pair_with=[7]), _with(call="home"), _with(control="tty"),
         _with(audio={"board": "esp8266"}), _with(audio={"board": "esp32", "mic": "m.wav"}),
-        _with(audio={"mic": 1}), _with(audio={"volume": 3}), _with(audio=[]),
+        _with(audio={"mic": 1}), _with(audio={"file": "b.json"}),
+        _with(audio={"board": "esp32", "file": ""}), _with(audio={"volume": 3}), _with(audio=[]),
         _with(colour="blue"),
     ]
     for d in bad:

@@ -256,7 +256,7 @@ def test_pairing_then_press_rings_every_paired_phone(ca, tmp_path):
             for jid in (ANNA, BEN):
                 cfg = config.check(_config(ca, jid, tmp_path, sb.port, pair_with=[DOOR],
                                            profile="phone", control="none"))
-                phones[jid] = app.App(cfg, VirtualDoor({}),
+                phones[jid] = app.App(cfg, VirtualDoor({}), media_class=RecordingMedia,
                                       log=lambda lvl, src, msg, f, j=jid: logs[j].append(
                                           dict(f, lvl=lvl, src=src, msg=msg)))
                 tasks.append(asyncio.create_task(phones[jid].run()))
@@ -288,9 +288,19 @@ def test_pairing_then_press_rings_every_paired_phone(ca, tmp_path):
             ben_end = [x for x in logs[BEN] if x.get("kind") == "ended"][0]
             assert ben_end["outcome"] == "answered_elsewhere"
             assert any(x.get("kind") == "media" for x in logs[ANNA])
+            # Anna's media session got the call's key, codec and relay block; Ben's none
+            assert len(RecordingMedia.made) == 1
+            m = RecordingMedia.made[0]
+            assert m.ran and m.kw["me"] == ANNA and m.kw["peer"] == DOOR
+            assert len(m.kw["call_key"]) == 32 and m.kw["call_id"] == msg.call_id
+            assert m.kw["codec"] in st.PORTIER_AUDIO and m.kw["relay"].tokens[0][0] == 0
+            assert m.kw["audio"].rate == m.kw["codec"][1]
             await phones[ANNA].command("hangup")
             ended = await door.wait(_event("ended"))
             assert ended["outcome"] == "answered" and ended["peer"] == ANNA
+            await _until(lambda: m.stopped.is_set())
+            assert any(x.get("msg") == "media stop" for x in logs[ANNA])
+            await door.wait(lambda d: d.get("msg") in ("media start", "no media module: call without audio"))
         except BaseException:
             for j in logs:
                 print(j, "\n".join(json.dumps(x) for x in logs[j][-30:]))
@@ -304,6 +314,28 @@ def test_pairing_then_press_rings_every_paired_phone(ca, tmp_path):
             await sb.close()
 
     _run(body())
+
+
+class RecordingMedia:
+    """Stands in for portier.net.media.MediaSession: keeps what the app handed it."""
+
+    made = []
+
+    def __init__(self, **kw):
+        self.kw = kw
+        self.stopped = asyncio.Event()
+        self.ran = False
+        RecordingMedia.made.append(self)
+
+    async def run(self):
+        self.ran = True
+        await self.stopped.wait()
+
+    def stop(self):
+        self.stopped.set()
+
+    def stats(self):
+        return {"sent": 0, "received": 0}
 
 
 async def _until(cond, timeout=20.0):
