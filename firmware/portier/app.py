@@ -9,83 +9,22 @@
 #   src "engine" msg "event" (kind, call_id, direction, peer, outcome, reason, duration_s, codec)
 #   src "app"    "pressed", "led", "call log", "paired", "pair failed", "media start"/"stop"
 # Commands (control "stdin"): press | call | answer | reject | hangup | pair [JID] | quit.
+#
+# The codec, engine, e2e and link modules are imported when the App is built, not when this
+# module is: importing portier.app alone stays small (the firmware import test runs every module
+# in a 96-128 KiB heap), and a board pays for them once, at start.
 import asyncio
-import json
 import sys
 import time
 
-from portier import fsutil
-from portier.config import ConfigError, check_jid, read_file
-from portier.e2e import callkey, session
-from portier.e2e.stores import FileStore
+from portier import pairing
+from portier.applog import describe, log_line
+from portier.config import read_file
 from portier.hal import controls
 from portier.net import streams
-from portier.net.link import Link
-from portier.signaling import linkstanzas as ls
-from portier.signaling import stanzas as st
-from portier.signaling.calllog import CallLog
-from portier.signaling.engine import CallEngine, CallError
 
-_MAX_PAIRED = 16
-_PAIRED_FILE_MAX = 2048
 _TIMER_WAKE_MS = 100  # the engine's timers are checked at least this often
 _IQ_WAIT_MS = 10000
-_KEY_ATTRS = ("call-id", "call-creator", "reason", "type", "result", "duration", "count")
-
-
-def log_line(lvl, src, msg, fields):
-    d = {"t": time.ticks_ms(), "lvl": lvl, "src": src, "msg": msg}
-    for k in fields:
-        d[k] = fields[k]
-    sys.stdout.write(json.dumps(d) + "\n")
-    if not streams.MICROPYTHON:
-        sys.stdout.flush()  # a pipe to the simulator: every line as it happens
-
-
-def _text(v):
-    if isinstance(v, str):
-        return v
-    if isinstance(v, (bytes, bytearray)):
-        return "<%d bytes>" % len(v)
-    return str(v)
-
-
-def _count(node, tag, depth=0):
-    n = 0
-    kids = node.content
-    if isinstance(kids, list) and depth < 4:
-        for k in kids:
-            n += (k.tag == tag) + _count(k, tag, depth + 1)
-    return n
-
-
-def describe(node):
-    """A stanza as a flat dict for the log: tag, attributes, the call action and its key
-    attributes, how many wrapped keys an offer holds, whether a relay block came along."""
-    d = {"tag": node.tag}
-    for k in node.attrs:  # the stanza's own "t" must not shadow the log line's ticks
-        d["stanza_t" if k == "t" else k] = _text(node.attrs[k])
-    kids = node.content
-    if isinstance(kids, list) and kids:
-        first = kids[0]
-        if node.tag == "call":
-            d["action"] = first.tag
-            for k in _KEY_ATTRS:
-                v = first.attrs.get(k)
-                if v is not None:
-                    d[k] = _text(v)
-        else:
-            d["child"] = first.tag
-        encs = _count(node, "enc")
-        if encs:
-            d["encs"] = encs
-        if _count(node, "relay"):
-            d["relay"] = True
-    elif kids is not None:
-        d["bytes"] = len(kids)
-    return d
-
-
 class Keys:
     """The engine's call-key wrapping, bound to this device's Signal store."""
 
@@ -93,38 +32,14 @@ class Keys:
         self.store = store
 
     def wrap(self, device, call_key):
+        from portier.e2e import callkey
+
         return callkey.wrap(self.store, device, call_key)
 
     def unwrap(self, device, enc_type, ciphertext):
+        from portier.e2e import callkey
+
         return callkey.unwrap(self.store, device, enc_type, ciphertext)
-
-
-class PairedDevices:
-    """The door's paired devices, a JSON list kept on flash (rewritten atomically)."""
-
-    def __init__(self, path):
-        self.path = path
-        self.devices = []
-        data = fsutil.load(path, _PAIRED_FILE_MAX)
-        if data is None:
-            return
-        try:
-            items = json.loads(data)
-            if not isinstance(items, list) or len(items) > _MAX_PAIRED:
-                raise ValueError("not a list of at most %d" % _MAX_PAIRED)
-            self.devices = [check_jid(j, "paired device") for j in items]
-        except ValueError as e:
-            raise ConfigError("paired devices in %s: %s" % (path, e))
-
-    def add(self, jid):
-        if jid in self.devices:
-            return False
-        if len(self.devices) >= _MAX_PAIRED:
-            raise ConfigError("already %d paired devices" % _MAX_PAIRED)
-        devices = self.devices + [jid]
-        fsutil.save_atomic(self.path, json.dumps(devices).encode())
-        self.devices = devices  # only once it is on flash
-        return True
 
 
 def _media_class():
@@ -141,16 +56,21 @@ class App:
     portier.net.media.MediaSession when present)."""
 
     def __init__(self, cfg, hal, media_class=None, log=None):
+        from portier.e2e.stores import FileStore
+        from portier.net.link import Link
+        from portier.signaling.calllog import CallLog
+        from portier.signaling.engine import CallEngine
+
         self.cfg = cfg
         self.hal = hal
         self._log = log or log_line
         self.store = FileStore(cfg.e2e_store)
         if cfg.profile == "phone":
-            _ensure_identity(self.store)
+            pairing.ensure_identity(self.store)
         self.engine = CallEngine(cfg.jid, Keys(self.store), ring_timeout_ms=cfg.ring_timeout_ms,
                                  max_call_ms=cfg.max_call_ms, auto_answer=cfg.auto_answer)
         self.calls = CallLog(cfg.call_log, cfg.call_log_max)
-        self.paired = PairedDevices(cfg.paired_file)
+        self.paired = pairing.PairedDevices(cfg.paired_file)
         self.media_class = media_class or _media_class()
         self.media = None
         self._media_task = None
@@ -225,6 +145,8 @@ class App:
 
     async def command(self, cmd, args=()):
         """One user intent: press/call, answer, reject, hangup, pair [JID], quit."""
+        from portier.signaling.engine import CallError
+
         now = time.ticks_ms()
         try:
             if cmd == "press" or cmd == "call":
@@ -261,6 +183,8 @@ class App:
     async def press(self, now):
         """The door's button (or the phone's "call"): ring the household's paired devices, or
         the configured device from a phone."""
+        from portier.signaling.engine import CallError
+
         self.log("I", "app", "pressed")
         if self.cfg.profile == "door":
             devices = self.paired.devices
@@ -350,6 +274,8 @@ class App:
         self._log("D", "link", direction, describe(node))
 
     async def _on_ready(self, link):
+        from portier.e2e import session
+
         self._led(controls.LED_IDLE if self.engine.current() is None else controls.LED_IN_CALL)
         if self.cfg.profile == "phone":
             for jid in self.cfg.pair_with:
@@ -357,6 +283,9 @@ class App:
                     asyncio.create_task(self.pair(jid))
 
     async def _on_node(self, node):
+        from portier.signaling import linkstanzas as ls
+        from portier.signaling import stanzas as st
+
         now = time.ticks_ms()
         if ls.is_call_stanza(node):
             try:
@@ -385,75 +314,43 @@ class App:
     # ---- pairing (docs/protocol.md 8.5) ----
 
     async def _on_pair(self, msg):
-        """Door side: open the phone's pkmsg as responder; its plaintext must be PAIR_PLAINTEXT."""
+        """Door side: a phone's <pair> (8.5)."""
+        from portier.signaling import linkstanzas as ls
+
         peer = msg.frm
+        if peer is None:
+            return
         ok = False
-        if peer is not None:
-            try:
-                session.decrypt(self.store, peer, msg.enc_type, msg.ciphertext, _pair_plaintext)
-                added = self.paired.add(peer)
-                ok = True
-                self.log("I", "app", "paired", device=peer, new=added)
-            except ValueError as e:  # E2eError, ConfigError: nothing stored
-                self.log("W", "app", "pair failed", device=peer, error=str(e))
-        if peer is not None:
-            await self.link.send(ls.pair_result(msg.id, peer, ok))
+        try:
+            added = pairing.accept(self.store, self.paired, peer, msg.enc_type, msg.ciphertext)
+            ok = True
+            self.log("I", "app", "paired", device=peer, new=added)
+        except ValueError as e:  # E2eError, ConfigError: nothing stored
+            self.log("W", "app", "pair failed", device=peer, error=str(e))
+        await self.link.send(ls.pair_result(msg.id, peer, ok))
 
-    def _next_id(self):
+    async def _ask(self, build):
+        """Send build(stanza_id) and wait for the answer with that id (bounded)."""
         self._iq_n += 1
-        return "Q%d" % self._iq_n
-
-    async def _ask(self, node, sid):
+        sid = "Q%d" % self._iq_n
         waiter = [asyncio.Event(), None]
         self._iq_wait[sid] = waiter
         try:
-            await self.link.send(node)
+            await self.link.send(build(sid))
             await streams.wait_for_ms(waiter[0].wait(), _IQ_WAIT_MS)
             return waiter[1]
         finally:
             self._iq_wait.pop(sid, None)
 
     async def pair(self, door):
-        """Phone side: a Signal session with the door from its bundle (when there is none
-        yet), then <pair> carrying PAIR_PLAINTEXT. True when the door says ok."""
+        """Phone side: pair with the door. True when the door says ok."""
         try:
-            if not session.has_session(self.store, door):
-                sid = self._next_id()
-                res = await self._ask(ls.bundle_get(sid, door), sid)
-                if res.kind != "bundle_result":
-                    raise ValueError("no bundle for %s (%s)" % (door, getattr(res, "code", "?")))
-                from portier.e2e import keys, x3dh
-
-                x3dh.initiate(self.store, door, keys.Bundle.decode(res.bundle))
-            enc_type, ciphertext = session.encrypt(self.store, door, ls.PAIR_PLAINTEXT)
-            sid = self._next_id()
-            res = await self._ask(ls.pair(sid, door, enc_type, ciphertext), sid)
-            if res.kind != "pair_result" or not res.ok:
-                raise ValueError("the door refused the pairing")
+            await pairing.request(self.store, self._ask, door)
         except (ValueError, asyncio.TimeoutError) as e:
             self.log("W", "app", "pair failed", device=door, error=repr(e))
             return False
         self.log("I", "app", "paired", device=door)
         return True
-
-
-def _ensure_identity(store):
-    """A softphone makes its own Signal identity on first start: it only ever initiates
-    sessions, so nobody needs its bundle. (The door's comes from provisioning.)"""
-    from portier.e2e import E2eError, keys
-
-    try:
-        store.identity()
-    except E2eError:
-        keys.generate_identity(store)
-
-
-def _pair_plaintext(plaintext):
-    if bytes(plaintext) != ls.PAIR_PLAINTEXT:
-        from portier.e2e import E2eError
-
-        raise E2eError("not a pairing message")
-    return True
 
 
 def config_path(argv=None):

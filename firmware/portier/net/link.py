@@ -3,13 +3,13 @@
 # The timing decisions are portier.net.keepalive's (sans-IO); this is the thin asyncio edge:
 # it connects, reads into one preallocated buffer, feeds the frame decoder, answers the
 # switchboard's own pings, and hands every other stanza to the app.
+# The stanza codec and link stanzas are imported where used (already loaded by then): importing
+# this module alone stays small for the firmware import test's 128 KiB heap.
 import asyncio
 import time
 
 from micropython import const
 
-from portier.signaling import linkstanzas as ls
-from portier.wire import stanza as wire
 from portier.wire.framing import FrameDecoder, encode_frame
 
 from . import keepalive as ka
@@ -106,6 +106,8 @@ class Link:
         self.timer.down(time.ticks_ms())
 
     async def _write(self, node):
+        from portier.wire import stanza as wire
+
         frame = encode_frame(wire.encode(node), _MAX_FRAME)
         async with self._lock:  # one drain at a time: concurrent drains would repeat bytes
             await self._stream.write(frame)
@@ -114,6 +116,8 @@ class Link:
             self.trace("out", node)
 
     async def _session(self):
+        from portier.signaling import linkstanzas as ls
+
         t0 = time.ticks_ms()
         self._closed = asyncio.Event()
         self._stream = await wait_for_ms(
@@ -167,6 +171,9 @@ class Link:
             self._closed.set()
 
     async def _dispatch(self, frame):
+        from portier.signaling import linkstanzas as ls
+        from portier.wire import stanza as wire
+
         try:
             node = wire.decode(frame)
         except ValueError as e:
@@ -189,6 +196,8 @@ class Link:
             await self.on_node(node)
 
     async def _on_link(self, msg):
+        from portier.signaling import linkstanzas as ls
+
         kind = msg.kind
         if kind == "ping":
             await self._write(ls.pong(msg.id))
