@@ -18,13 +18,13 @@ import sys
 import time
 
 from portier import pairing
-from portier.applog import describe, log_line
+from portier.appio import DeviceIO
+from portier.applog import log_line
 from portier.config import read_file
 from portier.hal import controls
 from portier.net import streams
 
 _TIMER_WAKE_MS = 100  # the engine's timers are checked at least this often
-_IQ_WAIT_MS = 10000
 class Keys:
     """The engine's call-key wrapping, bound to this device's Signal store."""
 
@@ -42,15 +42,7 @@ class Keys:
         return callkey.unwrap(self.store, device, enc_type, ciphertext)
 
 
-def _media_class():
-    try:
-        from portier.net.media import MediaSession
-    except ImportError:
-        return None
-    return MediaSession
-
-
-class App:
+class App(DeviceIO):
     """cfg: portier.config.Config; hal: an object with led(state, now_ms) and audio(rate) ->
     an AudioDevice (or None); media_class: the media session class (default:
     portier.net.media.MediaSession when present)."""
@@ -71,7 +63,7 @@ class App:
                                  max_call_ms=cfg.max_call_ms, auto_answer=cfg.auto_answer)
         self.calls = CallLog(cfg.call_log, cfg.call_log_max)
         self.paired = pairing.PairedDevices(cfg.paired_file)
-        self.media_class = media_class or _media_class()
+        self.media_class = media_class or self.default_media_class()
         self.media = None
         self._media_task = None
         self._started = {}  # call-id -> wall-clock start (UNIX s)
@@ -240,117 +232,6 @@ class App:
     def _led(self, state):
         self.hal.led(state, time.ticks_ms())
         self.log("D", "app", "led", state=state)
-
-    # ---- media (portier.net.media, built alongside) ----
-
-    async def _start_media(self, ev):
-        await self._stop_media()
-        if self.media_class is None:
-            self.log("W", "app", "no media module: call without audio", call_id=ev.call_id)
-            return
-        audio = self.hal.audio(ev.codec[1])
-        self.media = self.media_class(audio=audio, me=self.cfg.jid, peer=ev.peer,
-                                      call_id=ev.call_id, call_key=ev.call_key, codec=ev.codec,
-                                      relay=ev.relay,
-                                      log=lambda lvl, msg, **kw: self._log(lvl, "media", msg, kw))
-        self._media_task = asyncio.create_task(self.media.run())
-        self.log("I", "app", "media start", call_id=ev.call_id, codec="%s/%d" % ev.codec)
-
-    async def _stop_media(self):
-        media, self.media = self.media, None
-        if media is None:
-            return
-        media.stop()
-        task, self._media_task = self._media_task, None
-        try:
-            await streams.wait_for_ms(task, 2000)
-        except Exception as e:  # a media task that failed or hangs must not stop the app
-            self.log("W", "app", "media end", error=repr(e))
-        self.log("I", "app", "media stop", **media.stats())
-
-    # ---- the link ----
-
-    def _trace(self, direction, node):
-        self._log("D", "link", direction, describe(node))
-
-    async def _on_ready(self, link):
-        from portier.e2e import session
-
-        self._led(controls.LED_IDLE if self.engine.current() is None else controls.LED_IN_CALL)
-        if self.cfg.profile == "phone":
-            for jid in self.cfg.pair_with:
-                if not session.has_session(self.store, jid):
-                    asyncio.create_task(self.pair(jid))
-
-    async def _on_node(self, node):
-        from portier.signaling import linkstanzas as ls
-        from portier.signaling import stanzas as st
-
-        now = time.ticks_ms()
-        if ls.is_call_stanza(node):
-            try:
-                msg = st.parse(node)
-            except ValueError as e:
-                self.log("W", "app", "bad call stanza", error=str(e))
-                return
-            self.engine.handle(msg, now)
-            await self._pump()
-            return
-        try:
-            msg = ls.parse(node)
-        except ValueError as e:
-            self.log("W", "app", "bad stanza", tag=node.tag, error=str(e))
-            return
-        if msg.kind == "pair":
-            await self._on_pair(msg)
-        elif msg.kind in ("bundle_result", "iq_error", "iq_result", "pair_result"):
-            waiter = self._iq_wait.get(msg.id)
-            if waiter is not None:
-                waiter[1] = msg
-                waiter[0].set()
-        else:
-            self.log("W", "app", "unexpected stanza", kind=msg.kind)
-
-    # ---- pairing (docs/protocol.md 8.5) ----
-
-    async def _on_pair(self, msg):
-        """Door side: a phone's <pair> (8.5)."""
-        from portier.signaling import linkstanzas as ls
-
-        peer = msg.frm
-        if peer is None:
-            return
-        ok = False
-        try:
-            added = pairing.accept(self.store, self.paired, peer, msg.enc_type, msg.ciphertext)
-            ok = True
-            self.log("I", "app", "paired", device=peer, new=added)
-        except ValueError as e:  # E2eError, ConfigError: nothing stored
-            self.log("W", "app", "pair failed", device=peer, error=str(e))
-        await self.link.send(ls.pair_result(msg.id, peer, ok))
-
-    async def _ask(self, build):
-        """Send build(stanza_id) and wait for the answer with that id (bounded)."""
-        self._iq_n += 1
-        sid = "Q%d" % self._iq_n
-        waiter = [asyncio.Event(), None]
-        self._iq_wait[sid] = waiter
-        try:
-            await self.link.send(build(sid))
-            await streams.wait_for_ms(waiter[0].wait(), _IQ_WAIT_MS)
-            return waiter[1]
-        finally:
-            self._iq_wait.pop(sid, None)
-
-    async def pair(self, door):
-        """Phone side: pair with the door. True when the door says ok."""
-        try:
-            await pairing.request(self.store, self._ask, door)
-        except (ValueError, asyncio.TimeoutError) as e:
-            self.log("W", "app", "pair failed", device=door, error=repr(e))
-            return False
-        self.log("I", "app", "paired", device=door)
-        return True
 
 
 def config_path(argv=None):
