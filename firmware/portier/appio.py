@@ -3,9 +3,11 @@
 # (pairing, iq answers). A mixin of portier.app.App, kept apart so each module compiles in a
 # small heap.
 import asyncio
+import time
 
 from portier import pairing
 from portier.applog import describe
+from portier.hal import controls
 from portier.net import streams
 
 _IQ_WAIT_MS = 10000
