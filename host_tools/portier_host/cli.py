@@ -55,6 +55,51 @@ def _cmd_relay(args):
     return 0
 
 
+def _cmd_switchboard(args):
+    import asyncio
+    import logging
+
+    from . import provisioning, switchboard
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    ctx = None
+    secret = _load_secret(args.secret_file) if args.secret_file else None
+    if args.provisioning:
+        household = provisioning.load_household(args.provisioning)
+        provisioning.register_household(args.db, household)
+        ctx = household.server_ssl_context()
+        secret = secret or household.relay_secret
+    elif args.ca or args.cert or args.key:
+        if not (args.ca and args.cert and args.key):
+            print("switchboard: --ca, --cert and --key go together", file=sys.stderr)
+            return 2
+        from . import pki
+
+        with open(args.ca, "rb") as f:
+            ca_pem = f.read()
+        with open(args.key, "rb") as k, open(args.cert, "rb") as c:
+            server = pki.Identity.from_pem(k.read(), c.read())
+        ctx = provisioning.server_ssl_context(ca_pem, server)
+    if ctx is None and not args.insecure:
+        print("switchboard: give --provisioning FOLDER or --ca/--cert/--key (or --insecure for "
+              "plain TCP on a test network)", file=sys.stderr)
+        return 2
+    relay_address = None
+    if args.relay_address:
+        host, _, port = args.relay_address.rpartition(":")
+        relay_address = (host, int(port))
+    sb = switchboard.Switchboard(args.db, ssl_context=ctx, insecure=args.insecure,
+                                 relay_secret=secret, run_relay=relay_address is None,
+                                 relay_address=relay_address,
+                                 relay_public_host=args.relay_public_host)
+    try:
+        asyncio.run(switchboard.serve_forever(sb, args.host, args.port, args.relay_host,
+                                              args.relay_port))
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
 def _cmd_boards_check(args):
     from . import boards
 
@@ -222,6 +267,25 @@ def build_parser():
     p.add_argument("--port", type=int, default=3478)
     p.add_argument("--secret-file", required=True, help="token secret shared with the switchboard")
     p.set_defaults(func=_cmd_relay)
+
+    p = sub.add_parser("switchboard", help="run the household signalling server (and the relay)")
+    p.add_argument("--db", required=True, help="SQLite database (created on first run)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=5222)
+    p.add_argument("--relay-host", default="127.0.0.1", help="in-process relay's UDP address")
+    p.add_argument("--relay-port", type=int, default=3478)
+    p.add_argument("--relay-public-host", help="IPv4 address devices reach the relay at "
+                   "(default: --relay-host; 127.0.0.1 for 0.0.0.0)")
+    p.add_argument("--relay-address", help="HOST:PORT of a relay started on its own "
+                   "(no in-process relay then; share --secret-file with it)")
+    p.add_argument("--secret-file", help="relay token secret file (default: the database's)")
+    p.add_argument("--provisioning", help="a household folder made by provisioning")
+    p.add_argument("--ca", help="switchboard CA certificate (PEM)")
+    p.add_argument("--cert", help="switchboard server certificate (PEM)")
+    p.add_argument("--key", help="switchboard server key (PEM)")
+    p.add_argument("--insecure", action="store_true",
+                   help="plain TCP, JID taken from <hello> (loopback tests only)")
+    p.set_defaults(func=_cmd_switchboard)
 
     p = sub.add_parser("boards", help="board files: check or list them")
     bsub = p.add_subparsers(dest="boards_command", required=True)

@@ -1,0 +1,184 @@
+"""The switchboard's database: households, accounts, devices and their public prekey material,
+in SQLite at a file path (created on first use). Provisioning writes it, the switchboard reads
+it and hands out one-time prekeys from it (docs/protocol.md section 8.5).
+
+Only public keys live here: identity key, signed prekey and its signature, one-time prekeys.
+The private halves stay in each device's own portier.e2e Store.
+"""
+
+import os
+import sqlite3
+import time
+
+MAX_PREKEYS = 100  # one-time prekeys kept per device (section 8.5)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS settings (name TEXT PRIMARY KEY, value BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS households (name TEXT PRIMARY KEY, created INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS accounts (
+    household TEXT NOT NULL REFERENCES households(name),
+    name TEXT NOT NULL,
+    created INTEGER NOT NULL,
+    PRIMARY KEY (household, name));
+CREATE TABLE IF NOT EXISTS devices (
+    jid TEXT PRIMARY KEY,
+    household TEXT NOT NULL,
+    account TEXT NOT NULL,
+    number INTEGER NOT NULL,
+    registration_id INTEGER NOT NULL,
+    identity_key BLOB NOT NULL,
+    signed_prekey_id INTEGER NOT NULL,
+    signed_prekey BLOB NOT NULL,
+    signature BLOB NOT NULL,
+    created INTEGER NOT NULL,
+    FOREIGN KEY (household, account) REFERENCES accounts(household, name));
+CREATE TABLE IF NOT EXISTS prekeys (
+    jid TEXT NOT NULL REFERENCES devices(jid),
+    key_id INTEGER NOT NULL,
+    public BLOB NOT NULL,
+    added INTEGER NOT NULL,
+    PRIMARY KEY (jid, key_id));
+"""
+
+
+class DbError(ValueError):
+    pass
+
+
+class DeviceRecord:
+    """A device's row: where it belongs and its public bundle material."""
+
+    __slots__ = ("jid", "household", "account", "number", "registration_id", "identity_key",
+                 "signed_prekey_id", "signed_prekey", "signature")
+
+    def __init__(self, row):
+        for name, value in zip(self.__slots__, row):
+            setattr(self, name, value)
+
+
+def split_jid(jid):
+    """'name:N@household' -> (name, N, household); DbError if it is not that form."""
+    user, at, household = jid.partition("@")
+    name, colon, number = user.partition(":")
+    if not at or not household or not name or not colon or not number.isdigit() or "@" in household:
+        raise DbError("not a device JID: %r" % (jid,))
+    if name == "household":
+        raise DbError("the user part 'household' is reserved")
+    return name, int(number), household
+
+
+class Database:
+    def __init__(self, path):
+        self.path = path
+        fresh = path == ":memory:" or not os.path.exists(path)
+        self._db = sqlite3.connect(path, isolation_level=None)  # autocommit; explicit BEGIN below
+        self._db.execute("PRAGMA foreign_keys = ON")
+        if fresh:
+            self._db.execute("PRAGMA journal_mode = WAL")
+        self._db.executescript(_SCHEMA)
+
+    def close(self):
+        self._db.close()
+
+    # -- settings --
+
+    def setting(self, name):
+        row = self._db.execute("SELECT value FROM settings WHERE name = ?", (name,)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def set_setting(self, name, value):
+        self._db.execute("INSERT OR REPLACE INTO settings VALUES (?, ?)", (name, value))
+
+    # -- households and accounts --
+
+    def add_household(self, name):
+        if not name or "@" in name or ":" in name:
+            raise DbError("bad household name %r" % (name,))
+        self._db.execute("INSERT OR IGNORE INTO households VALUES (?, ?)", (name, int(time.time())))
+
+    def households(self):
+        return [r[0] for r in self._db.execute("SELECT name FROM households ORDER BY name")]
+
+    def accounts(self, household):
+        return [r[0] for r in self._db.execute(
+            "SELECT name FROM accounts WHERE household = ? ORDER BY name", (household,))]
+
+    def next_device_number(self, household, account):
+        row = self._db.execute("SELECT MAX(number) FROM devices WHERE household = ? AND account = ?",
+                               (household, account)).fetchone()
+        return 1 if row[0] is None else row[0] + 1
+
+    # -- devices --
+
+    def add_device(self, jid, registration_id, identity_key, signed_prekey_id, signed_prekey,
+                   signature, prekeys=()):
+        """Register a device of an existing household (its account is made on first use)."""
+        account, number, household = split_jid(jid)
+        now = int(time.time())
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if db.execute("SELECT 1 FROM households WHERE name = ?", (household,)).fetchone() is None:
+                raise DbError("no household %r" % household)
+            db.execute("INSERT OR IGNORE INTO accounts VALUES (?, ?, ?)", (household, account, now))
+            db.execute("INSERT INTO devices VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       (jid, household, account, number, registration_id, bytes(identity_key),
+                        signed_prekey_id, bytes(signed_prekey), bytes(signature), now))
+            self._insert_prekeys(jid, prekeys, now)
+            db.execute("COMMIT")
+        except sqlite3.IntegrityError as e:
+            db.execute("ROLLBACK")
+            raise DbError("device %s: %s" % (jid, e)) from None
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def device(self, jid):
+        row = self._db.execute("SELECT %s FROM devices WHERE jid = ?" % ", ".join(DeviceRecord.__slots__),
+                               (jid,)).fetchone()
+        return None if row is None else DeviceRecord(row)
+
+    def devices(self, household):
+        return [r[0] for r in self._db.execute(
+            "SELECT jid FROM devices WHERE household = ? ORDER BY jid", (household,))]
+
+    # -- one-time prekeys --
+
+    def _insert_prekeys(self, jid, prekeys, now):
+        for key_id, public in prekeys:
+            if len(public) != 33:
+                raise DbError("prekey %d is not 33 bytes" % key_id)
+            self._db.execute("INSERT OR REPLACE INTO prekeys VALUES (?, ?, ?, ?)",
+                             (jid, key_id, bytes(public), now))
+        # keep the newest MAX_PREKEYS (by when added, then id)
+        self._db.execute(
+            "DELETE FROM prekeys WHERE jid = ? AND key_id NOT IN (SELECT key_id FROM prekeys "
+            "WHERE jid = ? ORDER BY added DESC, key_id DESC LIMIT ?)", (jid, jid, MAX_PREKEYS))
+
+    def add_prekeys(self, jid, prekeys):
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            self._insert_prekeys(jid, prekeys, int(time.time()))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def prekey_count(self, jid):
+        return self._db.execute("SELECT COUNT(*) FROM prekeys WHERE jid = ?", (jid,)).fetchone()[0]
+
+    def take_prekey(self, jid):
+        """Remove and return the oldest one-time prekey (key_id, public), or None."""
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            row = db.execute("SELECT key_id, public FROM prekeys WHERE jid = ? "
+                             "ORDER BY added, key_id LIMIT 1", (jid,)).fetchone()
+            if row is not None:
+                db.execute("DELETE FROM prekeys WHERE jid = ? AND key_id = ?", (jid, row[0]))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return None if row is None else (row[0], bytes(row[1]))
