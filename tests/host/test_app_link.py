@@ -344,3 +344,78 @@ async def _until(cond, timeout=20.0):
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in %.0f s" % timeout)
         await asyncio.sleep(0.02)
+
+
+def test_real_switchboard_pair_press_answer(tmp_path):
+    """The same with portier switchboard and portier_host.provisioning (as `portier provision`
+    and the simulator make devices): the door on real MicroPython, two phones in-process."""
+    from portier import app, config
+    from portier.hal.vdoor import VirtualDoor
+    from portier_host import provisioning
+    from portier_host.switchboard import Switchboard
+
+    db = str(tmp_path / "sb.db")
+    hh = provisioning.create_household("home")
+    devs = [provisioning.add_device(hh, n, db=db, folder=str(tmp_path / n), prekeys=3)
+            for n in ("door", "anna", "ben")]
+
+    def cfg_of(dev, port, **extra):
+        f = dev.folder
+        d = {"jid": dev.jid, "switchboard": {"host": "127.0.0.1", "port": port},
+             "tls": {"ca": f + "/ca.der", "cert": f + "/cert.der", "key": f + "/key.der"},
+             "e2e_store": dev.store_path, "call_log": f + "/calls.json", "control": "stdin"}
+        d.update(extra)
+        return d
+
+    async def body():
+        sb = await Switchboard(db, ssl_context=hh.server_ssl_context()).start("127.0.0.1", 0)
+        port = sb.address[1]
+        door = await Device("micropython", cfg_of(devs[0], port), tmp_path).start()
+        logs = {d.jid: [] for d in devs[1:]}
+        phones, tasks = {}, []
+        try:
+            await door.wait(lambda d: d.get("msg") == "ready")
+            for dev in devs[1:]:
+                cfg = config.check(cfg_of(dev, port, profile="phone", control="none",
+                                          pair_with=[devs[0].jid], call=devs[0].jid))
+                phones[dev.jid] = app.App(cfg, VirtualDoor({}), media_class=RecordingMedia,
+                                          log=lambda lvl, src, msg, f, j=dev.jid: logs[j].append(
+                                              dict(f, lvl=lvl, src=src, msg=msg)))
+                tasks.append(asyncio.create_task(phones[dev.jid].run()))
+            for jid in logs:
+                await door.wait(lambda d, j=jid: d.get("msg") == "paired" and d["device"] == j)
+            await door.send("press")
+            out = await door.wait(_stanza("out", "call", "offer"))
+            assert out["encs"] == 2 and out["to"] == "household@home"
+            await door.wait(_event("ringing"))
+            await _until(lambda: all(p.engine.current() is not None for p in phones.values()))
+            anna = devs[1].jid
+            await phones[anna].command("answer")
+            media = await door.wait(_event("media"))
+            assert media["peer"] == anna
+            m = RecordingMedia.made[-1]
+            assert m.kw["me"] == anna and m.kw["relay"].tokens and m.kw["relay"].endpoints
+            await door.send("hangup")
+            ended = await door.wait(_event("ended"))
+            assert ended["outcome"] == "answered"
+            await _until(lambda: any(x.get("kind") == "ended" for x in logs[anna]))
+            # incoming: Anna calls the door, the door answers (its button / the simulator)
+            n = len(door.lines)
+            await phones[anna].command("call")
+            ring = await door.wait(lambda d: door.lines.index(d) >= n and _event("ringing")(d))
+            assert ring["direction"] == "in" and ring["peer"] == anna
+            await door.send("answer")
+            media = await door.wait(lambda d: door.lines.index(d) >= n and _event("media")(d))
+            assert media["direction"] == "in" and media["peer"] == anna
+            await phones[anna].command("hangup")
+            ended = await door.wait(lambda d: door.lines.index(d) >= n and _event("ended")(d))
+            assert ended["outcome"] == "answered" and ended["direction"] == "in"
+        finally:
+            for p in phones.values():
+                p.quit()
+            for t in tasks:
+                await asyncio.wait_for(t, 10)
+            await door.stop()
+            await sb.close()
+
+    _run(body())
