@@ -238,6 +238,19 @@ def _cmd_monitor(args):
     return monitor.run(args.port, baud=args.baud)
 
 
+def _cmd_phone(args):
+    from . import phone
+
+    paths.use_firmware()
+    from portier.config import ConfigError
+
+    try:
+        return phone.run(phone.config_from_args(args))
+    except ConfigError as e:
+        print("portier phone: %s" % e, file=sys.stderr)
+        return 2
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="portier", description="Portier host tools")
     parser.add_argument("--version", action="version", version="portier " + __version__)
@@ -309,6 +322,13 @@ def build_parser():
     p.add_argument("--port", required=True)
     p.add_argument("--baud", type=int, default=115200)
     p.set_defaults(func=_cmd_monitor)
+
+    from . import phone
+
+    p = sub.add_parser("phone", help="a household softphone (terminal lines: call, answer, "
+                                     "reject, hangup, pair, quit)")
+    phone.add_arguments(p)
+    p.set_defaults(func=_cmd_phone)
     return parser
 
 

@@ -1,0 +1,267 @@
+# The device's cooperative main loop: the switchboard link, the call engine, the call log,
+# pairing, media and the HAL meet here (and only here). The same App runs the door board (on
+# MicroPython, or the virtual door of the simulator) and the household softphone (profile
+# "phone", on CPython through the shim).
+#
+# Log lines: one JSON object per line on stdout, {"t": ticks_ms, "lvl", "src", "msg", ...}:
+#   src "link"   msg "out"/"in" for every stanza (tag, action, ids, key attributes),
+#                "ready" (connect_ms), "reconnect" (wait_ms), ...
+#   src "engine" msg "event" (kind, call_id, direction, peer, outcome, reason, duration_s, codec)
+#   src "app"    "pressed", "led", "call log", "paired", "pair failed", "media start"/"stop"
+# Commands (control "stdin"): press | call | answer | reject | hangup | pair [JID] | quit.
+#
+# The codec, engine, e2e and link modules are imported when the App is built, not when this
+# module is: importing portier.app alone stays small (the firmware import test runs every module
+# in a 96-128 KiB heap), and a board pays for them once, at start.
+import asyncio
+import sys
+import time
+
+from portier import pairing
+from portier.appio import DeviceIO
+from portier.applog import log_line
+from portier.config import read_file
+from portier.hal import controls
+from portier.net import streams
+
+_TIMER_WAKE_MS = 100  # the engine's timers are checked at least this often
+class Keys:
+    """The engine's call-key wrapping, bound to this device's Signal store."""
+
+    def __init__(self, store):
+        self.store = store
+
+    def wrap(self, device, call_key):
+        from portier.e2e import callkey
+
+        return callkey.wrap(self.store, device, call_key)
+
+    def unwrap(self, device, enc_type, ciphertext):
+        from portier.e2e import callkey
+
+        return callkey.unwrap(self.store, device, enc_type, ciphertext)
+
+
+class App(DeviceIO):
+    """cfg: portier.config.Config; hal: an object with led(state, now_ms) and audio(rate) ->
+    an AudioDevice (or None); media_class: the media session class (default:
+    portier.net.media.MediaSession when present)."""
+
+    def __init__(self, cfg, hal, media_class=None, log=None):
+        from portier.e2e.stores import FileStore
+        from portier.net.link import Link
+        from portier.signaling.calllog import CallLog
+        from portier.signaling.engine import CallEngine
+
+        self.cfg = cfg
+        self.hal = hal
+        self._log = log or log_line
+        self.store = FileStore(cfg.e2e_store)
+        if cfg.profile == "phone":
+            pairing.ensure_identity(self.store)
+        self.engine = CallEngine(cfg.jid, Keys(self.store), ring_timeout_ms=cfg.ring_timeout_ms,
+                                 max_call_ms=cfg.max_call_ms, auto_answer=cfg.auto_answer)
+        self.calls = CallLog(cfg.call_log, cfg.call_log_max)
+        self.paired = pairing.PairedDevices(cfg.paired_file)
+        self.media_class = media_class or self.default_media_class()
+        self.media = None
+        self._media_task = None
+        self._started = {}  # call-id -> wall-clock start (UNIX s)
+        self._iq_n = 0
+        self._iq_wait = {}  # iq id -> [asyncio.Event, result]
+        self._running = True
+        self._done = None
+        ssl_ctx = None
+        if not cfg.insecure:
+            ssl_ctx = streams.client_tls(read_file(cfg.ca_path), read_file(cfg.cert_path),
+                                         read_file(cfg.key_path))
+        self.link = Link(cfg.jid, cfg.host, cfg.port, ssl_ctx, cfg.server_name,
+                         on_node=self._on_node, on_ready=self._on_ready, trace=self._trace,
+                         log=lambda lvl, msg, **kw: self._log(lvl, "link", msg, kw))
+
+    def log(self, lvl, src, msg, **fields):
+        self._log(lvl, src, msg, fields)
+
+    # ---- running ----
+
+    async def run(self):
+        self._done = asyncio.Event()
+        self.log("I", "app", "start", jid=self.cfg.jid, profile=self.cfg.profile,
+                 runtime=sys.implementation.name, paired=self.paired.devices)
+        self._led(controls.LED_CONNECTING)
+        tasks = [asyncio.create_task(self.link.run()), asyncio.create_task(self._timers())]
+        if self.cfg.control == "stdin":
+            tasks.append(asyncio.create_task(self._commands()))
+        if hasattr(self.hal, "run"):  # a board HAL with its own inputs (the button)
+            tasks.append(asyncio.create_task(self.hal.run(self)))
+        await self._done.wait()
+        self.link.stop()
+        await self._stop_media()
+        for t in tasks:
+            t.cancel()
+        await streams.sleep_ms(10)
+        self.log("I", "app", "stop")
+
+    def quit(self):
+        self._running = False
+        if self._done is not None:
+            self._done.set()
+
+    async def _timers(self):
+        while self._running:
+            now = time.ticks_ms()
+            deadline = self.engine.next_deadline()
+            if deadline is not None and time.ticks_diff(deadline, now) <= 0:
+                self.engine.on_timer(now)
+                await self._pump()
+            if self.link.timer.lost(now):  # down past the grace: calls end connection_lost
+                self.log("W", "app", "link lost", calls=self.engine.current() is not None)
+                self.engine.link_lost(now)
+                await self._pump()
+            wait = _TIMER_WAKE_MS
+            deadline = self.engine.next_deadline()
+            if deadline is not None:
+                wait = max(1, min(wait, time.ticks_diff(deadline, time.ticks_ms())))
+            await streams.sleep_ms(wait)
+
+    async def _commands(self):
+        lines = streams.stdin_lines()
+        while self._running:
+            line = await lines.readline()
+            if not line:
+                self.log("I", "app", "stdin closed")
+                return self.quit()
+            words = line.decode().split()
+            if words:
+                await self.command(words[0], words[1:])
+
+    async def command(self, cmd, args=()):
+        """One user intent: press/call, answer, reject, hangup, pair [JID], quit."""
+        from portier.signaling.engine import CallError
+
+        now = time.ticks_ms()
+        try:
+            if cmd == "press" or cmd == "call":
+                await self.press(now)
+            elif cmd == "answer" or cmd == "reject" or cmd == "hangup":
+                call = self.engine.current()
+                if call is None:
+                    raise CallError("no call")
+                if cmd == "answer":
+                    self.engine.answer(call.id, now)
+                elif cmd == "reject":
+                    self.engine.reject(call.id, now)
+                else:
+                    self.engine.hang_up(call.id, now)
+            elif cmd == "pair":
+                targets = args or self.cfg.pair_with
+                for jid in targets:
+                    asyncio.create_task(self.pair(jid))
+            elif cmd == "quit":
+                call = self.engine.current()
+                if call is not None:
+                    self.engine.hang_up(call.id, now)
+                    await self._pump()
+                    await streams.sleep_ms(50)  # let the terminate leave
+                return self.quit()
+            else:
+                raise CallError("unknown command %r" % cmd)
+        except ValueError as e:  # CallError, E2eError, ConfigError
+            self.log("W", "app", "command refused", cmd=cmd, error=str(e))
+            return None
+        await self._pump()
+        return None
+
+    async def press(self, now):
+        """The door's button (or the phone's "call"): ring the household's paired devices, or
+        the configured device from a phone."""
+        from portier.signaling.engine import CallError
+
+        self.log("I", "app", "pressed")
+        if self.cfg.profile == "door":
+            devices = self.paired.devices
+            to = self.cfg.household_jid()
+        else:
+            if self.cfg.call is None:
+                raise CallError("no device to call configured")
+            devices = [self.cfg.call]
+            to = self.cfg.call
+        call_id = self.engine.place_call(to, devices, now)
+        self._started[call_id] = self.link.wall_time(now)
+
+    # ---- engine output ----
+
+    async def _pump(self):
+        while True:
+            out = self.engine.pending()
+            events = self.engine.events()
+            if not out and not events:
+                return
+            for s in out:
+                await self.link.send(s.to_node())
+            for ev in events:
+                await self._on_event(ev)
+
+    async def _on_event(self, ev):
+        now = time.ticks_ms()
+        fields = {"kind": ev.kind, "call_id": ev.call_id, "direction": ev.direction,
+                  "peer": ev.peer}
+        if ev.kind == "ended":
+            fields["outcome"] = ev.outcome
+            fields["reason"] = ev.reason
+            fields["duration_s"] = ev.duration_s
+        elif ev.kind == "media":
+            fields["codec"] = "%s/%d" % ev.codec
+        self.log("I", "engine", "event", **fields)
+        if ev.call_id not in self._started:
+            self._started[ev.call_id] = self.link.wall_time(now)
+        if ev.kind == "ringing":
+            self._led(controls.LED_RINGING)
+        elif ev.kind == "answered":
+            self._led(controls.LED_IN_CALL)
+        elif ev.kind == "media":
+            await self._start_media(ev)
+        elif ev.kind == "ended":
+            await self._stop_media()
+            start = self._started.pop(ev.call_id, self.link.wall_time(now))
+            self.calls.add(ev.direction, ev.peer, ev.outcome, ev.reason, start, ev.duration_s)
+            self.log("I", "app", "call log", direction=ev.direction, peer=ev.peer,
+                     outcome=ev.outcome, reason=ev.reason, start=start, duration=ev.duration_s)
+            self._led(controls.LED_IDLE if self.link.ready else controls.LED_CONNECTING)
+
+    def _led(self, state):
+        self.hal.led(state, time.ticks_ms())
+        self.log("D", "app", "led", state=state)
+
+
+def config_path(argv=None):
+    """The config file: argv[1], else $PORTIER_CONFIG, else portier.json (a board's flash)."""
+    argv = sys.argv if argv is None else argv
+    if len(argv) > 1:
+        return argv[1]
+    try:
+        import os
+
+        path = os.getenv("PORTIER_CONFIG")
+    except (AttributeError, ImportError):  # a board's os has no environment
+        path = None
+    return path or "portier.json"
+
+
+def pick_hal(cfg):
+    if cfg.audio.get("board") == "esp32" or sys.platform == "esp32":
+        from portier.hal import esp32door
+
+        return esp32door.Esp32Door(cfg.audio)
+    from portier.hal import vdoor
+
+    return vdoor.VirtualDoor(cfg.audio)
+
+
+def main(argv=None, media_class=None):
+    from portier import config
+
+    cfg = config.load(config_path(argv))
+    app = App(cfg, pick_hal(cfg), media_class)
+    asyncio.run(app.run())
+    return app

@@ -1,0 +1,137 @@
+# The App's exchanges with the outside that are not the call engine's: media sessions
+# (portier.net.media, started on the engine's "media" event) and the link's non-call stanzas
+# (pairing, iq answers). A mixin of portier.app.App, kept apart so each module compiles in a
+# small heap.
+import asyncio
+import time
+
+from portier import pairing
+from portier.applog import describe
+from portier.hal import controls
+from portier.net import streams
+
+_IQ_WAIT_MS = 10000
+
+
+class DeviceIO:
+    @staticmethod
+    def default_media_class():
+        """portier.net.media.MediaSession, or None while that module is missing."""
+        try:
+            from portier.net.media import MediaSession
+        except ImportError:
+            return None
+        return MediaSession
+
+    # ---- media (portier.net.media, built alongside) ----
+
+    async def _start_media(self, ev):
+        await self._stop_media()
+        if self.media_class is None:
+            self.log("W", "app", "no media module: call without audio", call_id=ev.call_id)
+            return
+        audio = self.hal.audio(ev.codec[1])
+        self.media = self.media_class(audio=audio, me=self.cfg.jid, peer=ev.peer,
+                                      call_id=ev.call_id, call_key=ev.call_key, codec=ev.codec,
+                                      relay=ev.relay,
+                                      log=lambda lvl, msg, **kw: self._log(lvl, "media", msg, kw))
+        self._media_task = asyncio.create_task(self.media.run())
+        self.log("I", "app", "media start", call_id=ev.call_id, codec="%s/%d" % ev.codec)
+
+    async def _stop_media(self):
+        media, self.media = self.media, None
+        if media is None:
+            return
+        media.stop()
+        task, self._media_task = self._media_task, None
+        try:
+            await streams.wait_for_ms(task, 2000)
+        except Exception as e:  # a media task that failed or hangs must not stop the app
+            self.log("W", "app", "media end", error=repr(e))
+        self.log("I", "app", "media stop", **media.stats())
+
+    # ---- the link ----
+
+    def _trace(self, direction, node):
+        self._log("D", "link", direction, describe(node))
+
+    async def _on_ready(self, link):
+        from portier.e2e import session
+
+        self._led(controls.LED_IDLE if self.engine.current() is None else controls.LED_IN_CALL)
+        if self.cfg.profile == "phone":
+            for jid in self.cfg.pair_with:
+                if not session.has_session(self.store, jid):
+                    asyncio.create_task(self.pair(jid))
+
+    async def _on_node(self, node):
+        from portier.signaling import linkstanzas as ls
+        from portier.signaling import stanzas as st
+
+        now = time.ticks_ms()
+        if ls.is_call_stanza(node):
+            try:
+                msg = st.parse(node)
+            except ValueError as e:
+                self.log("W", "app", "bad call stanza", error=str(e))
+                return
+            self.engine.handle(msg, now)
+            await self._pump()
+            return
+        try:
+            msg = ls.parse(node)
+        except ValueError as e:
+            self.log("W", "app", "bad stanza", tag=node.tag, error=str(e))
+            return
+        if msg.kind == "pair":
+            await self._on_pair(msg)
+        elif msg.kind in ("bundle_result", "iq_error", "iq_result", "pair_result"):
+            waiter = self._iq_wait.get(msg.id)
+            if waiter is not None:
+                waiter[1] = msg
+                waiter[0].set()
+        else:
+            self.log("W", "app", "unexpected stanza", kind=msg.kind)
+
+    # ---- pairing (docs/protocol.md 8.5) ----
+
+    async def _on_pair(self, msg):
+        """Door side: a phone's <pair> (8.5)."""
+        from portier.signaling import linkstanzas as ls
+
+        peer = msg.frm
+        if peer is None:
+            return
+        ok = False
+        try:
+            added = pairing.accept(self.store, self.paired, peer, msg.enc_type, msg.ciphertext)
+            ok = True
+            self.log("I", "app", "paired", device=peer, new=added)
+        except ValueError as e:  # E2eError, ConfigError: nothing stored
+            self.log("W", "app", "pair failed", device=peer, error=str(e))
+        await self.link.send(ls.pair_result(msg.id, peer, ok))
+
+    async def _ask(self, build):
+        """Send build(stanza_id) and wait for the answer with that id (bounded)."""
+        self._iq_n += 1
+        sid = "Q%d" % self._iq_n
+        waiter = [asyncio.Event(), None]
+        self._iq_wait[sid] = waiter
+        try:
+            await self.link.send(build(sid))
+            await streams.wait_for_ms(waiter[0].wait(), _IQ_WAIT_MS)
+            return waiter[1]
+        finally:
+            self._iq_wait.pop(sid, None)
+
+    async def pair(self, door):
+        """Phone side: pair with the door. True when the door says ok."""
+        try:
+            await pairing.request(self.store, self._ask, door)
+        except (ValueError, asyncio.TimeoutError) as e:
+            self.log("W", "app", "pair failed", device=door, error=repr(e))
+            return False
+        self.log("I", "app", "paired", device=door)
+        return True
+
+

@@ -1,0 +1,211 @@
+# The device's configuration: one JSON file on flash (or on the host), checked field by field
+# before anything uses it. Unknown keys, wrong types and out-of-range values raise ConfigError;
+# every size is bounded, so a corrupt file cannot exhaust the heap.
+#
+# {"jid": "door:1@home", "profile": "door" | "phone",
+#  "switchboard": {"host": "127.0.0.1", "port": 5223, "insecure": false, "server_name": "localhost"},
+#  "tls": {"ca": "ca.der", "cert": "door.der", "key": "door.key.der"},   (not with insecure)
+#  "e2e_store": "e2e", "paired_file": "paired.json", "call_log": "calls.json", "call_log_max": 50,
+#  "ring_timeout_s": 30, "max_call_s": 600, "auto_answer": ["anna:2@home"],
+#  "call": "door:1@home" (phone: whom "press" calls), "pair_with": ["door:1@home"] (phone),
+#  "audio": {"mic": "in.wav", "speaker": "out.wav", "realtime": true}
+#           | {"board": "esp32", "file": "board.json"},
+#  "control": "stdin" | "none"}
+import json
+
+from portier import fsutil
+
+_MAX_FILE = 4096
+_MAX_STR = 200  # paths, host names
+_MAX_JID = 64
+_MAX_LIST = 16  # auto-answer and pairing lists
+
+_TOP = ("jid", "profile", "household", "switchboard", "tls", "e2e_store", "paired_file",
+        "call_log", "call_log_max", "ring_timeout_s", "max_call_s", "auto_answer", "call",
+        "pair_with", "audio", "control")
+
+
+class ConfigError(ValueError):
+    pass
+
+
+class Config:
+    """The checked configuration; attribute names follow the file's keys."""
+
+    def __init__(self, d):
+        for k in _TOP:
+            if k not in d:
+                d[k] = None
+        sb = d["switchboard"]
+        self.jid = d["jid"]
+        self.profile = d["profile"]
+        self.household = d["household"]
+        self.host = sb["host"]
+        self.port = sb["port"]
+        self.insecure = sb["insecure"]
+        self.server_name = sb["server_name"]
+        tls = d["tls"] or {}
+        self.ca_path = tls.get("ca")
+        self.cert_path = tls.get("cert")
+        self.key_path = tls.get("key")
+        self.e2e_store = d["e2e_store"]
+        self.paired_file = d["paired_file"]
+        self.call_log = d["call_log"]
+        self.call_log_max = d["call_log_max"]
+        self.ring_timeout_ms = d["ring_timeout_s"] * 1000
+        self.max_call_ms = d["max_call_s"] * 1000
+        self.auto_answer = tuple(d["auto_answer"])
+        self.call = d["call"]
+        self.pair_with = tuple(d["pair_with"])
+        self.audio = d["audio"]
+        self.control = d["control"]
+
+    def household_jid(self):
+        return "household@" + self.household
+
+
+def _str(d, key, default=None, limit=_MAX_STR, required=False):
+    v = d.get(key, default)
+    if v is None:
+        if required:
+            raise ConfigError("%s is required" % key)
+        return None
+    if not isinstance(v, str) or not 0 < len(v) <= limit:
+        raise ConfigError("%s must be text of 1..%d characters" % (key, limit))
+    return v
+
+
+def _int(d, key, default, lo, hi):
+    v = d.get(key, default)
+    if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
+        raise ConfigError("%s must be an integer in %d..%d" % (key, lo, hi))
+    return v
+
+
+def _bool(d, key, default):
+    v = d.get(key, default)
+    if not isinstance(v, bool):
+        raise ConfigError("%s must be true or false" % key)
+    return v
+
+
+def _choice(d, key, default, choices):
+    v = d.get(key, default)
+    if v not in choices:
+        raise ConfigError("%s must be one of %s" % (key, ", ".join(choices)))
+    return v
+
+
+def check_jid(v, what="jid"):
+    """A device JID of section 8.1, name:N@household (the household's own JID is not one)."""
+    if not isinstance(v, str) or not 3 <= len(v) <= _MAX_JID:
+        raise ConfigError("%s must be a JID of at most %d characters" % (what, _MAX_JID))
+    user, at, server = v.partition("@")
+    name, colon, device = user.partition(":")
+    if not at or not server or "@" in server or not name or not colon or not device.isdigit():
+        raise ConfigError("%s %r is not name:N@household" % (what, v))
+    if name == "household":
+        raise ConfigError("%s: the user part 'household' is reserved" % what)
+    for c in v:
+        if c <= " " or c == "/":
+            raise ConfigError("%s %r holds a space or control character" % (what, v))
+    return v
+
+
+def _jids(d, key):
+    v = d.get(key, [])
+    if not isinstance(v, list) or len(v) > _MAX_LIST:
+        raise ConfigError("%s must be a list of at most %d JIDs" % (key, _MAX_LIST))
+    return [check_jid(j, key) for j in v]
+
+
+def _only(d, allowed, where):
+    if not isinstance(d, dict):
+        raise ConfigError("%s must be an object" % where)
+    for k in d:
+        if k not in allowed:
+            raise ConfigError("unknown key %s in %s" % (k, where))
+
+
+def check(d):
+    """A parsed JSON object -> Config; ConfigError on anything wrong."""
+    _only(d, _TOP, "config")
+    out = {}
+    out["jid"] = check_jid(d.get("jid"))
+    household = out["jid"].partition("@")[2]
+    out["household"] = _str(d, "household", household, _MAX_JID)
+    if out["household"] != household:
+        raise ConfigError("household %s differs from the JID's %s" % (out["household"], household))
+    out["profile"] = _choice(d, "profile", "door", ("door", "phone"))
+    sb = d.get("switchboard")
+    _only(sb, ("host", "port", "insecure", "server_name"), "switchboard")
+    out["switchboard"] = {
+        "host": _str(sb, "host", required=True),
+        "port": _int(sb, "port", None, 1, 65535),
+        "insecure": _bool(sb, "insecure", False),
+        "server_name": _str(sb, "server_name", "localhost"),
+    }
+    tls = d.get("tls")
+    if tls is None:
+        if not out["switchboard"]["insecure"]:
+            raise ConfigError("tls (ca, cert, key) is required unless switchboard.insecure")
+    else:
+        _only(tls, ("ca", "cert", "key"), "tls")
+        out["tls"] = dict((k, _str(tls, k, required=True)) for k in ("ca", "cert", "key"))
+    out["e2e_store"] = _str(d, "e2e_store", required=True)
+    out["paired_file"] = _str(d, "paired_file", out["e2e_store"] + "/paired.json")
+    out["call_log"] = _str(d, "call_log")
+    out["call_log_max"] = _int(d, "call_log_max", 50, 1, 500)
+    out["ring_timeout_s"] = _int(d, "ring_timeout_s", 30, 1, 600)
+    out["max_call_s"] = _int(d, "max_call_s", 600, 5, 86400)
+    out["auto_answer"] = _jids(d, "auto_answer")
+    out["pair_with"] = _jids(d, "pair_with")
+    call = d.get("call")
+    out["call"] = None if call is None else check_jid(call, "call")
+    out["audio"] = _audio(d.get("audio", {}))
+    out["control"] = _choice(d, "control", "none", ("none", "stdin"))
+    return Config(out)
+
+
+def _audio(a):
+    _only(a, ("mic", "speaker", "realtime", "loop", "board", "file"), "audio")
+    if "board" in a:
+        if len(a) > 2 or len(a) == 2 and "file" not in a:
+            raise ConfigError("audio.board takes only a board file")
+        return {"board": _choice(a, "board", None, ("esp32",)), "file": _str(a, "file", "board.json")}
+    if "file" in a:
+        raise ConfigError("audio.file needs audio.board")
+    return {"mic": _str(a, "mic"), "speaker": _str(a, "speaker"),
+            "realtime": _bool(a, "realtime", True), "loop": _bool(a, "loop", False)}
+
+
+def loads(text):
+    if len(text) > _MAX_FILE:
+        raise ConfigError("config of %d bytes, over %d" % (len(text), _MAX_FILE))
+    try:
+        d = json.loads(text)
+    except ValueError as e:  # MicroPython's json raises ValueError; CPython's a subclass of it
+        raise ConfigError("config is not JSON: %s" % e)
+    return check(d)
+
+
+def load(path):
+    try:
+        data = fsutil.load(path, _MAX_FILE)
+    except OSError as e:
+        raise ConfigError("config %s: %s" % (path, e))
+    if data is None:
+        raise ConfigError("no config file %s" % path)
+    try:
+        text = data.decode()
+    except ValueError:  # UnicodeError is a ValueError on both runtimes
+        raise ConfigError("config %s is not UTF-8" % path)
+    return loads(text)
+
+
+def read_file(path, limit=8192):
+    """A key or certificate file named by the config, bounded."""
+    data = fsutil.load(path, limit)
+    if data is None:
+        raise ConfigError("missing file %s" % path)
+    return data
