@@ -8,7 +8,7 @@
 #                "ready" (connect_ms), "reconnect" (wait_ms), ...
 #   src "engine" msg "event" (kind, call_id, direction, peer, outcome, reason, duration_s, codec)
 #   src "app"    "pressed", "led", "call log", "paired", "pair failed", "media start"/"stop"
-# Commands (control "stdin"): press | call | answer | reject | hangup | pair [JID] | quit.
+# Commands (control "stdin"): press | call | answer | reject | busy | hangup | pair [JID] | quit.
 #
 # The codec, engine, e2e and link modules are imported when the App is built, not when this
 # module is: importing portier.app alone stays small (the firmware import test runs every module
@@ -136,21 +136,21 @@ class App(DeviceIO):
                 await self.command(words[0], words[1:])
 
     async def command(self, cmd, args=()):
-        """One user intent: press/call, answer, reject, hangup, pair [JID], quit."""
+        """One user intent: press/call, answer, reject, busy, hangup, pair [JID], quit."""
         from portier.signaling.engine import CallError
 
         now = time.ticks_ms()
         try:
             if cmd == "press" or cmd == "call":
                 await self.press(now)
-            elif cmd == "answer" or cmd == "reject" or cmd == "hangup":
+            elif cmd == "answer" or cmd == "reject" or cmd == "busy" or cmd == "hangup":
                 call = self.engine.current()
                 if call is None:
                     raise CallError("no call")
                 if cmd == "answer":
                     self.engine.answer(call.id, now)
-                elif cmd == "reject":
-                    self.engine.reject(call.id, now)
+                elif cmd == "reject" or cmd == "busy":  # busy: this device only declines
+                    self.engine.reject(call.id, now, busy=cmd == "busy")
                 else:
                     self.engine.hang_up(call.id, now)
             elif cmd == "pair":

@@ -13,6 +13,15 @@ from portier.net import streams
 _IQ_WAIT_MS = 10000
 
 
+def _relay_address(relay):
+    """(host, port) of the relay block's first IPv4 endpoint (a 6-byte address+port body)."""
+    for te in relay.endpoints:
+        a = te.address
+        if len(a) == 6:
+            return "%d.%d.%d.%d" % (a[0], a[1], a[2], a[3]), (a[4] << 8) | a[5]
+    raise ValueError("relay block without an IPv4 endpoint")
+
+
 class DeviceIO:
     @staticmethod
     def default_media_class():
@@ -30,13 +39,25 @@ class DeviceIO:
         if self.media_class is None:
             self.log("W", "app", "no media module: call without audio", call_id=ev.call_id)
             return
-        audio = self.hal.audio(ev.codec[1])
-        self.media = self.media_class(audio=audio, me=self.cfg.jid, peer=ev.peer,
-                                      call_id=ev.call_id, call_key=ev.call_key, codec=ev.codec,
-                                      relay=ev.relay,
-                                      log=lambda lvl, msg, **kw: self._log(lvl, "media", msg, kw))
+        try:
+            self.media = self._new_media(ev)
+        except (OSError, ValueError) as e:  # no audio device, a bad relay block: the call goes
+            self.log("E", "app", "media failed", call_id=ev.call_id, error=repr(e))  # on, mute
+            return
+        call_id = ev.call_id
+        # "first audio" is what the simulator times accept -> first audio by.
+        self.media.on_first_audio = lambda: self.log("I", "media", "first audio", call_id=call_id)
         self._media_task = asyncio.create_task(self.media.run())
         self.log("I", "app", "media start", call_id=ev.call_id, codec="%s/%d" % ev.codec)
+
+    def _new_media(self, ev):
+        relay = ev.relay
+        host, port = _relay_address(relay)
+        audio = self.hal.audio(ev.codec[1])
+        return self.media_class(own_jid=self.cfg.jid, peer_jid=ev.peer, call_id=ev.call_id,
+                                call_key=ev.call_key, codec=ev.codec, relay_host=host,
+                                relay_port=port, relay_token=relay.tokens[0][1],
+                                pid=relay.self_pid, audio=audio)
 
     async def _stop_media(self):
         media, self.media = self.media, None
@@ -48,7 +69,7 @@ class DeviceIO:
             await streams.wait_for_ms(task, 2000)
         except Exception as e:  # a media task that failed or hangs must not stop the app
             self.log("W", "app", "media end", error=repr(e))
-        self.log("I", "app", "media stop", **media.stats())
+        self.log("I", "app", "media stop", **media.stats.to_dict())
 
     # ---- the link ----
 

@@ -168,14 +168,19 @@ def check(d):
 
 
 def _audio(a):
-    _only(a, ("mic", "speaker", "realtime", "loop", "board", "file"), "audio")
+    _only(a, ("mic", "speaker", "realtime", "loop", "rate", "board", "file"), "audio")
     if "board" in a:
         if len(a) > 2 or len(a) == 2 and "file" not in a:
             raise ConfigError("audio.board takes only a board file")
         return {"board": _choice(a, "board", None, ("esp32",)), "file": _str(a, "file", "board.json")}
     if "file" in a:
         raise ConfigError("audio.file needs audio.board")
-    return {"mic": _str(a, "mic"), "speaker": _str(a, "speaker"),
+    # rate: the audio device's own rate (WAV files at 16 kHz, like the board's I2S bus);
+    # absent, each call opens it at the codec's rate. Media resamples between the two.
+    rate = a.get("rate")
+    if rate is not None and rate not in (8000, 16000):
+        raise ConfigError("audio.rate must be 8000 or 16000")
+    return {"mic": _str(a, "mic"), "speaker": _str(a, "speaker"), "rate": rate,
             "realtime": _bool(a, "realtime", True), "loop": _bool(a, "loop", False)}
 
 

@@ -238,6 +238,12 @@ def _cmd_monitor(args):
     return monitor.run(args.port, baud=args.baud)
 
 
+def _cmd_sim(args):
+    from . import sim
+
+    return sim.main(args)
+
+
 def _cmd_phone(args):
     from . import phone
 
@@ -329,6 +335,19 @@ def build_parser():
                                      "reject, hangup, pair, quit)")
     phone.add_arguments(p)
     p.set_defaults(func=_cmd_phone)
+
+    from . import simreport
+
+    p = sub.add_parser("sim", help="a whole household on loopback playing one call scenario")
+    p.add_argument("--scenario", choices=simreport.SCENARIOS, default="answered")
+    p.add_argument("--phones", type=int, default=1, choices=range(1, 9), metavar="N")
+    p.add_argument("--ring-timeout", type=int, default=5, metavar="S",
+                   help="ring timeout in seconds (default 5; the devices' own default is 30)")
+    p.add_argument("--door-runtime", choices=("micropython", "cpython"), default="micropython")
+    p.add_argument("--talk", type=float, default=3.0, metavar="S", help="seconds of conversation")
+    p.add_argument("--out", help="keep everything (configs, keys, logs, WAVs) in this folder")
+    p.add_argument("--json", action="store_true", help="print one JSON document")
+    p.set_defaults(func=_cmd_sim)
     return parser
 
 

@@ -27,7 +27,7 @@ from portier.app import App  # noqa: E402
 from .phone import PhoneHal  # noqa: E402
 
 HOUSEHOLD = "home"
-DOOR_HEAP = "256k"
+DOOR_HEAP = "384k"
 ASSETS = os.path.join(paths.REPO, "bench", "assets")
 DOOR_VOICE = os.path.join(ASSETS, "male-16k.wav")  # the visitor at the door
 PHONE_VOICE = os.path.join(ASSETS, "female-16k.wav")  # the resident
@@ -251,7 +251,7 @@ class Simulation:
         extra = {"auto_answer": []}
         _device_config(door_dev, door_dir, self.sb.address, "door", self.ring_timeout_s,
                        {"mic": DOOR_VOICE, "speaker": os.path.join(door_dir, "heard.wav"),
-                        "realtime": True}, extra)
+                        "realtime": True, "rate": 16000}, extra)
         fw_tree = None
         if self.door_runtime == "micropython":
             fw_tree = os.path.join(wd, "door-firmware")
@@ -265,8 +265,9 @@ class Simulation:
             folder = os.path.join(wd, name)
             d = _device_config(dev, folder, self.sb.address, "phone", self.ring_timeout_s,
                                {"mic": PHONE_VOICE, "speaker": os.path.join(folder, "heard.wav"),
-                                "realtime": True},
-                               {"pair_with": [door_dev.jid], "call": door_dev.jid})
+                                "realtime": True, "rate": 16000},
+                               {"pair_with": [door_dev.jid], "call": door_dev.jid,
+                                "control": "none"})  # driven in-process, not by stdin
             self.parties[name] = Party(name, dev.jid, self.t0)
             runner = PhoneRunner(self.parties[name], fwconfig.check(d))
             self.phones.append(runner)
@@ -416,18 +417,6 @@ def main(args):
         print(simreport.render_json(result))
     else:
         print(simreport.render_text(result))
-    if args.out is None and not args.keep and not result["problems"]:
+    if args.out is None and not result["problems"]:
         shutil.rmtree(result["workdir"], ignore_errors=True)
     return 1 if result["problems"] else 0
-
-
-def add_arguments(p):
-    p.add_argument("--scenario", choices=simreport.SCENARIOS, default="answered")
-    p.add_argument("--phones", type=int, default=1, choices=range(1, 9), metavar="N")
-    p.add_argument("--ring-timeout", type=int, default=5, metavar="S",
-                   help="ring timeout in seconds (default 5; the devices' default is 30)")
-    p.add_argument("--door-runtime", choices=("micropython", "cpython"), default="micropython")
-    p.add_argument("--talk", type=float, default=3.0, metavar="S", help="seconds of conversation")
-    p.add_argument("--out", help="keep everything (configs, keys, logs, WAVs) in this folder")
-    p.add_argument("--keep", action="store_true", help="keep the temporary folder")
-    p.add_argument("--json", action="store_true", help="print one JSON document")

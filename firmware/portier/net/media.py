@@ -130,6 +130,7 @@ class MediaSession:
         self.error = None  # the exception that ended a loop, if any
         self.recv_errors = 0  # socket errors on receive (ICMP unreachable), survived
         self.started_ms = self.bound_ms = self.first_tx_ms = self.first_rx_ms = None
+        self.on_first_audio = None  # called once, when the first audio packet is accepted
 
     @property
     def bound(self):
@@ -200,6 +201,8 @@ class MediaSession:
             was_bound = core.bound
             if core.datagram(buf, n, now()) and self.first_rx_ms is None:
                 self.first_rx_ms = now()
+                if self.on_first_audio is not None:
+                    self.on_first_audio()
             if core.bound and not was_bound:
                 self.bound_ms = now()
 
