@@ -69,6 +69,7 @@ class DeviceIO:
             await streams.wait_for_ms(task, 2000)
         except Exception as e:  # a media task that failed or hangs must not stop the app
             self.log("W", "app", "media end", error=repr(e))
+        media.audio.close()  # opened per call by _new_media; a WAV speaker gets its sizes here
         self.log("I", "app", "media stop", **media.stats.to_dict())
 
     # ---- the link ----

@@ -364,15 +364,19 @@ class Simulation:
 
         pairs = {"door -> phone1": (DOOR_VOICE, os.path.join(self.workdir, "phone1", "heard.wav")),
                  "phone1 -> door": (PHONE_VOICE, os.path.join(self.workdir, "door", "heard.wav"))}
+        media = self.parties["door"].find(_event("media"))
+        codec = media[1].get("codec", "") if media else ""
+        # A G.711 call carries narrowband audio: score it as such (PESQ P.862 narrowband).
+        band = "nb" if codec.endswith("/8000") else "wb"
         out = {}
         for direction, (sent, heard) in pairs.items():
             try:
-                q = audioquality.compare_files(sent, heard)
+                q = dict(audioquality.compare_files(sent, heard, band=band), codec=codec)
             except (OSError, ValueError) as e:
                 out[direction] = {"error": str(e)}
                 continue
             out[direction] = dict((k, round(v, 2) if isinstance(v, float) else v)
-                                  for k, v in q.items())
+                                  for k, v in sorted(q.items()))
         return out
 
     async def run(self):

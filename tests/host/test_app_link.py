@@ -324,6 +324,7 @@ class RecordingMedia:
 
     def __init__(self, **kw):
         self.kw = kw
+        self.audio = kw["audio"]
         self.stopped = asyncio.Event()
         self.ran = False
         RecordingMedia.made.append(self)
