@@ -97,6 +97,11 @@ def render_text(result):
         out.append("Audio quality (what arrived vs what was sent):")
         for direction, q in result["quality"].items():
             out.append("  %-16s %s" % (direction, ", ".join("%s %s" % kv for kv in q.items())))
+    if result["scenario"] in MEDIA_SCENARIOS and result.get("wav"):
+        out.append("")
+        out.append("Recordings (what each side heard, WAV):")
+        for name, path in sorted(result["wav"].items()):
+            out.append("  %-16s %s" % (name, path))
     out.append("")
     out.append("Timings:")
     for name, value in result["timings"].items():
