@@ -36,7 +36,7 @@ def test_minimal_config_and_defaults():
     assert c.ring_timeout_ms == 30000 and c.max_call_ms == 600000
     assert c.paired_file == "e2e/paired.json" and c.call_log is None and c.call_log_max == 50
     assert c.auto_answer == () and c.pair_with == () and c.call is None
-    assert c.audio == {"mic": None, "speaker": None, "realtime": True, "loop": False}
+    assert c.audio == {"mic": None, "speaker": None, "rate": None, "realtime": True, "loop": False}
 
 
 def test_full_phone_config():
@@ -81,6 +81,7 @@ def test_bad_fields_are_refused():
         _with(audio={"board": "esp8266"}), _with(audio={"board": "esp32", "mic": "m.wav"}),
         _with(audio={"mic": 1}), _with(audio={"file": "b.json"}),
         _with(audio={"board": "esp32", "file": ""}), _with(audio={"volume": 3}), _with(audio=[]),
+        _with(audio={"rate": 44100}), _with(audio={"rate": "16000"}),
         _with(colour="blue"),
     ]
     for d in bad:

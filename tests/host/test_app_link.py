@@ -289,6 +289,7 @@ def test_pairing_then_press_rings_every_paired_phone(ca, tmp_path):
             assert ben_end["outcome"] == "answered_elsewhere"
             assert any(x.get("kind") == "media" for x in logs[ANNA])
             # Anna's media session got the call's key, codec and relay block; Ben's none
+            await _until(lambda: RecordingMedia.made and RecordingMedia.made[0].ran)
             assert len(RecordingMedia.made) == 1
             m = RecordingMedia.made[0]
             assert m.ran and m.kw["own_jid"] == ANNA and m.kw["peer_jid"] == DOOR
