@@ -25,6 +25,7 @@ from portier.hal import controls
 from portier.net import streams
 
 _TIMER_WAKE_MS = 100  # the engine's timers are checked at least this often
+MEDIA_SILENCE_MS = 10000  # no packet from the peer this long (or since media start): hang up
 class Keys:
     """The engine's call-key wrapping, bound to this device's Signal store."""
 
@@ -118,6 +119,16 @@ class App(DeviceIO):
                 self.log("W", "app", "link lost", calls=self.engine.current() is not None)
                 self.engine.link_lost(now)
                 await self._pump()
+            media = self.media
+            if media is not None and media.silent_ms(now) > MEDIA_SILENCE_MS:
+                # The peer vanished (its packets come every 20 ms even in silence): hang up
+                # rather than hold the door until the maximum call duration.
+                call = self.engine.current()
+                self.log("W", "app", "media lost", silent_ms=media.silent_ms(now))
+                await self._stop_media()
+                if call is not None:
+                    self.engine.hang_up(call.id, now)
+                    await self._pump()
             wait = _TIMER_WAKE_MS
             deadline = self.engine.next_deadline()
             if deadline is not None:

@@ -337,6 +337,9 @@ class RecordingMedia:
     def stop(self):
         self.stopped.set()
 
+    def silent_ms(self, now):
+        return 0  # the stand-in never goes quiet
+
     class stats:  # noqa: N801 - stands in for MediaSession.stats
         @staticmethod
         def to_dict():

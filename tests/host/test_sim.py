@@ -5,6 +5,7 @@ docs/protocol.md section 9), and only answered calls may carry media."""
 import json
 import os
 import subprocess
+import time
 import sys
 
 import pytest
@@ -62,3 +63,32 @@ def test_a_wrong_expectation_fails_the_run():
     good = {"door": [{"dir": "out", "outcome": "declined"}], "phone1": [{"dir": "in", "outcome": "declined"}]}
     assert simreport.check("rejected", good, {}) == []
     assert simreport.check("rejected", good, {"door": {"received": 5}}) != []  # media in a declined call
+
+
+class _PhoneVanishes(sim.Simulation):
+    """Answered, then the phone drops off the network mid-call (no terminate, no packets)."""
+
+    async def _play(self):
+        await self._ring()
+        phone = self.phones[0]
+        await phone.command("answer")
+        door = self.parties["door"]
+        await door.wait_for(sim._msg("media", "first audio"), what="first audio")
+        gone = time.monotonic()
+        phone.app.link.stop()
+        await phone.app._stop_media()
+        await door.wait_for(sim._event("ended"), timeout_s=30, what="the door hanging up")
+        self.timings["phone gone -> door hangs up"] = (time.monotonic() - gone) * 1000
+
+
+@pytest.mark.parametrize("runtime", ["micropython", "cpython"])
+def test_a_phone_that_vanishes_mid_call_is_hung_up_within_a_bound(runtime, tmp_path):
+    import asyncio
+
+    s = _PhoneVanishes("answered", 1, 2, runtime, str(tmp_path), 1.0)
+    result = asyncio.run(s.run())
+    door = result["logs"]["door"]
+    assert len(door) == 1 and door[0]["outcome"] == "answered", simreport.render_text(result)
+    waited = result["timings"]["phone gone -> door hangs up"]
+    assert 9000 <= waited <= 20000, waited  # MEDIA_SILENCE_MS (10 s), with room for a slow host
+    assert s.parties["door"].find(sim._msg("app", "media lost")) is not None

@@ -131,6 +131,7 @@ class MediaSession:
         self.recv_errors = 0  # socket errors on receive (ICMP unreachable), survived
         self.started_ms = self.bound_ms = self.first_tx_ms = self.first_rx_ms = None
         self.on_first_audio = None  # called once, when the first audio packet is accepted
+        self.last_rx_ms = None  # ticks_ms of the latest packet accepted from the peer
 
     @property
     def bound(self):
@@ -138,6 +139,11 @@ class MediaSession:
 
     def stop(self):
         self._stopped.set()
+
+    def silent_ms(self, now):
+        """How long no audio has come from the peer (since the session started, if none yet)."""
+        since = self.last_rx_ms if self.last_rx_ms is not None else self.started_ms
+        return 0 if since is None else time.ticks_diff(now, since)
 
     async def run(self):
         self._udp = _Udp(*self._relay)
@@ -199,10 +205,12 @@ class MediaSession:
                 await _sleep_ms(_BIND_POLL_MS)
                 continue
             was_bound = core.bound
-            if core.datagram(buf, n, now()) and self.first_rx_ms is None:
-                self.first_rx_ms = now()
-                if self.on_first_audio is not None:
-                    self.on_first_audio()
+            if core.datagram(buf, n, now()):
+                self.last_rx_ms = now()
+                if self.first_rx_ms is None:
+                    self.first_rx_ms = self.last_rx_ms
+                    if self.on_first_audio is not None:
+                        self.on_first_audio()
             if core.bound and not was_bound:
                 self.bound_ms = now()
 
