@@ -94,3 +94,17 @@ class Net:
             if d is not None:
                 engine.on_timer(now)
         self.pump(now)
+
+
+def ring(door, phones, net, now=1000):
+    """The door rings the household's phones; the network delivers until quiet."""
+    call_id = door.place_call(HOUSEHOLD, [p.me for p in phones], now)
+    net.pump(now)
+    return call_id
+
+
+def only(events, kind):
+    """The single event of that kind (the test fails if there is none or more)."""
+    found = [e for e in events if e.kind == kind]
+    assert len(found) == 1, events
+    return found[0]

@@ -1,6 +1,6 @@
 # The call engine through every flow of the model, engines wired by a miniature switchboard.
 from coretest import assert_raises
-from enginenet import HOUSEHOLD, RELAY, FakeKeys, Net
+from enginenet import HOUSEHOLD, RELAY, FakeKeys, Net, only, ring
 from portier.signaling.engine import CallEngine, CallError
 
 DOOR = "door:1@home"
@@ -18,21 +18,9 @@ def _events(engine, kind=None):
     return [e for e in engine.events() if kind is None or e.kind == kind]
 
 
-def _ring(door, phones, net, now=1000):
-    call_id = door.place_call(HOUSEHOLD, [p.me for p in phones], now)
-    net.pump(now)
-    return call_id
-
-
-def _only(events, kind):
-    found = [e for e in events if e.kind == kind]
-    assert len(found) == 1, events
-    return found[0]
-
-
 def test_answered_by_one_of_three():
     door, phones, net = _setup()
-    call_id = _ring(door, phones, net)
+    call_id = ring(door, phones, net)
     ev = _events(door)
     assert sorted(e.peer for e in ev if e.kind == "ringing") == sorted(PHONES)
     for p in phones:
@@ -40,19 +28,19 @@ def test_answered_by_one_of_three():
     phones[1].answer(call_id, 5000)
     net.pump(5000)
     ev = door.events()
-    media = _only(ev, "media")
+    media = only(ev, "media")
     assert media.peer == PHONES[1] and media.relay == RELAY and len(media.call_key) == 32
     assert media.codec == ("pcmu", 8000)
-    p_media = _only(phones[1].events(), "media")
+    p_media = only(phones[1].events(), "media")
     assert p_media.call_key == media.call_key and p_media.relay == RELAY
     for other in (phones[0], phones[2]):
-        end = _only(other.events(), "ended")
+        end = only(other.events(), "ended")
         assert (end.outcome, end.reason) == ("answered_elsewhere", "accepted_elsewhere")
         assert other.keys.unwrapped == 0  # never opened the call key
     door.hang_up(call_id, 65000)
     net.pump(65000)
-    d_end = _only(door.events(), "ended")
-    p_end = _only(phones[1].events(), "ended")
+    d_end = only(door.events(), "ended")
+    p_end = only(phones[1].events(), "ended")
     assert (d_end.direction, d_end.outcome, d_end.duration_s) == ("out", "answered", 60)
     assert (p_end.direction, p_end.outcome, p_end.duration_s, p_end.peer) == ("in", "answered", 60, DOOR)
     assert door.current() is None and phones[1].current() is None
@@ -60,7 +48,7 @@ def test_answered_by_one_of_three():
 
 def test_wire_sequence_of_an_answered_call():
     door, phones, net = _setup(1)
-    call_id = _ring(door, phones, net)
+    call_id = ring(door, phones, net)
     phones[0].answer(call_id, 2000)
     net.pump(2000)
     phones[0].hang_up(call_id, 9000)
@@ -79,23 +67,23 @@ def test_wire_sequence_of_an_answered_call():
         (PHONES[0], DOOR, "terminate"),
         (DOOR, PHONES[0], "ack"),
     ]
-    assert _only(door.events(), "ended").outcome == "answered"
+    assert only(door.events(), "ended").outcome == "answered"
 
 
 def test_rejected_stops_the_others():
     door, phones, net = _setup()
-    call_id = _ring(door, phones, net)
+    call_id = ring(door, phones, net)
     for p in phones:
         p.events()
     door.events()
     phones[2].reject(call_id, 3000)
     net.pump(3000)
     d = door.events()
-    assert _only(d, "ended").outcome == "declined"
+    assert only(d, "ended").outcome == "declined"
     assert not [e for e in d if e.kind == "media"]
-    assert _only(phones[2].events(), "ended").outcome == "declined"
+    assert only(phones[2].events(), "ended").outcome == "declined"
     for other in phones[:2]:
-        end = _only(other.events(), "ended")
+        end = only(other.events(), "ended")
         assert (end.outcome, end.reason) == ("declined_elsewhere", "rejected_elsewhere")
     assert all(p.keys.unwrapped == 0 for p in phones)
 
@@ -111,13 +99,13 @@ def test_busy_ends_only_that_leg():
     net.pump(10)
     for e in [door, other] + phones:
         e.events()
-    call_id = _ring(door, phones, net, 1000)
-    busy_end = _only(phones[1].events(), "ended")
+    call_id = ring(door, phones, net, 1000)
+    busy_end = only(phones[1].events(), "ended")
     assert (busy_end.call_id, busy_end.outcome) == (call_id, "busy")
     assert door.current() is not None  # anna still rings
     phones[0].answer(call_id, 4000)
     net.pump(4000)
-    assert _only(door.events(), "media").peer == PHONES[0]
+    assert only(door.events(), "media").peer == PHONES[0]
     assert phones[1].current().id == side  # ben's own call is untouched
 
 
@@ -130,22 +118,22 @@ def test_all_busy_ends_the_call_busy():
     phones[0].answer(side, 10)
     net.pump(10)
     door.events()
-    _ring(door, phones, net, 1000)
-    end = _only(door.events(), "ended")
+    ring(door, phones, net, 1000)
+    end = only(door.events(), "ended")
     assert (end.outcome, end.reason) == ("busy", "busy")
 
 
 def test_missed_by_ring_timeout():
     door, phones, net = _setup()
-    call_id = _ring(door, phones, net)
+    call_id = ring(door, phones, net)
     assert door.next_deadline() is not None
     net.tick(1000 + RING_MS - 1)
     assert door.current() is not None
     net.tick(1000 + RING_MS)
-    end = _only(door.events(), "ended")
+    end = only(door.events(), "ended")
     assert (end.outcome, end.reason, end.duration_s) == ("unanswered", "timeout", 0)
     for p in phones:
-        pe = _only(p.events(), "ended")
+        pe = only(p.events(), "ended")
         assert (pe.outcome, pe.reason) == ("missed", "timeout")
         assert p.current() is None and p.keys.unwrapped == 0
     # the closed call is never revived: a late accept is acked and ignored
@@ -155,25 +143,25 @@ def test_missed_by_ring_timeout():
 
 def test_cancelled_by_the_caller_leaves_missed_calls():
     door, phones, net = _setup(2)
-    call_id = _ring(door, phones, net)
+    call_id = ring(door, phones, net)
     door.events()
     door.hang_up(call_id, 4000)
     net.pump(4000)
-    assert _only(door.events(), "ended").outcome == "cancelled"
+    assert only(door.events(), "ended").outcome == "cancelled"
     for p in phones:
-        assert _only(p.events(), "ended").outcome == "missed"
+        assert only(p.events(), "ended").outcome == "missed"
 
 
 def test_incoming_call_to_the_door():
     door, phones, net = _setup(1)
     call_id = phones[0].place_call(DOOR, [DOOR], 500)
     net.pump(500)
-    ring = _only(door.events(), "ringing")
+    ring = only(door.events(), "ringing")
     assert (ring.direction, ring.peer) == ("in", PHONES[0])
     door.answer(call_id, 2500)
     net.pump(2500)
-    d_media = _only(door.events(), "media")
-    p_media = _only(phones[0].events(), "media")
+    d_media = only(door.events(), "media")
+    p_media = only(phones[0].events(), "media")
     assert d_media.call_key == p_media.call_key and d_media.peer == PHONES[0]
 
 
@@ -184,7 +172,7 @@ def test_auto_answer_for_paired_devices():
     net = Net([door, anna, ben])
     anna.place_call(DOOR, [DOOR], 0)
     net.pump(0)
-    assert _only(anna.events(), "media").peer == DOOR
+    assert only(anna.events(), "media").peer == DOOR
     anna.hang_up(anna.current().id, 100)
     net.pump(100)
     door.events()
@@ -213,16 +201,16 @@ def test_unknown_and_late_stanzas_are_acked_and_ignored():
 def test_offer_retransmitted_then_given_up():
     door, phones, net = _setup(1, ack_timeout_ms=2000, offer_tries=3)
     net.drop = lambda s, r, m: m.action == "ack" and r == DOOR  # acks to the door get lost
-    _ring(door, phones, net, 0)
+    ring(door, phones, net, 0)
     net.tick(2000)
     net.tick(4000)
     offers = [x for x in net.log if x[2] == "offer"]
     assert len(offers) == 1  # retransmissions reuse the stanza id: no second fan-out
     assert door.current() is not None
     net.tick(6000)
-    end = _only(door.events(), "ended")
+    end = only(door.events(), "ended")
     assert (end.outcome, end.reason) == ("failed", "no_ack")
-    assert _only(phones[0].events(), "ended").outcome == "missed"
+    assert only(phones[0].events(), "ended").outcome == "missed"
 
 
 def test_a_second_call_while_busy_is_rejected_busy():
@@ -234,36 +222,36 @@ def test_a_second_call_while_busy_is_rejected_busy():
     door.events()
     phones[1].place_call(DOOR, [DOOR], 20)
     net.pump(20)
-    assert _only(door.events(), "ended").outcome == "busy"
-    assert _only(phones[1].events(), "ended").outcome == "busy"
+    assert only(door.events(), "ended").outcome == "busy"
+    assert only(phones[1].events(), "ended").outcome == "busy"
     assert door.current().id == first
 
 
 def test_max_call_duration():
     door, phones, net = _setup(1, max_call_ms=120000)
-    call_id = _ring(door, phones, net, 0)
+    call_id = ring(door, phones, net, 0)
     phones[0].answer(call_id, 1000)
     net.pump(1000)
     net.tick(121000)
-    end = _only(door.events(), "ended")
+    end = only(door.events(), "ended")
     assert (end.outcome, end.reason, end.duration_s) == ("answered", "max_duration", 120)
-    assert _only(phones[0].events(), "ended").reason == "max_duration"
+    assert only(phones[0].events(), "ended").reason == "max_duration"
 
 
 def test_a_key_that_does_not_open_fails_only_that_device():
     door, phones, net = _setup(2)
-    call_id = _ring(door, phones, net)
+    call_id = ring(door, phones, net)
     phones[0].keys.fail = True
     for e in [door] + phones:
         e.events()
     phones[0].answer(call_id, 2000)
     net.pump(2000)
-    assert _only(phones[0].events(), "ended").outcome == "failed"
+    assert only(phones[0].events(), "ended").outcome == "failed"
     assert door.events() == [] and door.current() is not None  # ben still rings
     phones[1].keys.fail = True
     phones[1].answer(call_id, 3000)
     net.pump(3000)
-    end = _only(door.events(), "ended")
+    end = only(door.events(), "ended")
     assert (end.outcome, end.reason) == ("failed", "error")
 
 
@@ -271,19 +259,19 @@ def test_intents_refused_when_illegal():
     door, phones, net = _setup(1)
     assert_raises(CallError, door.answer, "NOPE", 0)
     assert_raises(CallError, door.place_call, HOUSEHOLD, [], 0)
-    call_id = _ring(door, phones, net)
+    call_id = ring(door, phones, net)
     assert_raises(CallError, door.place_call, HOUSEHOLD, PHONES[:1], 0)
     assert_raises(CallError, door.answer, call_id, 0)  # the caller cannot answer its own call
 
 
 def test_link_lost_ends_everything_once():
     door, phones, net = _setup(1)
-    call_id = _ring(door, phones, net)
+    call_id = ring(door, phones, net)
     phones[0].answer(call_id, 1000)
     net.pump(1000)
     door.events()
     door.link_lost(50000)
-    end = _only(door.events(), "ended")
+    end = only(door.events(), "ended")
     assert (end.outcome, end.reason, end.duration_s) == ("answered", "connection_lost", 49)
     assert door.pending() == [] and door.current() is None
 

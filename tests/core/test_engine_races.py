@@ -1,5 +1,5 @@
 # Races and forgeries in the call engine: crossing accepts, terminates from the wrong device.
-from enginenet import HOUSEHOLD, FakeKeys, Net
+from enginenet import FakeKeys, Net, only, ring
 from portier.signaling.engine import CallEngine
 
 DOOR = "door:1@home"
@@ -12,39 +12,27 @@ def _setup(n):
     return door, phones, Net([door] + phones)
 
 
-def _ring(door, phones, net, now=1000):
-    call_id = door.place_call(HOUSEHOLD, [p.me for p in phones], now)
-    net.pump(now)
-    return call_id
-
-
-def _only(events, kind):
-    found = [e for e in events if e.kind == kind]
-    assert len(found) == 1, events
-    return found[0]
-
-
 def test_two_devices_answering_at_once_only_the_first_gets_media():
     door, phones, net = _setup(2)
-    call_id = _ring(door, phones, net)
+    call_id = ring(door, phones, net)
     for e in [door] + phones:
         e.events()
     # Both answer before either hears of the other: their accepts cross in the network.
     phones[0].answer(call_id, 2000)
     phones[1].answer(call_id, 2001)
     net.pump(2001)
-    winner = _only(door.events(), "media").peer  # whichever accept the network delivered first
+    winner = only(door.events(), "media").peer  # whichever accept the network delivered first
     won, lost = (phones[0], phones[1]) if winner == PHONES[0] else (phones[1], phones[0])
-    assert _only(won.events(), "media").peer == DOOR
+    assert only(won.events(), "media").peer == DOOR
     late = lost.events()
     assert not [e for e in late if e.kind == "media"], late  # never keyed, never binds the relay
-    end = _only(late, "ended")
+    end = only(late, "ended")
     assert (end.outcome, end.reason) == ("answered_elsewhere", "accepted_elsewhere")
 
 
 def test_a_forged_terminate_from_another_device_is_ignored():
     door, phones, net = _setup(2)
-    call_id = _ring(door, phones, net)
+    call_id = ring(door, phones, net)
     phones[0].events()
     from portier.signaling import stanzas as st
 
