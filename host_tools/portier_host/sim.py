@@ -210,7 +210,7 @@ class Simulation:
         self.door_runtime = door_runtime
         self.talk_s = talk_s
         self.heap = heap
-        self.workdir = workdir or tempfile.mkdtemp(prefix="portier-sim-")
+        self.workdir = os.path.abspath(workdir or tempfile.mkdtemp(prefix="portier-sim-"))
         self.t0 = time.monotonic()
         self.trace = []
         self.timings = {}

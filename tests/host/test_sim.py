@@ -47,9 +47,10 @@ def test_elsewhere_terminates_reach_every_other_phone(tmp_path):
 
 def test_cli_json_and_exit_status(tmp_path):
     cli = os.path.join(os.path.dirname(sys.executable), "portier")
-    proc = subprocess.run([cli, "sim", "--scenario", "rejected", "--door-runtime", "cpython",
-                           "--ring-timeout", "2", "--json", "--out", str(tmp_path / "o")],
-                          capture_output=True, text=True, timeout=120)
+    # a relative --out, as `make demo` gives it, with the door on MicroPython
+    proc = subprocess.run([cli, "sim", "--scenario", "rejected", "--ring-timeout", "2", "--json",
+                           "--out", "o"], capture_output=True, text=True, timeout=120,
+                          cwd=str(tmp_path))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     doc = json.loads(proc.stdout)
     assert doc["scenario"] == "rejected" and doc["problems"] == []
