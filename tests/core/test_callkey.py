@@ -3,29 +3,10 @@
 import os
 
 from coretest import ON_MICROPYTHON, assert_raises
-from portier.e2e import E2eError, callkey, keys
+from portier.e2e import E2eError, callkey
 from portier.e2e.callkey import unwrap, wrap
-from portier.e2e.stores import FileStore, MemoryStore
-from portier.e2e.x3dh import start_session
-
-DOOR = "door:1@home"
-PHONE = "anna:2@home"
-
-
-def make_pair(door=None, phone=None, one_time=True):
-    """A phone with a fresh session to the door (not yet answered). The bundle's signature is
-    not checked here (start_session): XEdDSA is host-only and has its own tests."""
-    door = door or MemoryStore()
-    phone = phone or MemoryStore()
-    keys.generate_identity(door)
-    keys.generate_identity(phone)
-    keys.generate_signed_prekey(door, 1, bytes(64))
-    prekey_id = None
-    if one_time:
-        keys.generate_prekeys(door, 7, 1)
-        prekey_id = 7
-    start_session(phone, DOOR, keys.bundle(door, 1, prekey_id))
-    return door, phone
+from portier.e2e.stores import FileStore
+from e2epair import DOOR, PHONE, make_pair
 
 
 def test_first_wrap_is_pkmsg_and_door_unwraps():

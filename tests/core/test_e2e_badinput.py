@@ -4,43 +4,11 @@
 import os
 
 from coretest import ON_MICROPYTHON, assert_raises
-from portier.e2e import E2eError, keys
+from portier.e2e import E2eError
 from portier.e2e.callkey import unwrap, wrap
 from portier.e2e.messages import build_prekey_message, parse_prekey_message
 from portier.e2e.protobuf import BYTES, VARINT, ProtobufError, parse, put_bytes, put_uint
-from portier.e2e.stores import MemoryStore
-from portier.e2e.x3dh import start_session
-
-DOOR = "door:1@home"
-PHONE = "anna:2@home"
-
-
-def make_pair(door=None):
-    door = door or MemoryStore()
-    phone = MemoryStore()
-    keys.generate_identity(door)
-    keys.generate_identity(phone)
-    keys.generate_signed_prekey(door, 1, bytes(64))
-    keys.generate_prekeys(door, 7, 1)
-    start_session(phone, DOOR, keys.bundle(door, 1, 7))
-    return door, phone
-
-
-def answered_pair():
-    door, phone = make_pair()
-    k = os.urandom(32)
-    assert unwrap(door, PHONE, *wrap(phone, DOOR, k)) == k
-    assert unwrap(phone, DOOR, *wrap(door, PHONE, k)) == k
-    return door, phone
-
-
-def refused(store, address, enc_type, data, words=None):
-    before = dict(store.files)
-    e = assert_raises(E2eError, unwrap, store, address, enc_type, data)
-    assert store.files == before, "store changed by a refused %s" % enc_type
-    if words is not None:
-        assert words in str(e), str(e)
-    return e
+from e2epair import DOOR, PHONE, answered_pair, make_pair, refused
 
 
 def test_wrong_mac():

@@ -3,45 +3,13 @@
 import os
 
 import cryptolib
-from coretest import assert_raises
-from portier.e2e import E2eError, keys, session
+from portier.e2e import session
 from portier.e2e.callkey import encode_plaintext, unwrap, wrap
 from portier.e2e.messages import build_signal_message
 from portier.e2e.kdf import chain_step, message_keys
 from portier.e2e.ratchet import MAX_JUMP, MAX_SKIP_PER_CHAIN, State
 from portier.e2e.stores import MemoryStore
-from portier.e2e.x3dh import start_session
-
-DOOR = "door:1@home"
-PHONE = "anna:2@home"
-
-
-def make_pair(door=None):
-    door = door or MemoryStore()
-    phone = MemoryStore()
-    keys.generate_identity(door)
-    keys.generate_identity(phone)
-    keys.generate_signed_prekey(door, 1, bytes(64))
-    keys.generate_prekeys(door, 7, 1)
-    start_session(phone, DOOR, keys.bundle(door, 1, 7))
-    return door, phone
-
-
-def answered_pair():
-    door, phone = make_pair()
-    k = os.urandom(32)
-    assert unwrap(door, PHONE, *wrap(phone, DOOR, k)) == k
-    assert unwrap(phone, DOOR, *wrap(door, PHONE, k)) == k
-    return door, phone
-
-
-def refused(store, address, enc_type, data, words=None):
-    before = dict(store.files)
-    e = assert_raises(E2eError, unwrap, store, address, enc_type, data)
-    assert store.files == before, "store changed by a refused %s" % enc_type
-    if words is not None:
-        assert words in str(e), str(e)
-    return e
+from e2epair import DOOR, PHONE, answered_pair, make_pair, refused
 
 
 def crafted_msg(phone, ciphertext, index_shift=0):
