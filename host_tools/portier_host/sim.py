@@ -183,20 +183,16 @@ def _device_config(device, folder, sb_address, profile, ring_timeout_s, audio, e
         "jid": device.jid, "profile": profile, "household": HOUSEHOLD,
         "switchboard": {"host": sb_address[0], "port": sb_address[1], "insecure": False,
                         "server_name": "localhost"},
-        "tls": {"ca": _rel(folder, "ca.der"), "cert": _rel(folder, "cert.der"),
-                "key": _rel(folder, "key.der")},
-        "e2e_store": _rel(folder, "keys"), "paired_file": _rel(folder, "paired.json"),
-        "call_log": _rel(folder, "calls.json"), "ring_timeout_s": ring_timeout_s,
+        "tls": {"ca": os.path.join(folder, "ca.der"), "cert": os.path.join(folder, "cert.der"),
+                "key": os.path.join(folder, "key.der")},
+        "e2e_store": os.path.join(folder, "keys"), "paired_file": os.path.join(folder, "paired.json"),
+        "call_log": os.path.join(folder, "calls.json"), "ring_timeout_s": ring_timeout_s,
         "audio": audio, "control": "stdin",
     }
     cfg.update(extra or {})
     with open(os.path.join(folder, "config.json"), "w") as f:
         json.dump(cfg, f, indent=1)
     return cfg
-
-
-def _rel(folder, name):
-    return os.path.join(folder, name)
 
 
 class Simulation:
