@@ -10,7 +10,11 @@
 #  "call": "door:1@home" (phone: whom "press" calls), "pair_with": ["door:1@home"] (phone),
 #  "audio": {"mic": "in.wav", "speaker": "out.wav", "realtime": true}
 #           | {"board": "esp32", "file": "board.json"},
-#  "control": "stdin" | "none"}
+#  "control": "stdin" | "none",
+#  "wifi": {"ssid": "home-net"} (a board; the password is in the secrets file),
+#  "secrets": "secrets.json" (portier.secrets: WLAN password, unlock PIN verifier),
+#  "unlock": {"pulse_s": 3, "state": "e2e/unlock.json"} (door: strike pulse, attempt counters),
+#  "door_log": "door.json", "door_log_max": 50 (door: unlocks and refused attempts)}
 import json
 
 from portier import fsutil
@@ -19,10 +23,11 @@ _MAX_FILE = 4096
 _MAX_STR = 200  # paths, host names
 _MAX_JID = 64
 _MAX_LIST = 16  # auto-answer and pairing lists
+_MAX_SSID = 32  # IEEE 802.11: an SSID is at most 32 octets
 
 _TOP = ("jid", "profile", "household", "switchboard", "tls", "e2e_store", "paired_file",
         "call_log", "call_log_max", "ring_timeout_s", "max_call_s", "auto_answer", "call",
-        "pair_with", "audio", "control")
+        "pair_with", "audio", "control", "wifi", "secrets", "unlock", "door_log", "door_log_max")
 
 
 class ConfigError(ValueError):
@@ -59,6 +64,12 @@ class Config:
         self.pair_with = tuple(d["pair_with"])
         self.audio = d["audio"]
         self.control = d["control"]
+        self.wifi_ssid = (d["wifi"] or {}).get("ssid")
+        self.secrets_path = d["secrets"]
+        self.unlock_pulse_ms = d["unlock"]["pulse_s"] * 1000
+        self.unlock_state = d["unlock"]["state"]
+        self.door_log = d["door_log"]
+        self.door_log_max = d["door_log_max"]
 
     def household_jid(self):
         return "household@" + self.household
@@ -164,6 +175,20 @@ def check(d):
     out["call"] = None if call is None else check_jid(call, "call")
     out["audio"] = _audio(d.get("audio", {}))
     out["control"] = _choice(d, "control", "none", ("none", "stdin"))
+    wifi = d.get("wifi")
+    if wifi is not None:
+        _only(wifi, ("ssid",), "wifi")
+        ssid = _str(wifi, "ssid", required=True)
+        if len(ssid.encode()) > _MAX_SSID:
+            raise ConfigError("wifi.ssid is over %d bytes" % _MAX_SSID)
+        out["wifi"] = {"ssid": ssid}
+    out["secrets"] = _str(d, "secrets")
+    unlock = d.get("unlock", {})
+    _only(unlock, ("pulse_s", "state"), "unlock")
+    out["unlock"] = {"pulse_s": _int(unlock, "pulse_s", 3, 1, 15),
+                     "state": _str(unlock, "state", out["e2e_store"] + "/unlock.json")}
+    out["door_log"] = _str(d, "door_log")
+    out["door_log_max"] = _int(d, "door_log_max", 50, 1, 500)
     return Config(out)
 
 

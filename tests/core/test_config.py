@@ -112,3 +112,26 @@ def test_load_from_file():
     finally:
         os.remove(path)
     assert_raises(ConfigError, config.load, path)
+
+
+def test_board_fields_and_their_defaults():
+    c = config.check(_with())
+    assert c.wifi_ssid is None and c.secrets_path is None and c.door_log is None
+    assert c.unlock_pulse_ms == 3000 and c.unlock_state == "e2e/unlock.json"
+    assert c.door_log_max == 50
+    c = config.check(_with(wifi={"ssid": "home-net"}, secrets="secrets.json", door_log="door.json",
+                           door_log_max=20, unlock={"pulse_s": 5, "state": "u.json"}))
+    assert c.wifi_ssid == "home-net" and c.secrets_path == "secrets.json"
+    assert c.unlock_pulse_ms == 5000 and c.unlock_state == "u.json"
+    assert c.door_log == "door.json" and c.door_log_max == 20
+
+
+def test_board_fields_refused():
+    for bad, word in (({"wifi": {}}, "ssid"), ({"wifi": {"ssid": "x" * 33}}, "ssid"),
+                      ({"wifi": {"ssid": "\u00e9" * 17}}, "ssid"),
+                      ({"wifi": {"ssid": "a", "password": "secret12"}}, "password"),
+                      ({"unlock": {"pulse_s": 0}}, "pulse_s"), ({"unlock": {"pulse_s": 16}}, "pulse_s"),
+                      ({"unlock": {"pin": "1234"}}, "pin"), ({"door_log_max": 0}, "door_log_max"),
+                      ({"secrets": 7}, "secrets")):
+        e = assert_raises(ConfigError, config.check, _with(**bad))
+        assert word in str(e), (bad, str(e))
