@@ -264,6 +264,16 @@ def pick_hal(cfg):
         from portier.hal import esp32door
 
         return esp32door.Esp32Door(cfg.audio)
+    try:  # `portier vboard` names its pin folder here (a real board's os has no environment)
+        import os
+
+        vboard_io = os.getenv("PORTIER_VBOARD_IO")
+    except (AttributeError, ImportError):
+        vboard_io = None
+    if vboard_io:
+        from portier.hal import vboardio
+
+        return vboardio.VboardDoor(cfg.audio, vboard_io)
     from portier.hal import vdoor
 
     return vdoor.VirtualDoor(cfg.audio)

@@ -174,10 +174,10 @@ def _cmd_flash(args):
     except flash.FlashError as e:
         print("flash: %s" % e, file=sys.stderr)
         return 1
-    return _deploy(args.port, board, wait_s=10)
+    return _deploy(args.port, board, wait_s=10, device_dir=args.device)
 
 
-def _deploy(port, board, wait_s=0):
+def _deploy(port, board, wait_s=0, device_dir=None):
     import time
 
     from . import deploy
@@ -185,7 +185,7 @@ def _deploy(port, board, wait_s=0):
     deadline = time.monotonic() + wait_s
     while True:
         try:
-            deploy.deploy(port, board)
+            deploy.deploy(port, board, device_dir=device_dir)
             return 0
         except deploy.PortError as e:
             if time.monotonic() < deadline:  # the board is still booting after esptool's reset
@@ -208,7 +208,19 @@ def _cmd_deploy(args):
             return 2
         deploy.dry_run_commands(args.port, board)
         return 0
-    return _deploy(args.port, board)
+    return _deploy(args.port, board, device_dir=args.device)
+
+
+def _cmd_provision(args):
+    from . import provision
+
+    return provision.main(args)
+
+
+def _cmd_log(args):
+    from . import boardlog
+
+    return boardlog.main(args)
 
 
 def _cmd_vboard(args):
@@ -221,7 +233,8 @@ def _cmd_vboard(args):
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *a: done.set())
     with VirtualBoard(folder, heapsize=args.heapsize, run_main=not args.no_main) as vb:
-        print("vboard: %s (flash folder %s); Ctrl-C to stop" % (vb.port, folder), flush=True)
+        print("vboard: %s (flash folder %s, button/relay/LED files in %s); Ctrl-C to stop"
+              % (vb.port, folder, vb.io_dir), flush=True)
         try:
             while not done.wait(0.5):
                 if vb.error:
@@ -310,13 +323,28 @@ def build_parser():
     p.add_argument("--download-dir", help="where --download puts the file (default: .)")
     p.add_argument("--baud", type=int, default=460800)
     p.add_argument("--dry-run", action="store_true", help="print the esptool and mpremote commands")
+    p.add_argument("--device", help="deploy this device bundle too (`portier provision`)")
     p.set_defaults(func=_cmd_flash)
 
     p = sub.add_parser("deploy", help="copy the compiled firmware to a board (changed files only)")
     p.add_argument("--port", required=True)
     p.add_argument("--board", help="a name in boards/ or a board file (checked against the board)")
     p.add_argument("--dry-run", action="store_true", help="print the mpremote commands")
+    p.add_argument("--device", help="also copy this device bundle (`portier provision`)")
     p.set_defaults(func=_cmd_deploy)
+
+    p = sub.add_parser("provision", help="make a door's bundle: keys, certificates, config, "
+                                         "secrets; registered with the switchboard")
+    from . import provision
+
+    provision.add_arguments(p)
+    p.set_defaults(func=_cmd_provision)
+
+    p = sub.add_parser("log", help="fetch and print the board's call log and door log")
+    p.add_argument("--port", required=True)
+    p.add_argument("--no-reset", action="store_true",
+                   help="leave the board at its prompt (default: reset it so the door runs again)")
+    p.set_defaults(func=_cmd_log)
 
     p = sub.add_parser("vboard", help="a virtual board: real MicroPython on a pty for mpremote")
     p.add_argument("--dir", help="its flash folder (default: a new temporary one)")

@@ -12,8 +12,11 @@ Steps, each through the real mpremote:
    shadow a new foo.mpy), a few files per mpremote run to show progress;
 5. hard-reset the board so it boots the new code.
 
-Nothing outside main.py, boot.py and portier/ is touched: the config and secrets files that
-provisioning writes stay as they are.
+With a device bundle (`--device DIR`, made by `portier provision`), the survey also hashes
+the bundle's files on the board, and the config, board file, secrets and certificates are
+copied when they differ; the Signal store only when the board has none or holds another
+identity (see DeviceBundle). Nothing else is touched: logs, pairings and sessions the board
+wrote stay as they are, and a deploy without --device leaves every bundle file alone.
 """
 
 import hashlib
@@ -72,14 +75,20 @@ for _p in %r:
     except OSError:
         continue
     _hash(_p)
-try:
-    _st = os.stat(%r)
-except OSError:
-    _st = None
-if _st and _st[0] & 0x4000:
-    print('D', %r)
-    _walk(%r)
+for _d in %r:
+    try:
+        _st = os.stat(_d)
+    except OSError:
+        continue
+    if _st[0] & 0x4000:
+        print('D', _d)
+        _walk(_d)
 """
+
+
+def survey_script(files, dirs):
+    """The survey: hashes of the named files and of every file under the named folders."""
+    return _SURVEY % (list(files), list(dirs))
 
 
 class DeployError(RuntimeError):
@@ -332,15 +341,23 @@ class DeployResult:
 
 
 def deploy(port, board=None, firmware_root=paths.FIRMWARE, reset=True, out=None,
-           build_dir=None):
-    """Bring the board's firmware up to date with firmware_root; returns a DeployResult."""
+           build_dir=None, device_dir=None):
+    """Bring the board's firmware up to date with firmware_root and, with device_dir, with the
+    device bundle `portier provision` made there; returns a DeployResult."""
     out = sys.stdout if out is None else out
+    bundle = None if device_dir is None else DeviceBundle(device_dir)
+    if board is None and bundle is not None:
+        board = bundle.board
     problem = port_problem(port)
     if problem:
         raise PortError(problem)
     mp = Mpremote(port, out)
-    state = parse_survey(mp.run(["exec", _SURVEY % (list(_TOP_LEVEL_SOURCES), MANAGED_DIR,
-                                                    MANAGED_DIR, MANAGED_DIR)], soft_reset=True))
+    survey_files, survey_dirs = list(_TOP_LEVEL_SOURCES), [MANAGED_DIR]
+    if bundle is not None:
+        survey_files += [f.remote for f in bundle.config_files]
+        survey_dirs.append(bundle.store_dir)
+    state = parse_survey(mp.run(["exec", survey_script(survey_files, survey_dirs)],
+                                soft_reset=True))
     print("deploy: board runs MicroPython .mpy %d.%d on %s, %d KiB free"
           % (state.mpy_version, state.mpy_sub, state.arch or "no native arch", state.free_bytes // 1024),
           file=out, flush=True)
@@ -354,7 +371,12 @@ def deploy(port, board=None, firmware_root=paths.FIRMWARE, reset=True, out=None,
         mpy_files = [f for f in local if f.remote.endswith(".mpy")]
         if mpy_files:
             check_version(state, mpy_header_version(mpy_files[0].local))
+        store_remove = []
+        if bundle is not None:
+            store, store_remove = bundle.store_to_seed(state)
+            local = local + bundle.config_files + store
         to_copy, to_remove, dirs_to_make = plan(local, state)
+        to_remove = sorted(to_remove + store_remove)
         check_space(state, to_copy, to_remove, dirs_to_make)
         _apply(mp, to_copy, to_remove, dirs_to_make, out)
         if reset:
@@ -367,6 +389,48 @@ def deploy(port, board=None, firmware_root=paths.FIRMWARE, reset=True, out=None,
         if own_build:
             shutil.rmtree(build_dir, ignore_errors=True)
     return DeployResult([f.remote for f in to_copy], to_remove, state, mp.commands)
+
+
+class DeviceBundle:
+    """A folder made by `portier provision`: portier.json and the files it names go to the
+    flash root under the same relative paths. The config, board file, secrets and certificates
+    belong to the host: copied whenever they differ. The Signal store belongs to the board once
+    it runs (sessions, consumed prekeys, pairings): it is copied only when the board has none or
+    holds another identity (a device provisioned anew), and then replaces the board's store."""
+
+    def __init__(self, folder):
+        from . import boards, provision
+
+        try:
+            rel_files = provision.bundle_files(folder)
+            cfg = provision.load_bundle_config(folder)
+        except provision.ProvisionError as e:
+            raise DeployError(str(e)) from None
+        self.folder = folder
+        self.store_dir = cfg.e2e_store
+        prefix = self.store_dir + "/"
+        self.config_files = [LocalFile(r, os.path.join(folder, r)) for r in rel_files
+                             if not r.startswith(prefix)]
+        self.store_files = [LocalFile(r, os.path.join(folder, r)) for r in rel_files
+                            if r.startswith(prefix)]
+        self.board = None
+        board_file = cfg.audio.get("file")
+        if board_file:
+            try:
+                self.board = boards.load_board(os.path.join(folder, board_file))
+            except boards.BoardError as e:
+                raise DeployError(str(e)) from None
+
+    def store_to_seed(self, state):
+        """(store files to copy, board store files to remove) for this board."""
+        ident = self.store_dir + "/identity"
+        mine = [f for f in self.store_files if f.remote == ident]
+        on_board = state.files.get(ident)
+        if mine and on_board is not None and on_board[0] == mine[0].sha256:
+            return [], []  # the board's own store: never overwritten
+        wanted = set(f.remote for f in self.store_files)
+        stale = [p for p in state.files if p.startswith(self.store_dir + "/") and p not in wanted]
+        return list(self.store_files), stale
 
 
 def _apply(mp, to_copy, to_remove, dirs_to_make, out):
@@ -407,8 +471,7 @@ def dry_run_commands(port, board, firmware_root=paths.FIRMWARE, out=None):
     empty = BoardState(0, 4096, 0, 0, {}, set())
     to_copy, to_remove, dirs_to_make = plan(local, empty)
     mp = Mpremote(port, out, dry_run=True)
-    mp.run(["exec", _SURVEY % (list(_TOP_LEVEL_SOURCES), MANAGED_DIR, MANAGED_DIR, MANAGED_DIR)],
-           soft_reset=True)
+    mp.run(["exec", survey_script(_TOP_LEVEL_SOURCES, [MANAGED_DIR])], soft_reset=True)
     _apply(mp, to_copy, to_remove, dirs_to_make, io.StringIO())
     mp.run(["reset"])
     return mp.commands

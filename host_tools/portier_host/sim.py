@@ -149,6 +149,106 @@ class DoorProcess:
         self.stderr = await self._err
 
 
+class ExternalDoor:
+    """A door the simulator does not start: a provisioned (virtual) board running the firmware.
+
+    device_dir: its bundle (`portier provision`); household_dir, db: the household folder and
+    switchboard database it was provisioned into (the simulator's switchboard serves them on
+    the bundle's port, and its phones join that household); port: the board's serial port,
+    where its log lines are read; press(): presses its button (VirtualBoard.press_button);
+    reset(): optional, a hard reset once the switchboard is up, so the door connects at once
+    rather than on its reconnect backoff (VirtualBoard.hard_reset)."""
+
+    def __init__(self, device_dir, household_dir, db, port, press, reset=None):
+        with open(os.path.join(device_dir, "portier.json")) as f:
+            cfg = fwconfig.loads(f.read())
+        self.jid = cfg.jid
+        self.household = cfg.household
+        self.address = (cfg.host, cfg.port)
+        self.household_dir = household_dir
+        self.db = db
+        self.port = port
+        self.press = press
+        self.reset = reset
+
+
+class ExternalDoorRunner:
+    """Reads an external door's log lines from its serial port; its only command is "press"
+    (the button): the rest of a door's commands are typed at no real board."""
+
+    def __init__(self, party, door):
+        self.party = party
+        self.door = door
+        self.stderr = b""
+        self._stop = None
+        self._thread = None
+
+    async def start(self):
+        import threading
+
+        import serial
+
+        loop = asyncio.get_running_loop()
+        ser = serial.Serial(self.door.port, 115200, timeout=0.1)
+        self._stop = threading.Event()
+
+        def read_lines():
+            buf = b""
+            try:
+                while not self._stop.is_set():
+                    buf += ser.read(4096)
+                    while b"\n" in buf:
+                        line, buf = buf.split(b"\n", 1)
+                        d = _board_line(line)
+                        if d is not None:
+                            loop.call_soon_threadsafe(self.party.record, d)
+            finally:
+                ser.close()
+
+        self._thread = threading.Thread(target=read_lines, name="sim-door-serial", daemon=True)
+        self._thread.start()
+        if self.door.reset is not None:
+            await loop.run_in_executor(None, self.door.reset)
+
+    async def command(self, cmd):
+        if cmd != "press":
+            raise SimError("an external door takes only \"press\" (its button), not %r" % cmd)
+        await asyncio.get_running_loop().run_in_executor(None, self.door.press)
+
+    def stderr_text(self):
+        return ""
+
+    def call_log(self):
+        """The door's call log, as its "call log" lines announced each entry."""
+        out = []
+        for _, d in self.party.lines:
+            if d.get("src") == "app" and d.get("msg") == "call log":
+                out.append({"dir": d.get("direction"), "peer": d.get("peer"),
+                            "outcome": d.get("outcome"), "reason": d.get("reason"),
+                            "start": d.get("start"), "duration": d.get("duration")})
+        return out
+
+    async def stop(self):
+        if self._thread is not None:
+            self._stop.set()
+            await asyncio.get_running_loop().run_in_executor(None, self._thread.join, 2)
+
+
+def _board_line(raw):
+    text = raw.decode(errors="replace").strip()
+    if not text:
+        return None
+    start = text.find("{")
+    if start >= 0:
+        try:
+            d = json.loads(text[start:])
+            if isinstance(d, dict):
+                return d
+        except ValueError:
+            pass
+    return {"src": "raw", "msg": text}
+
+
 class PhoneRunner:
     """A softphone: portier.app on CPython in this process, with its log lines captured."""
 
@@ -178,9 +278,10 @@ class PhoneRunner:
             self.task.cancel()
 
 
-def _device_config(device, folder, sb_address, profile, ring_timeout_s, audio, extra=None):
+def _device_config(device, folder, sb_address, profile, ring_timeout_s, audio, extra=None,
+                   household=HOUSEHOLD):
     cfg = {
-        "jid": device.jid, "profile": profile, "household": HOUSEHOLD,
+        "jid": device.jid, "profile": profile, "household": household,
         "switchboard": {"host": sb_address[0], "port": sb_address[1], "insecure": False,
                         "server_name": "localhost"},
         "tls": {"ca": os.path.join(folder, "ca.der"), "cert": os.path.join(folder, "cert.der"),
@@ -197,7 +298,7 @@ def _device_config(device, folder, sb_address, profile, ring_timeout_s, audio, e
 
 class Simulation:
     def __init__(self, scenario, phones=1, ring_timeout_s=5, door_runtime="micropython",
-                 workdir=None, talk_s=3.0, heap=DOOR_HEAP):
+                 workdir=None, talk_s=3.0, heap=DOOR_HEAP, external_door=None):
         if scenario not in simreport.SCENARIOS:
             raise SimError("unknown scenario %r" % scenario)
         self.scenario = scenario
@@ -206,6 +307,9 @@ class Simulation:
         self.door_runtime = door_runtime
         self.talk_s = talk_s
         self.heap = heap
+        self.external = external_door  # an ExternalDoor, or None: the simulator runs the door
+        self._household = HOUSEHOLD
+        self._phone_devs = []
         self.workdir = os.path.abspath(workdir or tempfile.mkdtemp(prefix="portier-sim-"))
         self.t0 = time.monotonic()
         self.trace = []
@@ -231,6 +335,8 @@ class Simulation:
                            names.get(receiver, receiver), action, detail.strip()))
 
     async def _provision_and_start(self):
+        if self.external is not None:
+            return await self._start_with_external_door()
         wd = self.workdir
         hh = provisioning.create_household(HOUSEHOLD, folder=os.path.join(wd, "household"))
         db = os.path.join(wd, "switchboard.db")
@@ -256,14 +362,36 @@ class Simulation:
                 raise SimError("firmware does not compile: %s" % errors[0])
         self.door = DoorProcess(self.parties["door"], door_dir, self.door_runtime, fw_tree, self.heap)
         await self.door.start()
-        for i, dev in enumerate(phone_devs):
+        self._phone_devs = phone_devs
+        await self._start_phones(door_dev.jid)
+
+    async def _start_with_external_door(self):
+        ext = self.external
+        hh = provisioning.load_household(ext.household_dir)
+        self._household = hh.name
+        self._phone_devs = [provisioning.add_device(
+            hh, "phone%d" % (i + 1), db=ext.db, folder=os.path.join(self.workdir, "phone%d" % (i + 1)))
+            for i in range(self.n_phones)]
+        self.sb = Switchboard(ext.db, ssl_context=hh.server_ssl_context(),
+                              ring_timeout_s=self.ring_timeout_s, trace=self._trace)
+        await self.sb.start(ext.address[0], ext.address[1])
+        self.parties["door"] = Party("door", ext.jid, self.t0)
+        self.door = ExternalDoorRunner(self.parties["door"], ext)
+        await self.door.start()
+        await self._start_phones(ext.jid)
+
+    async def _start_phones(self, door_jid):
+        wd = self.workdir
+        household = self._household
+        for i, dev in enumerate(self._phone_devs):
             name = "phone%d" % (i + 1)
             folder = os.path.join(wd, name)
             d = _device_config(dev, folder, self.sb.address, "phone", self.ring_timeout_s,
                                {"mic": PHONE_VOICE, "speaker": os.path.join(folder, "heard.wav"),
                                 "realtime": True, "rate": 16000},
-                               {"pair_with": [door_dev.jid], "call": door_dev.jid,
-                                "control": "none"})  # driven in-process, not by stdin
+                               {"pair_with": [door_jid], "call": door_jid,
+                                "control": "none"},  # driven in-process, not by stdin
+                               household=household)
             self.parties[name] = Party(name, dev.jid, self.t0)
             runner = PhoneRunner(self.parties[name], fwconfig.check(d))
             self.phones.append(runner)
@@ -336,6 +464,9 @@ class Simulation:
     def _logs(self):
         logs = {}
         for name in ["door"] + [r.party.name for r in self.phones]:
+            if name == "door" and self.external is not None:
+                logs[name] = self.door.call_log() if self.door is not None else []
+                continue
             path = os.path.join(self.workdir, name, "calls.json")
             try:
                 with open(path) as f:
@@ -354,8 +485,8 @@ class Simulation:
         return media
 
     def _quality(self):
-        if self.scenario not in simreport.MEDIA_SCENARIOS:
-            return {}
+        if self.scenario not in simreport.MEDIA_SCENARIOS or self.external is not None:
+            return {}  # an external door's microphone is not the simulator's recording
         from . import audioquality
 
         pairs = {"door -> phone1": (DOOR_VOICE, os.path.join(self.workdir, "phone1", "heard.wav")),
@@ -395,7 +526,7 @@ class Simulation:
         if problems and self.door is not None and self.door.stderr:
             problems.append("door stderr: " + self.door.stderr_text())
         return {
-            "scenario": self.scenario, "door_runtime": self.door_runtime,
+            "scenario": self.scenario, "door_runtime": "external" if self.external else self.door_runtime,
             "phones": [r.party.name for r in self.phones], "workdir": self.workdir,
             "trace": self.trace, "logs": logs, "media": media, "quality": self._quality(),
             "timings": self.timings, "problems": problems,

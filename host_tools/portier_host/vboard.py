@@ -24,6 +24,11 @@ directory, so `/main.py` on the board is `<dir>/main.py`, and sys.path is the ES
 `flash_bytes` (the ESP32_GENERIC 4 MiB build leaves about 2 MiB to the filesystem) less what the
 folder holds, so tools see a board-sized flash and a full one can be simulated.
 
+The board's doorbell button, door-strike relay and status LED are files in `io_dir` (a folder
+next to the flash, named to the board in $PORTIER_VBOARD_IO; portier.hal.vboardio is the
+board side): `press_button()` holds the button down as a finger would, `relay()` and `led()`
+read what the board drives. The door app on a virtual board uses them (portier.app.pick_hal).
+
 A running main.py is interrupted by Ctrl-C as on a board: the child's pty keeps ISIG on with
 only VINTR (Ctrl-C) defined, and MicroPython switches its terminal to raw mode whenever it reads
 the REPL, so Ctrl-C is a signal while code runs and a plain character at the prompt.
@@ -156,6 +161,7 @@ class VirtualBoard:
         self.hard_resets = 0
         self.soft_resets = 0
         self.port = None
+        self.io_dir = None
         self._support = None
         self._client_master = self._client_slave = None
         self._child = None
@@ -176,6 +182,8 @@ class VirtualBoard:
     def start(self):
         os.makedirs(self.flash_dir, exist_ok=True)
         self._support = tempfile.mkdtemp(prefix="portier-vboard-")
+        self.io_dir = os.path.join(self._support, "pins")  # not "io": the support folder is on sys.path
+        os.mkdir(self.io_dir)
         self._write_support()
         self._client_master, self._client_slave = pty.openpty()
         tty.setraw(self._client_slave)
@@ -224,6 +232,39 @@ class VirtualBoard:
             self._pending_hard = True
             child.send_signal(signal.SIGKILL)  # the relay sees the exit and reboots
 
+    # -- the board's button, relay and LED (portier.hal.vboardio on the board)
+
+    def set_button(self, pressed):
+        path = os.path.join(self.io_dir, "button")
+        with open(path + ".tmp", "w") as f:
+            f.write("1" if pressed else "0")
+        os.replace(path + ".tmp", path)
+
+    def press_button(self, hold_s=0.15):
+        """Press the doorbell and let go after hold_s (the board debounces for 30 ms and polls
+        every 20 ms, so hold it longer than 50 ms)."""
+        self.set_button(True)
+        time.sleep(hold_s)
+        self.set_button(False)
+
+    def _read_io(self, name):
+        try:
+            with open(os.path.join(self.io_dir, name)) as f:
+                return f.read().split()
+        except FileNotFoundError:
+            return None
+
+    def relay(self):
+        """(level, pulses) the board drives the strike relay with; None before it booted a
+        door."""
+        got = self._read_io("relay")
+        return None if not got else (int(got[0]), int(got[1]))
+
+    def led(self):
+        """The LED state (portier.hal.controls LED_*) the door shows, or None before it set one."""
+        got = self._read_io("led")
+        return None if not got else int(got[0])
+
     def wait_boots(self, n, timeout=10.0):
         """Wait until the board has booted n times in all (1 = the first boot); True if so."""
         deadline = time.monotonic() + timeout
@@ -260,7 +301,9 @@ class VirtualBoard:
         cmd += ["-i", os.path.join(self._support, "_vboard_boot.py")]
         env = dict(os.environ)
         env["PORTIER_VBOARD_MAIN"] = "1" if run_main else "0"
+        env["PORTIER_VBOARD_IO"] = self.io_dir
         env.pop("MICROPYPATH", None)
+        env.pop("PORTIER_CONFIG", None)  # the board reads its own portier.json
 
         def as_terminal_owner():
             os.setsid()

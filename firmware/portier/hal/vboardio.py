@@ -1,0 +1,91 @@
+# The virtual board's door (`portier vboard`): the virtual door's audio, with the board's
+# doorbell button, door-strike relay and status LED as one small file each in the folder the
+# host names in $PORTIER_VBOARD_IO (portier_host.vboard), so tests and the simulator press the
+# button and watch the relay and LED as they would a board's GPIOs:
+#   button  "1" pressed / "0" released, written by the host (absent: released)
+#   relay   "<level> <pulses>", written here at boot (de-energised) and on every change
+#   led     "<state>" (portier.hal.controls LED_*), written here on every change of state
+# The timing logic is the board's: controls.Button debounces the polled level, controls.Relay
+# bounds the pulse. Files change by rename, so the host never reads half of one.
+import time
+
+from micropython import const
+
+from portier import fsutil
+from portier.hal import controls
+from portier.hal.vdoor import VirtualDoor
+from portier.net import streams
+
+_POLL_MS = const(20)
+ENV = "PORTIER_VBOARD_IO"
+
+
+def io_dir():
+    """The pin folder a virtual board gives its door, or None (not on a virtual board)."""
+    try:
+        import os
+
+        return os.getenv(ENV) or None
+    except (AttributeError, ImportError):  # a real board's os has no environment
+        return None
+
+
+class VboardDoor(VirtualDoor):
+    name = "vboard"
+
+    def __init__(self, audio_cfg, io):
+        VirtualDoor.__init__(self, audio_cfg)
+        self.io = io
+        self._byte = bytearray(1)
+        self._strike = controls.Relay(active_level=1)
+        self._strike_written = None
+        self._write_strike()  # the boot level first: a reset mid-pulse leaves the door locked
+        self.button = controls.Button(active_level=1, idle_level=self._button_level())
+        self._led_written = None
+
+    def _button_level(self):
+        try:
+            with open(self.io + "/button", "rb") as f:
+                n = f.readinto(self._byte)
+        except OSError:
+            return 0
+        return 1 if n == 1 and self._byte[0] == 0x31 else 0
+
+    def _write_strike(self):
+        level = self._strike.level()
+        state = (level, self._strike.pulses)
+        if state != self._strike_written:
+            fsutil.save_atomic(self.io + "/relay", ("%d %d" % state).encode())
+            self._strike_written = state
+
+    def led(self, state, now_ms):
+        VirtualDoor.led(self, state, now_ms)
+        if state != self._led_written:
+            fsutil.save_atomic(self.io + "/led", ("%d" % state).encode())
+            self._led_written = state
+
+    def open_door(self, pulse_ms, now_ms):
+        """Energise the strike for pulse_ms; run() releases it when the pulse ends."""
+        parent = getattr(VirtualDoor, "open_door", None)
+        if parent is not None:  # the virtual door's own record of the relay
+            parent(self, pulse_ms, now_ms)
+        self._strike.pulse(now_ms, pulse_ms)
+        self._write_strike()
+
+    def step(self, now_ms):
+        """One poll: the button's level in, the strike's level out; True when pressed."""
+        self.button.edge(self._button_level(), now_ms)
+        pressed = False
+        for ev in self.button.pending():
+            if ev == controls.PRESS:
+                pressed = True
+        self._strike.on_timer(now_ms)
+        self._write_strike()
+        return pressed
+
+    async def run(self, app):
+        """The board's input loop: a button press is the app's "press"."""
+        while True:
+            if self.step(time.ticks_ms()):
+                await app.command("press")
+            await streams.sleep_ms(_POLL_MS)

@@ -1,0 +1,95 @@
+"""From an empty virtual board to an answered call, with no manual step: `portier provision`
+(the real CLI, in a subprocess), `portier deploy --device` (the real mpremote over the pty),
+reset, the board's main.py runs the door app with the vboard HAL on real MicroPython, the
+simulator's switchboard and phone (same household, same database) take the call the door's
+button places, `portier log` reads the answered call back from the board's flash, and a
+second deploy copies nothing."""
+
+import asyncio
+import hashlib
+import json
+import os
+import socket
+import subprocess
+import sys
+
+from portier_host import sim
+from portier_host.vboard import VirtualBoard
+
+PORTIER = os.path.join(os.path.dirname(sys.executable), "portier")
+WIFI_PASSWORD = "s3cret-wlan-passphrase"
+PIN = "73915"
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _portier(cwd, *args, env=None, timeout=240):
+    proc = subprocess.run([PORTIER] + list(args), cwd=str(cwd), env=env, capture_output=True,
+                          text=True, timeout=timeout)
+    return proc
+
+
+def _sha(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def test_empty_vboard_provision_deploy_answered_call_log_and_idle_redeploy(tmp_path):
+    flash = tmp_path / "flash"
+    sb_port = _free_port()
+    env = dict(os.environ, PORTIER_WIFI_PASSWORD=WIFI_PASSWORD, PORTIER_PIN=PIN)
+    env.pop("PORTIER_CONFIG", None)
+    with VirtualBoard(str(flash), heapsize="512k") as vb:
+        assert os.listdir(str(flash)) == []  # an empty board
+
+        prov = _portier(tmp_path, "provision", "--board", "vboard", "--wifi", "testnet",
+                        "--switchboard", "127.0.0.1:%d" % sb_port, "--household", "flat",
+                        "--out", "door-bundle", "--household-dir", "hh", env=env)
+        assert prov.returncode == 0, prov.stdout + prov.stderr
+        for secret in (WIFI_PASSWORD, PIN):
+            assert secret not in prov.stdout + prov.stderr
+        assert "portier deploy --port PORT --device door-bundle" in prov.stdout
+        bundle = tmp_path / "door-bundle"
+        jid = json.loads((bundle / "portier.json").read_text())["jid"]
+        assert jid == "door:1@flat"
+
+        dep = _portier(tmp_path, "deploy", "--port", vb.port, "--device", "door-bundle")
+        assert dep.returncode == 0, dep.stdout + dep.stderr
+        assert vb.wait_boots(2)  # deploy's reset
+        for rel in ("portier.json", "secrets.json", "ca.der", "cert.der", "key.der",
+                    "keys/identity", "main.py"):
+            src = bundle / rel if rel != "main.py" else None
+            assert (flash / rel).exists(), rel
+            if src is not None:
+                assert _sha(str(flash / rel)) == _sha(str(src)), rel
+        assert not (flash / "cert.pem").exists() and not (flash / "jid").exists()  # host copies
+
+        door = sim.ExternalDoor(str(bundle), str(tmp_path / "hh"), str(tmp_path / "hh" / "switchboard.db"),
+                                vb.port, vb.press_button, vb.hard_reset)
+        simulation = sim.Simulation("answered", phones=1, ring_timeout_s=10,
+                                    workdir=str(tmp_path / "sim"), talk_s=1.0, external_door=door)
+        result = asyncio.run(simulation.run())
+        assert result["problems"] == [], result["problems"]
+        assert result["logs"]["door"][0]["outcome"] == "answered"
+        assert result["media"]["door"]["received"] > 20
+        assert result["media"]["phone1"]["received"] > 20
+        assert vb.relay() == (0, 0)  # nobody opened the door
+
+        log = _portier(tmp_path, "log", "--port", vb.port, timeout=60)
+        assert log.returncode == 0, log.stdout + log.stderr
+        calls = [line for line in log.stdout.splitlines() if line.startswith("  ") and " call " in line]
+        assert len(calls) == 1, log.stdout
+        assert "dir=out" in calls[0] and "outcome=answered" in calls[0], log.stdout
+        assert "call log calls.json: 1 entry" in log.stdout
+        with open(str(flash / "calls.json")) as f:
+            on_flash = json.load(f)["calls"]
+        assert len(on_flash) == 1 and on_flash[0]["outcome"] == "answered"
+
+        again = _portier(tmp_path, "deploy", "--port", vb.port, "--device", "door-bundle")
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert "nothing changed, 0 files copied" in again.stdout, again.stdout
+    assert vb.error is None
