@@ -163,15 +163,16 @@ def _cmd_flash(args):
     if args.dry_run:
         for cmd in commands:
             print(flash.format_command(cmd))
-        deploy.dry_run_commands(args.port, board)
-        return 0
+        return _dry_run_deploy(args.port, board, args.device)
     try:
+        if args.device:  # a bad bundle is found before the board is erased
+            deploy.DeviceBundle(args.device).check_board(board)
         flash.check_image(board, firmware)
         problem = deploy.port_problem(args.port)
         if problem:
             raise flash.FlashError(problem)
         flash.run_esptool(commands)
-    except flash.FlashError as e:
+    except (flash.FlashError, deploy.DeployError) as e:
         print("flash: %s" % e, file=sys.stderr)
         return 1
     return _deploy(args.port, board, wait_s=10, device_dir=args.device)
@@ -206,9 +207,19 @@ def _cmd_deploy(args):
         if board is None:
             print("deploy: --dry-run needs --board (the board is not asked)", file=sys.stderr)
             return 2
-        deploy.dry_run_commands(args.port, board)
-        return 0
+        return _dry_run_deploy(args.port, board, args.device)
     return _deploy(args.port, board, device_dir=args.device)
+
+
+def _dry_run_deploy(port, board, device_dir):
+    from . import deploy
+
+    try:
+        deploy.dry_run_commands(port, board, device_dir=device_dir)
+    except deploy.DeployError as e:
+        print("deploy: %s" % e, file=sys.stderr)
+        return 1
+    return 0
 
 
 def _cmd_provision(args):

@@ -346,8 +346,9 @@ def deploy(port, board=None, firmware_root=paths.FIRMWARE, reset=True, out=None,
     device bundle `portier provision` made there; returns a DeployResult."""
     out = sys.stdout if out is None else out
     bundle = None if device_dir is None else DeviceBundle(device_dir)
-    if board is None and bundle is not None:
-        board = bundle.board
+    if bundle is not None:
+        bundle.check_board(board)
+        board = board or bundle.board
     problem = port_problem(port)
     if problem:
         raise PortError(problem)
@@ -421,6 +422,12 @@ class DeviceBundle:
             except boards.BoardError as e:
                 raise DeployError(str(e)) from None
 
+    def check_board(self, board):
+        """DeployError when the bundle was provisioned for another board than `board`."""
+        if board is not None and self.board is not None and board.name != self.board.name:
+            raise DeployError("the bundle in %s was provisioned for %s, not %s"
+                              % (self.folder, self.board.name, board.name))
+
     def store_to_seed(self, state):
         """(store files to copy, board store files to remove) for this board."""
         ident = self.store_dir + "/identity"
@@ -457,21 +464,30 @@ def _apply(mp, to_copy, to_remove, dirs_to_make, out):
     print("deploy: %d file(s) copied, %d removed" % (total, len(to_remove)), file=out, flush=True)
 
 
-def dry_run_commands(port, board, firmware_root=paths.FIRMWARE, out=None):
-    """Print the mpremote commands a deploy to a freshly erased board runs (every file copied).
+def dry_run_commands(port, board, firmware_root=paths.FIRMWARE, out=None, device_dir=None):
+    """Print the mpremote commands a deploy to a freshly erased board runs (every file copied,
+    with device_dir the whole bundle too).
 
     The files are compiled for real into build/deploy-<arch>/ and kept there, so the printed
     commands can be run by hand.
     """
     out = sys.stdout if out is None else out
+    bundle = None if device_dir is None else DeviceBundle(device_dir)
+    if bundle is not None:
+        bundle.check_board(board)
     build_dir = os.path.join(paths.REPO, "build", "deploy-" + board.mpy_arch)
     shutil.rmtree(build_dir, ignore_errors=True)
     os.makedirs(build_dir)
     local = build_image(firmware_root, build_dir, board.mpy_arch)
+    survey_files, survey_dirs = list(_TOP_LEVEL_SOURCES), [MANAGED_DIR]
+    if bundle is not None:
+        local += bundle.config_files + bundle.store_files
+        survey_files += [f.remote for f in bundle.config_files]
+        survey_dirs.append(bundle.store_dir)
     empty = BoardState(0, 4096, 0, 0, {}, set())
     to_copy, to_remove, dirs_to_make = plan(local, empty)
     mp = Mpremote(port, out, dry_run=True)
-    mp.run(["exec", survey_script(_TOP_LEVEL_SOURCES, [MANAGED_DIR])], soft_reset=True)
+    mp.run(["exec", survey_script(survey_files, survey_dirs)], soft_reset=True)
     _apply(mp, to_copy, to_remove, dirs_to_make, io.StringIO())
     mp.run(["reset"])
     return mp.commands

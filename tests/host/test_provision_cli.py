@@ -1,0 +1,191 @@
+"""`portier provision`: the real CLI writes a door's bundle with tight modes and no secret on
+its output, registers the door with the switchboard database, pins the household's CA, and
+never overwrites a bundle without --force. The PIN verifier is checked with `cryptography`'s
+HMAC, an implementation independent of the one provisioning uses."""
+
+import json
+import os
+import stat
+import subprocess
+import sys
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hmac as c_hmac
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from portier_host import boards, paths, provision
+from portier_host.switchboard_db import Database
+
+paths.use_firmware()
+from portier import config as fwconfig  # noqa: E402
+from portier import secrets as fwsecrets  # noqa: E402
+from portier.e2e.stores import FileStore  # noqa: E402
+
+PORTIER = os.path.join(os.path.dirname(sys.executable), "portier")
+WIFI_PASSWORD = "hunter2-but-longer"
+PIN = "480213"
+
+
+def _run(cwd, *args, password=WIFI_PASSWORD, pin=PIN):
+    env = dict(os.environ)
+    env.pop(provision.WIFI_PASSWORD_ENV, None)
+    env.pop(provision.PIN_ENV, None)
+    if password is not None:
+        env[provision.WIFI_PASSWORD_ENV] = password
+    if pin is not None:
+        env[provision.PIN_ENV] = pin
+    return subprocess.run([PORTIER, "provision"] + list(args), cwd=str(cwd), env=env,
+                          capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+
+
+_ARGS = ("--board", "esp32-devkitc", "--wifi", "home-net", "--switchboard", "192.168.1.10:5222",
+         "--household", "home")
+
+
+def _mode(path):
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def _verify(cert, issuer):
+    issuer.public_key().verify(cert.signature, cert.tbs_certificate_bytes,
+                               ec.ECDSA(cert.signature_hash_algorithm))
+
+
+def test_bundle_contents_modes_registration_and_silence(tmp_path):
+    proc = _run(tmp_path, *_ARGS)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = proc.stdout + proc.stderr
+    for secret in (WIFI_PASSWORD, PIN):
+        assert secret not in out
+    bundle = tmp_path / "devices" / "door:1@home"
+    hh = tmp_path / "households" / "home"
+    assert "made household folder households/home" in out
+    assert "portier deploy --port PORT --device devices/door:1@home" in out
+
+    # modes: the folder and everything secret private to the owner
+    assert _mode(bundle) == 0o700
+    for private in ("secrets.json", "key.der", "key.pem"):
+        assert _mode(bundle / private) == 0o600, private
+    assert _mode(bundle / "keys") == 0o700
+    store_files = os.listdir(str(bundle / "keys"))
+    assert "identity" in store_files and len(store_files) == 22  # identity, signed, 20 one-time
+    for name in store_files:
+        assert _mode(bundle / "keys" / name) == 0o600, name
+    for name in os.listdir(str(bundle)):
+        if _mode(bundle / name) & 0o077:
+            assert name in ("portier.json", "board.json", "ca.der", "ca.pem", "cert.der",
+                            "cert.pem", "jid"), name
+
+    # the secrets, in the board's format; the PIN only as HMAC-SHA256(salt, PIN)
+    doc = json.loads((bundle / "secrets.json").read_text())
+    assert PIN not in json.dumps(doc)
+    sec = fwsecrets.load(str(bundle / "secrets.json"))
+    assert sec.wifi_password == WIFI_PASSWORD and len(sec.pin_salt) == 16
+    mac = c_hmac.HMAC(sec.pin_salt, hashes.SHA256())
+    mac.update(PIN.encode())
+    mac.verify(sec.pin_hmac)  # raises InvalidSignature on a wrong verifier
+
+    # the config the board reads, every path relative to the flash root
+    cfg = fwconfig.load(str(bundle / "portier.json"))
+    assert (cfg.jid, cfg.profile, cfg.household) == ("door:1@home", "door", "home")
+    assert (cfg.host, cfg.port, cfg.server_name, cfg.insecure) == ("192.168.1.10", 5222, "192.168.1.10", False)
+    assert (cfg.ca_path, cfg.cert_path, cfg.key_path) == ("ca.der", "cert.der", "key.der")
+    assert (cfg.wifi_ssid, cfg.secrets_path, cfg.e2e_store) == ("home-net", "secrets.json", "keys")
+    assert cfg.call_log and cfg.door_log
+    assert cfg.audio == {"board": "esp32", "file": "board.json"}
+    assert json.loads((bundle / "board.json").read_text()) == boards.load_board("esp32-devkitc").data
+
+    # TLS: the pinned CA is the household's; the client certificate names the JID; the
+    # switchboard's server certificate is valid for the address the door dials
+    ca = x509.load_der_x509_certificate((bundle / "ca.der").read_bytes())
+    assert ca == x509.load_pem_x509_certificate((hh / "ca.pem").read_bytes())
+    cert = x509.load_der_x509_certificate((bundle / "cert.der").read_bytes())
+    _verify(cert, ca)
+    assert cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value == "door:1@home"
+    server = x509.load_pem_x509_certificate((hh / "server.pem").read_bytes())
+    _verify(server, ca)
+    sans = server.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert "192.168.1.10" in [str(a) for a in sans.get_values_for_type(x509.IPAddress)]
+
+    # registered: the database hands out the identity and signed prekey the store holds
+    store = FileStore(str(bundle / "keys"))
+    db = Database(str(hh / "switchboard.db"))
+    try:
+        dev = db.device("door:1@home")
+        assert dev is not None
+        assert bytes(dev.identity_key) == store.identity()[1]
+        assert db.prekey_count("door:1@home") == 20
+    finally:
+        db.close()
+
+
+def test_existing_bundle_is_refused_without_force(tmp_path):
+    args = _ARGS + ("--out", "door")
+    assert _run(tmp_path, *args).returncode == 0
+    before = (tmp_path / "door" / "secrets.json").read_bytes()
+    again = _run(tmp_path, *args, pin="999999")
+    assert again.returncode == 2 and "--force" in again.stderr
+    assert (tmp_path / "door" / "secrets.json").read_bytes() == before
+    forced = _run(tmp_path, *(args + ("--force",)), pin="999999")
+    assert forced.returncode == 0, forced.stderr
+    assert (tmp_path / "door" / "secrets.json").read_bytes() != before
+    assert json.loads((tmp_path / "door" / "portier.json").read_text())["jid"] == "door:2@home"
+    assert "made household folder" not in forced.stdout  # the same household, reused
+
+
+def test_household_certificate_must_name_the_switchboard_address(tmp_path):
+    assert _run(tmp_path, *_ARGS).returncode == 0
+    other = list(_ARGS)
+    other[other.index("192.168.1.10:5222")] = "10.9.8.7:5222"
+    proc = _run(tmp_path, *other)
+    assert proc.returncode == 2
+    assert "10.9.8.7" in proc.stderr and "192.168.1.10" in proc.stderr
+
+
+@pytest.mark.parametrize("password,pin,word", [
+    ("short", PIN, "8 to 63"),  # WPA2 passphrases are 8..63 characters
+    (WIFI_PASSWORD, "12a4", "digits"),
+    (WIFI_PASSWORD, "123", "digits"),
+])
+def test_bad_secrets_are_refused_without_echo(tmp_path, password, pin, word):
+    proc = _run(tmp_path, *_ARGS, password=password, pin=pin)
+    assert proc.returncode == 2 and word in proc.stderr
+    assert password not in proc.stderr and pin not in proc.stderr
+    assert not (tmp_path / "devices").exists()
+
+
+def test_open_network_and_no_pin(tmp_path):
+    proc = _run(tmp_path, *(_ARGS + ("--out", "d")), password="", pin="")
+    assert proc.returncode == 0, proc.stderr
+    assert "refuse every unlock" in proc.stdout
+    sec = fwsecrets.load(str(tmp_path / "d" / "secrets.json"))
+    assert sec.wifi_password is None and sec.pin_hmac is None
+
+
+def test_unknown_board_is_named(tmp_path):
+    args = list(_ARGS)
+    args[1] = "esp8266-nope"
+    proc = _run(tmp_path, *args)
+    assert proc.returncode == 2 and "esp8266-nope" in proc.stderr and "esp32-devkitc" in proc.stderr
+
+
+def test_prompts_ask_twice_for_the_pin():
+    answers = iter(["2580", "2580"])
+    assert provision.read_pin(env={}, prompt=lambda msg: next(answers)) == "2580"
+    answers = iter(["2580", "2581"])
+    with pytest.raises(provision.ProvisionError, match="differ"):
+        provision.read_pin(env={}, prompt=lambda msg: next(answers))
+    asked = []
+    assert provision.read_wifi_password("net", env={}, prompt=lambda m: asked.append(m) or "") == ""
+    assert "net" in asked[0]
+
+
+def test_the_cli_takes_no_secret_as_an_argument():
+    from portier_host import cli
+
+    parser = cli.build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command").choices["provision"]
+    options = [o for a in sub._actions for o in a.option_strings]
+    assert not [o for o in options if "pass" in o or "pin" in o or "secret" in o]
