@@ -49,7 +49,8 @@ WIFI_PASSWORD_ENV = "PORTIER_WIFI_PASSWORD"
 PIN_ENV = "PORTIER_PIN"
 # The virtual board's door has no microphone: it sends silence (frames still flow every 20 ms).
 VBOARD_AUDIO = {"realtime": True, "rate": 16000}
-_PUBLIC = ("ca.der", "ca.pem", "cert.der", "cert.pem", "jid", CONFIG_NAME, BOARD_NAME)
+_PUBLIC = ("ca.der", "ca.pem", "cert.der", "cert.pem", "jid", CONFIG_NAME, BOARD_NAME,
+           "phone.json")
 
 
 class ProvisionError(Exception):
@@ -222,11 +223,9 @@ def provision(board, wifi_ssid, switchboard, household, wifi_password, pin, name
         jid = "%s:%d@%s" % (name, number, household)
         fwconfig.check_jid(jid)
         folder = out or os.path.join("devices", jid)
-        if os.path.exists(folder) and os.listdir(folder):
-            if not force:
-                raise ProvisionError("%s exists: a device bundle is never overwritten without "
-                                     "--force (its keys would be lost)" % folder)
-            shutil.rmtree(folder)
+        _clear(folder, force)
+        parent = os.path.dirname(os.path.abspath(folder))
+        os.makedirs(parent, exist_ok=True)  # devices/ itself keeps the usual mode
         cfg = door_config(jid, household, host, port, wifi_ssid, board_obj)
         old_umask = os.umask(0o077)  # private from the first byte; public files opened up below
         try:
@@ -247,6 +246,60 @@ def provision(board, wifi_ssid, switchboard, household, wifi_password, pin, name
     finally:
         database.close()
     return Bundle(folder, jid, household_dir, created, db, bundle_files(folder))
+
+
+PHONE_CONFIG_NAME = "phone.json"
+
+
+def provision_phone(switchboard, household, door, name, out=None, household_dir=None, db=None,
+                    force=False):
+    """A softphone of the household for `portier phone --config DIR/phone.json`: the same
+    identity, certificate and store as a door gets, a config with absolute paths (a host
+    program runs from anywhere) that pairs with and calls `door`. No secrets: a phone opens no
+    door by PIN of its own, it sends the one its user types."""
+    from . import provisioning
+    from .switchboard_db import Database, DbError
+
+    host, port = parse_switchboard(switchboard)
+    household_dir = household_dir or os.path.join("households", household)
+    db = db or os.path.join(household_dir, "switchboard.db")
+    hh, created = open_household(household, household_dir, host)
+    database = Database(db)
+    try:
+        provisioning.register_household(database, hh)
+        door = fwconfig.check_jid(door or "door:1@%s" % household, "--door")
+        number = database.next_device_number(household, name)
+        jid = fwconfig.check_jid("%s:%d@%s" % (name, number, household))
+        folder = out or os.path.join("devices", jid)
+        _clear(folder, force)
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        provisioning.add_device(hh, name, db=database, folder=folder, number=number)
+        base = os.path.abspath(folder)
+        cfg = {"jid": jid, "profile": "phone", "household": household,
+               "switchboard": {"host": host, "port": port, "insecure": False,
+                               "server_name": host},
+               "tls": dict((k, os.path.join(base, k + ".der")) for k in ("ca", "cert", "key")),
+               "e2e_store": os.path.join(base, STORE_NAME),
+               "call_log": os.path.join(base, "calls.json"),
+               "pair_with": [door], "call": door, "control": "stdin"}
+        fwconfig.check(json.loads(json.dumps(cfg)))
+        with open(os.path.join(folder, PHONE_CONFIG_NAME), "w") as f:
+            json.dump(cfg, f, indent=1)
+            f.write("\n")
+        _tighten(folder)
+    except (DbError, fwconfig.ConfigError) as e:
+        raise ProvisionError(str(e)) from None
+    finally:
+        database.close()
+    return Bundle(folder, jid, household_dir, created, db, [PHONE_CONFIG_NAME])
+
+
+def _clear(folder, force):
+    if os.path.exists(folder) and os.listdir(folder):
+        if not force:
+            raise ProvisionError("%s exists: a device bundle is never overwritten without "
+                                 "--force (its keys would be lost)" % folder)
+        shutil.rmtree(folder)
 
 
 def bundle_files(folder):
@@ -309,12 +362,36 @@ def _describe(bundle):
     return lines
 
 
+def _main_phone(args):
+    try:
+        bundle = provision_phone(args.switchboard, args.household, args.door, args.name or "phone",
+                                 out=args.out, household_dir=args.household_dir, db=args.db,
+                                 force=args.force)
+    except ProvisionError as e:
+        print("provision: %s" % e, file=sys.stderr)
+        return 2
+    print("provision: %s registered in %s" % (bundle.jid, bundle.db))
+    if bundle.household_created:
+        print("provision: made household folder %s (switchboard CA, server certificate, relay "
+              "secret)" % bundle.household_dir)
+    print("provision: wrote %s/ (mode 0700): phone.json, ca.der, cert.der, key.der (0600), "
+          "keys/ (0600)" % bundle.folder)
+    print("next (with the switchboard running):")
+    print("  portier phone --config %s" % os.path.join(bundle.folder, PHONE_CONFIG_NAME))
+    return 0
+
+
 def main(args):
+    if args.phone:
+        return _main_phone(args)
+    if not args.board or not args.wifi:
+        print("provision: a door needs --board and --wifi (a softphone: --phone)", file=sys.stderr)
+        return 2
     try:
         password = read_wifi_password(args.wifi)
         pin = read_pin()
         bundle = provision(args.board, args.wifi, args.switchboard, args.household, password,
-                           pin, name=args.name, out=args.out, household_dir=args.household_dir,
+                           pin, name=args.name or "door", out=args.out, household_dir=args.household_dir,
                            db=args.db, force=args.force, prekeys=args.prekeys)
     except (ProvisionError, EOFError) as e:
         print("provision: %s" % (e or "no input"), file=sys.stderr)
@@ -331,14 +408,20 @@ def main(args):
 
 
 def add_arguments(p):
-    p.add_argument("--board", required=True,
-                   help="a name in boards/, a board file, or %r (the virtual board)" % VIRTUAL_BOARD)
-    p.add_argument("--wifi", required=True, metavar="SSID", help="the WLAN the door joins "
-                   "(password: prompted, or $%s)" % WIFI_PASSWORD_ENV)
+    p.add_argument("--board", help="a name in boards/, a board file, or %r (the virtual "
+                   "board)" % VIRTUAL_BOARD)
+    p.add_argument("--wifi", metavar="SSID", help="the WLAN the door joins (password: "
+                   "prompted, or $%s; the unlock PIN: prompted, or $%s)"
+                   % (WIFI_PASSWORD_ENV, PIN_ENV))
+    p.add_argument("--phone", action="store_true", help="a household softphone instead of a "
+                   "door (for `portier phone --config`)")
+    p.add_argument("--door", metavar="JID", help="with --phone: the door it pairs with and "
+                   "calls (default door:1@<household>)")
     p.add_argument("--switchboard", required=True, metavar="HOST:PORT",
                    help="where the door reaches the switchboard (its certificate names HOST)")
     p.add_argument("--household", required=True)
-    p.add_argument("--name", default="door", help="the device's account name (default door)")
+    p.add_argument("--name", default=None, help="the device's account name (default door, "
+                   "or phone with --phone)")
     p.add_argument("--out", help="the bundle folder (default devices/<jid>)")
     p.add_argument("--household-dir", help="the switchboard's household folder (default "
                    "households/<household>; made when missing)")

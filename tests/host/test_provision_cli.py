@@ -189,3 +189,28 @@ def test_the_cli_takes_no_secret_as_an_argument():
     sub = next(a for a in parser._actions if a.dest == "command").choices["provision"]
     options = [o for a in sub._actions for o in a.option_strings]
     assert not [o for o in options if "pass" in o or "pin" in o or "secret" in o]
+
+
+def test_a_softphone_for_the_same_household(tmp_path):
+    assert _run(tmp_path, *_ARGS).returncode == 0
+    proc = _run(tmp_path, "--phone", "--name", "anna", "--switchboard", "192.168.1.10:5222",
+                "--household", "home", password=None, pin=None)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    bundle = tmp_path / "devices" / "anna:1@home"
+    assert "portier phone --config devices/anna:1@home/phone.json" in proc.stdout
+    cfg = fwconfig.load(str(bundle / "phone.json"))
+    assert (cfg.jid, cfg.profile, cfg.pair_with, cfg.call) == (
+        "anna:1@home", "phone", ("door:1@home",), "door:1@home")
+    for path in (cfg.ca_path, cfg.cert_path, cfg.key_path, cfg.e2e_store):
+        assert os.path.isabs(path) and os.path.exists(path)
+    assert _mode(bundle) == 0o700 and _mode(bundle / "key.der") == 0o600
+    assert not (bundle / "secrets.json").exists()
+    # the household's CA, and registered next to the door
+    assert (bundle / "ca.der").read_bytes() == (tmp_path / "devices" / "door:1@home" / "ca.der").read_bytes()
+    db = Database(str(tmp_path / "households" / "home" / "switchboard.db"))
+    try:
+        assert db.device("anna:1@home") is not None and db.device("door:1@home") is not None
+    finally:
+        db.close()
+    lacking = _run(tmp_path, "--switchboard", "192.168.1.10:5222", "--household", "home")
+    assert lacking.returncode == 2 and "--board and --wifi" in lacking.stderr
