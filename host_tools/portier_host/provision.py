@@ -228,6 +228,7 @@ def provision(board, wifi_ssid, switchboard, household, wifi_password, pin, name
         os.makedirs(parent, exist_ok=True)  # devices/ itself keeps the usual mode
         cfg = door_config(jid, household, host, port, wifi_ssid, board_obj)
         old_umask = os.umask(0o077)  # private from the first byte; public files opened up below
+        made = not os.path.exists(folder)
         try:
             os.makedirs(folder, exist_ok=True)
             kwargs = {} if prekeys is None else {"prekeys": prekeys}
@@ -238,6 +239,10 @@ def provision(board, wifi_ssid, switchboard, household, wifi_password, pin, name
             if board_obj is not None:
                 shutil.copyfile(board_obj.source, os.path.join(folder, BOARD_NAME))
             _write_private_json(os.path.join(folder, SECRETS_NAME), doc)
+        except BaseException:
+            if made:  # no half bundle left behind to be refused as "exists" next time
+                shutil.rmtree(folder, ignore_errors=True)
+            raise
         finally:
             os.umask(old_umask)
         _tighten(folder)

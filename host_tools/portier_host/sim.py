@@ -7,6 +7,11 @@ mpy-cross as deploy ships it), runs N softphones in this process (the same app o
 lets the phones pair with the door (real Signal sessions), plays the scenario, and reports:
 the stanzas as the switchboard routed them, each party's call log, media statistics, how well
 the audio survived, and the timings that matter to a visitor at the door.
+
+With an ExternalDoor the door is not started here: it is a provisioned (virtual) board running
+the firmware. The simulator then serves that door's household and switchboard database on the
+port the door was provisioned for, adds its phones to that household, reads the door's log
+lines from the board's serial port and presses its button (Simulation(external_door=...)).
 """
 
 import asyncio
