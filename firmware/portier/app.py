@@ -260,20 +260,20 @@ def config_path(argv=None):
 
 
 def pick_hal(cfg):
-    if cfg.audio.get("board") == "esp32" or sys.platform == "esp32":
-        from portier.hal import esp32door
-
-        return esp32door.Esp32Door(cfg.audio)
     try:  # `portier vboard` names its pin folder here (a real board's os has no environment)
         import os
 
         vboard_io = os.getenv("PORTIER_VBOARD_IO")
     except (AttributeError, ImportError):
         vboard_io = None
-    if vboard_io:
+    if vboard_io and cfg.audio.get("board") is None:
         from portier.hal import vboardio
 
         return vboardio.VboardDoor(cfg.audio, vboard_io)
+    if cfg.audio.get("board") == "esp32" or sys.platform == "esp32":
+        from portier.hal import esp32door
+
+        return esp32door.Esp32Door(cfg.audio)
     from portier.hal import vdoor
 
     return vdoor.VirtualDoor(cfg.audio)
