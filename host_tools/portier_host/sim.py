@@ -11,7 +11,7 @@ the audio survived, and the timings that matter to a visitor at the door.
 With an ExternalDoor the door is not started here: it is a provisioned (virtual) board running
 the firmware. The simulator then serves that door's household and switchboard database on the
 port the door was provisioned for, adds its phones to that household, reads the door's log
-lines from the board's serial port and presses its button (Simulation(external_door=...)).
+lines from the board's serial port and presses its button (ExternalDoorSimulation).
 """
 
 import asyncio
@@ -302,8 +302,12 @@ def _device_config(device, folder, sb_address, profile, ring_timeout_s, audio, e
 
 
 class Simulation:
+    external = None  # an ExternalDoor (ExternalDoorSimulation), or None: the door is run here
+    _household = HOUSEHOLD
+    _phone_devs = ()
+
     def __init__(self, scenario, phones=1, ring_timeout_s=5, door_runtime="micropython",
-                 workdir=None, talk_s=3.0, heap=DOOR_HEAP, external_door=None):
+                 workdir=None, talk_s=3.0, heap=DOOR_HEAP):
         if scenario not in simreport.SCENARIOS:
             raise SimError("unknown scenario %r" % scenario)
         self.scenario = scenario
@@ -312,9 +316,6 @@ class Simulation:
         self.door_runtime = door_runtime
         self.talk_s = talk_s
         self.heap = heap
-        self.external = external_door  # an ExternalDoor, or None: the simulator runs the door
-        self._household = HOUSEHOLD
-        self._phone_devs = []
         self.workdir = os.path.abspath(workdir or tempfile.mkdtemp(prefix="portier-sim-"))
         self.t0 = time.monotonic()
         self.trace = []
@@ -538,6 +539,15 @@ class Simulation:
             "wav": {"door heard": os.path.join(self.workdir, "door", "heard.wav"),
                     "phone1 heard": os.path.join(self.workdir, "phone1", "heard.wav")},
         }
+
+
+class ExternalDoorSimulation(Simulation):
+    """A scenario against an ExternalDoor (a provisioned board): only its button is pressed,
+    so the scenarios that need no other door command (answered, rejected, busy, missed)."""
+
+    def __init__(self, scenario, door, phones=1, ring_timeout_s=5, workdir=None, talk_s=3.0):
+        Simulation.__init__(self, scenario, phones, ring_timeout_s, "micropython", workdir, talk_s)
+        self.external = door
 
 
 def run(scenario, phones=1, ring_timeout_s=5, door_runtime="micropython", workdir=None,

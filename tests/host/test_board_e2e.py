@@ -70,8 +70,8 @@ def test_empty_vboard_provision_deploy_answered_call_log_and_idle_redeploy(tmp_p
 
         door = sim.ExternalDoor(str(bundle), str(tmp_path / "hh"), str(tmp_path / "hh" / "switchboard.db"),
                                 vb.port, vb.press_button, vb.hard_reset)
-        simulation = sim.Simulation("answered", phones=1, ring_timeout_s=10,
-                                    workdir=str(tmp_path / "sim"), talk_s=1.0, external_door=door)
+        simulation = sim.ExternalDoorSimulation("answered", door, phones=1, ring_timeout_s=10,
+                                                workdir=str(tmp_path / "sim"), talk_s=1.0)
         result = asyncio.run(simulation.run())
         assert result["problems"] == [], result["problems"]
         assert result["logs"]["door"][0]["outcome"] == "answered"
