@@ -13,7 +13,9 @@ import socket
 import subprocess
 import sys
 
-from portier_host import sim
+import pytest
+
+from portier_host import sim, simreport
 from portier_host.vboard import VirtualBoard
 
 PORTIER = os.path.join(os.path.dirname(sys.executable), "portier")
@@ -92,4 +94,35 @@ def test_empty_vboard_provision_deploy_answered_call_log_and_idle_redeploy(tmp_p
         again = _portier(tmp_path, "deploy", "--port", vb.port, "--device", "door-bundle")
         assert again.returncode == 0, again.stdout + again.stderr
         assert "nothing changed, 0 files copied" in again.stdout, again.stdout
+    assert vb.error is None
+
+
+@pytest.mark.skipif(not hasattr(sim, "SIM_PIN") or "unlock" not in simreport.SCENARIOS,
+                    reason="needs door unlock and the simulator's unlock scenario (issue #8.3)")
+def test_vboard_door_opens_by_pin_and_logs_it(tmp_path):
+    """The provisioned PIN opens the virtual board's strike during an answered call; the
+    relay pin pulses once and `portier log` shows the unlock in the door log."""
+    flash = tmp_path / "flash"
+    sb_port = _free_port()
+    env = dict(os.environ, PORTIER_WIFI_PASSWORD=WIFI_PASSWORD, PORTIER_PIN=sim.SIM_PIN)
+    env.pop("PORTIER_CONFIG", None)
+    with VirtualBoard(str(flash), heapsize="512k") as vb:
+        prov = _portier(tmp_path, "provision", "--board", "vboard", "--wifi", "testnet",
+                        "--switchboard", "127.0.0.1:%d" % sb_port, "--household", "flat",
+                        "--out", "door-bundle", "--household-dir", "hh", env=env)
+        assert prov.returncode == 0, prov.stdout + prov.stderr
+        dep = _portier(tmp_path, "deploy", "--port", vb.port, "--device", "door-bundle")
+        assert dep.returncode == 0, dep.stdout + dep.stderr
+        door = sim.ExternalDoor(str(tmp_path / "door-bundle"), str(tmp_path / "hh"),
+                                str(tmp_path / "hh" / "switchboard.db"), vb.port,
+                                vb.press_button, vb.hard_reset)
+        result = asyncio.run(sim.ExternalDoorSimulation(
+            "unlock", door, phones=1, ring_timeout_s=10, workdir=str(tmp_path / "sim"),
+            talk_s=0.5).run())
+        assert result["problems"] == [], result["problems"]
+        assert vb.relay() == (0, 1)  # one pulse, released
+        log = _portier(tmp_path, "log", "--port", vb.port, timeout=60)
+        assert log.returncode == 0, log.stdout + log.stderr
+        door_lines = [line for line in log.stdout.splitlines() if " door " in line]
+        assert len(door_lines) == 1 and "unlock" in door_lines[0], log.stdout
     assert vb.error is None
