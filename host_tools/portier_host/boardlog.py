@@ -113,8 +113,18 @@ def _value(v):
     return json.dumps(v)
 
 
+# Keys shown first, in this order; every other key follows, sorted (a board's json.dumps
+# writes a dict in its hash order, so the file's order says nothing).
+_FIRST = ("event", "dir", "peer", "outcome", "reason", "duration")
+
+
+def _key_order(k):
+    return (_FIRST.index(k), "") if k in _FIRST else (len(_FIRST), k)
+
+
 def format_entry(entry, time_key, kind):
-    rest = " ".join("%s=%s" % (k, _value(v)) for k, v in entry.items() if k != time_key)
+    keys = sorted((k for k in entry if k != time_key), key=_key_order)
+    rest = " ".join("%s=%s" % (k, _value(entry[k])) for k in keys)
     return "%s  %-4s  %s" % (local_time(entry.get(time_key)), kind, rest)
 
 

@@ -57,7 +57,7 @@ def test_both_logs_every_key_local_time_then_the_board_is_reset(vboard, capsys):
                       "duration=42" % _local(1795524960))
     assert out[2].startswith("  %s  call  " % _local(1795528560)) and "reason=timeout" in out[2]
     assert out[3] == "door log logs/door.json: 2 entries"
-    assert out[4] == "  %s  door  event=unlock device=phone1:1@home call=953B91A2" % _local(1795524990)
+    assert out[4] == "  %s  door  event=unlock call=953B91A2 device=phone1:1@home" % _local(1795524990)
     assert out[5] == ('  %s  door  event="unlock refused" reason=pin tries=3' % _local(1795525990))
     assert len(out) == 6
     assert vboard.wait_boots(2) and vboard.hard_resets == 1  # the interrupted door runs again
