@@ -265,6 +265,8 @@ def _cmd_monitor(args):
 def _cmd_sim(args):
     from . import sim
 
+    if args.door_device:
+        return sim.main_external(args)
     return sim.main(args)
 
 
@@ -378,6 +380,15 @@ def build_parser():
     from . import simreport
 
     p = sub.add_parser("sim", help="a whole household on loopback playing one call scenario")
+    p.add_argument("--door-device", metavar="DIR", help="play against a running virtual board "
+                   "instead: the door bundle deployed to it (`portier provision --board vboard`)")
+    p.add_argument("--door-port", metavar="PORT", help="with --door-device: the board's port")
+    p.add_argument("--door-pins", metavar="DIR", help="with --door-device: its pins folder "
+                   "(printed by `portier vboard`)")
+    p.add_argument("--household-dir", help="with --door-device: the household folder it was "
+                   "provisioned into (default households/<household>)")
+    p.add_argument("--db", help="with --door-device: the switchboard database (default "
+                   "<household-dir>/switchboard.db)")
     p.add_argument("--scenario", choices=simreport.SCENARIOS, default="answered")
     p.add_argument("--phones", type=int, default=1, choices=range(1, 9), metavar="N")
     p.add_argument("--ring-timeout", type=int, default=5, metavar="S",

@@ -550,6 +550,39 @@ class ExternalDoorSimulation(Simulation):
         self.external = door
 
 
+def main_external(args):
+    """`portier sim --door-device DIR --door-port P --door-pins DIR`: the scenario against a
+    running `portier vboard` with that bundle deployed; its button and reset are its pins."""
+    from . import vboard
+
+    if not (args.door_port and args.door_pins):
+        print("sim: --door-device needs --door-port and --door-pins (from `portier vboard`)",
+              file=sys.stderr)
+        return 2
+    try:
+        with open(os.path.join(args.door_device, "portier.json")) as f:
+            household = fwconfig.loads(f.read()).household
+    except (OSError, fwconfig.ConfigError) as e:
+        print("sim: no door bundle in %s: %s" % (args.door_device, e), file=sys.stderr)
+        return 2
+    household_dir = args.household_dir or os.path.join("households", household)
+    db = args.db or os.path.join(household_dir, "switchboard.db")
+    pins = args.door_pins
+    door = ExternalDoor(args.door_device, household_dir, db, args.door_port,
+                        lambda: vboard.press_button(pins), lambda: vboard.request_reset(pins))
+    try:
+        simulation = ExternalDoorSimulation(args.scenario, door, args.phones, args.ring_timeout,
+                                            args.out, args.talk)
+    except SimError as e:
+        print("sim: %s" % e, file=sys.stderr)
+        return 2
+    result = asyncio.run(simulation.run())
+    print(simreport.render_json(result) if args.json else simreport.render_text(result))
+    if args.out is None and not result["problems"]:
+        shutil.rmtree(result["workdir"], ignore_errors=True)
+    return 1 if result["problems"] else 0
+
+
 def run(scenario, phones=1, ring_timeout_s=5, door_runtime="micropython", workdir=None,
         talk_s=3.0):
     sim = Simulation(scenario, phones, ring_timeout_s, door_runtime, workdir, talk_s)

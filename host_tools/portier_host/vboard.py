@@ -28,6 +28,8 @@ The board's doorbell button, door-strike relay and status LED are files in `io_d
 next to the flash, named to the board in $PORTIER_VBOARD_IO; portier.hal.vboardio is the
 board side): `press_button()` holds the button down as a finger would, `relay()` and `led()`
 read what the board drives. The door app on a virtual board uses them (portier.app.pick_hal).
+A file named `reset` put there is the reset button: the relay removes it and hard-resets the
+board. The module functions do the same for another process (`portier sim --door-pins`).
 
 A running main.py is interrupted by Ctrl-C as on a board: the child's pty keeps ISIG on with
 only VINTR (Ctrl-C) defined, and MicroPython switches its terminal to raw mode whenever it reads
@@ -149,6 +151,27 @@ class VirtualBoardError(RuntimeError):
     pass
 
 
+def set_button(pins_dir, pressed):
+    path = os.path.join(pins_dir, "button")
+    with open(path + ".tmp", "w") as f:
+        f.write("1" if pressed else "0")
+    os.replace(path + ".tmp", path)
+
+
+def press_button(pins_dir, hold_s=0.15):
+    """Press the doorbell and let go after hold_s (the board debounces for 30 ms and polls
+    every 20 ms, so hold it longer than 50 ms)."""
+    set_button(pins_dir, True)
+    time.sleep(hold_s)
+    set_button(pins_dir, False)
+
+
+def request_reset(pins_dir):
+    """Press the reset button of the virtual board whose pins folder this is."""
+    with open(os.path.join(pins_dir, "reset"), "w"):
+        pass
+
+
 class VirtualBoard:
     """A MicroPython board on a pty. Use as a context manager; `.port` is the pty's path."""
 
@@ -235,17 +258,10 @@ class VirtualBoard:
     # -- the board's button, relay and LED (portier.hal.vboardio on the board)
 
     def set_button(self, pressed):
-        path = os.path.join(self.io_dir, "button")
-        with open(path + ".tmp", "w") as f:
-            f.write("1" if pressed else "0")
-        os.replace(path + ".tmp", path)
+        set_button(self.io_dir, pressed)
 
     def press_button(self, hold_s=0.15):
-        """Press the doorbell and let go after hold_s (the board debounces for 30 ms and polls
-        every 20 ms, so hold it longer than 50 ms)."""
-        self.set_button(True)
-        time.sleep(hold_s)
-        self.set_button(False)
+        press_button(self.io_dir, hold_s)
 
     def _read_io(self, name):
         try:
@@ -347,6 +363,7 @@ class VirtualBoard:
             ready, _, _ = select.select(fds, [], [], 0.1)
             if self._stop.is_set():
                 return
+            self._reset_requested()
             if self._client_master in ready:
                 data = self._read(self._client_master)
                 if data:
@@ -364,6 +381,13 @@ class VirtualBoard:
             if child is not None and child.poll() is not None:
                 self._drain_child()
                 self._reboot()
+
+    def _reset_requested(self):
+        try:
+            os.remove(os.path.join(self.io_dir, "reset"))
+        except FileNotFoundError:
+            return
+        self.hard_reset()
 
     def _drain_child(self):
         fd = self._child_master

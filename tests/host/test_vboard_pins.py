@@ -72,3 +72,16 @@ def test_button_press_pulses_the_relay_and_sets_the_led(tmp_path):
         assert vb.wait_boots(2)
         assert _wait(lambda: vb.relay() == (0, 0))
     assert vb.error is None
+
+
+def test_reset_file_is_the_reset_button(tmp_path):
+    from portier_host import vboard
+
+    with VirtualBoard(str(tmp_path / "flash"), run_main=False) as vb:
+        assert vb.wait_boots(1)
+        vboard.request_reset(vb.io_dir)
+        assert vb.wait_boots(2) and vb.hard_resets == 1
+        assert not os.path.exists(os.path.join(vb.io_dir, "reset"))
+        time.sleep(0.3)
+        assert vb.boots == 2  # once per press
+    assert vb.error is None
