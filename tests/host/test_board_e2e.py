@@ -70,12 +70,14 @@ def test_empty_vboard_provision_deploy_answered_call_log_and_idle_redeploy(tmp_p
                 assert _sha(str(flash / rel)) == _sha(str(src)), rel
         assert not (flash / "cert.pem").exists() and not (flash / "jid").exists()  # host copies
 
-        door = sim.ExternalDoor(str(bundle), str(tmp_path / "hh"), str(tmp_path / "hh" / "switchboard.db"),
-                                vb.port, vb.press_button, vb.hard_reset)
-        simulation = sim.ExternalDoorSimulation("answered", door, phones=1, ring_timeout_s=10,
-                                                workdir=str(tmp_path / "sim"), talk_s=1.0)
-        result = asyncio.run(simulation.run())
-        assert result["problems"] == [], result["problems"]
+        # `portier sim` against the running board: it presses the button and the reset button
+        # through the board's pins folder, and reads the door's log lines from its port.
+        run = _portier(tmp_path, "sim", "--scenario", "answered", "--ring-timeout", "10",
+                       "--talk", "1", "--json", "--door-device", "door-bundle", "--door-port",
+                       vb.port, "--door-pins", vb.io_dir, "--household-dir", "hh", "--out", "sim")
+        result = json.loads(run.stdout) if run.stdout.startswith("{") else {}
+        assert run.returncode == 0 and result["problems"] == [], run.stdout + run.stderr
+        assert result["door_runtime"] == "external" and vb.hard_resets == 2  # deploy's, sim's
         assert result["logs"]["door"][0]["outcome"] == "answered"
         assert result["media"]["door"]["received"] > 20
         assert result["media"]["phone1"]["received"] > 20
