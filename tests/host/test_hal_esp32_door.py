@@ -89,9 +89,9 @@ async def _sleep(ms):
     await asyncio.sleep(ms / 1000)
 
 
-async def _bounce(levels_ms):
+async def _bounce(levels_ms, pin=BUTTON):
     for level, ms in levels_ms:
-        machine.drive_pin(BUTTON, level)
+        machine.drive_pin(pin, level)
         await _sleep(ms)
 
 
@@ -411,9 +411,73 @@ def test_wlan_reconnects_with_backoff_then_resets(hal, tmp_path, monkeypatch):
         network.set_reachable(False)
         await _sleep(40)
         assert app.msgs("wifi down") and len(connects) == n  # the driver gets the first go
+        assert door._led.state == controls.LED_CONNECTING
         await _sleep(200)
         assert len(connects) > n  # then the policy's retry
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
 
     asyncio.run(main())
+
+
+def test_atom_echo_rgb_led_and_button_without_pull(hal, tmp_path):
+    import neopixel  # the shim
+
+    shutil.copy(os.path.join(paths.REPO, "boards", "m5stack-atom-echo.json"), "board.json")
+
+    async def main():
+        machine.drive_pin(39, 1)  # G39: the board's external pull-up holds it high
+        door = hal.Esp32Door({"file": "board.json"})
+        assert machine._pins[39]._pull is None  # input-only GPIO: no internal pull asked for
+        assert machine.pin_level(26) == 0  # the Grove relay, released
+        assert neopixel.pixels(27) == [(0, 0, 0)]
+        app = FakeApp()
+        task = asyncio.create_task(door.run(app))
+        door.led(controls.LED_IN_CALL, time.ticks_ms())
+        assert neopixel.pixels(27) == [hal._PIXEL_ON]
+        door.led(controls.LED_RINGING, time.ticks_ms())  # 120 on, 120 off, 120 on, 640 off
+        seen = set()
+        for _ in range(60):
+            seen.add(neopixel.pixels(27)[0])
+            await _sleep(10)
+        assert seen == {hal._PIXEL_ON, (0, 0, 0)}
+        await _bounce(_PRESS + _RELEASE, pin=39)
+        assert app.commands == ["press"]
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    asyncio.run(main())
+
+
+_STUB_MACHINE = """\
+_hz = [160000000]
+
+
+class Pin:
+    OUT = 3
+
+    def __init__(self, id, mode=-1, pull=-1, value=None):
+        print("PIN", id, mode, value)
+
+
+def freq(hz=None):
+    if hz is None:
+        return _hz[0]
+    _hz[0] = hz
+"""
+
+
+def test_boot_py_under_the_real_micropython(tmp_path):
+    from portier_host import mprun
+
+    shutil.copy(os.path.join(paths.FIRMWARE, "boot.py"), tmp_path / "boot.py")
+    _board_with(tmp_path, active=0)
+    (tmp_path / "machine.py").write_text(_STUB_MACHINE + "print('FREQ', freq())\n")
+    out = mprun.run_micropython(["-c", "import boot; print('FREQ', boot.raise_clock())"],
+                                cwd=str(tmp_path)).stdout.split("\n")
+    assert out[:3] == ["FREQ 160000000", "PIN 23 3 1", "FREQ 240000000"], out
+    # The host's own unix port (no machine.Pin): boot.py does nothing and says nothing.
+    (tmp_path / "machine.py").unlink()
+    proc = mprun.run_micropython(["-c", "import boot; print(boot.release_relay())"],
+                                 cwd=str(tmp_path))
+    assert proc.stdout == "None\n" and proc.stderr == ""

@@ -40,6 +40,29 @@ _wdt = None  # the started watchdog (one per board; it cannot be stopped once ru
 _wdt_timeout_ms = WDT_TIMEOUT_MS
 
 
+_PIXEL_ON = (0, 40, 60)  # a dim cyan: visible at a door by night, no glare
+_PIXEL_OFF = (0, 0, 0)
+
+
+class _PixelLed:
+    """An addressable RGB LED (the Atom Echo's SK6812) behind a Pin's value(level)."""
+
+    def __init__(self, pin, active, level):
+        from neopixel import NeoPixel
+
+        self._np = NeoPixel(Pin(pin, Pin.OUT), 1)
+        self._active = active
+        self._level = None
+        self.value(level)
+
+    def value(self, level):
+        if level == self._level:
+            return  # the ticker calls this every turn; a write is a 30 us bit-banged burst
+        self._level = level
+        self._np[0] = _PIXEL_ON if level == self._active else _PIXEL_OFF
+        self._np.write()
+
+
 class Esp32Door:
     name = "esp32"
 
@@ -60,7 +83,10 @@ class Esp32Door:
         self.button = controls.Button(active_level=b["active"], idle_level=self._button_pin.value())
         led = board["led"]
         self._led = controls.Led(led["active"])
-        self._led_pin = Pin(led["pin"], Pin.OUT, value=self._led.level())
+        if led.get("kind") == "neopixel":
+            self._led_pin = _PixelLed(led["pin"], led["active"], self._led.level())
+        else:
+            self._led_pin = Pin(led["pin"], Pin.OUT, value=self._led.level())
         self._flag = asyncio.ThreadSafeFlag()
         self._irqs = 0
         self._button_pin.irq(handler=self._on_edge, trigger=Pin.IRQ_RISING | Pin.IRQ_FALLING)
@@ -231,6 +257,7 @@ class Esp32Door:
                 self._log("I", "wifi up", addr=self._addr(), attempts=wifi.attempts)
             else:
                 self._log("W", "wifi down", status=self.wlan.status())
+                self.led(controls.LED_CONNECTING, now)  # the app shows idle again once linked
         act = wifi.action(now)
         if act == boardpolicy.CONNECT:
             self._connect(wifi.attempts)
