@@ -481,3 +481,100 @@ def test_boot_py_under_the_real_micropython(tmp_path):
     proc = mprun.run_micropython(["-c", "import boot; print(boot.release_relay())"],
                                  cwd=str(tmp_path))
     assert proc.stdout == "None\n" and proc.stderr == ""
+
+
+class _HookHal:
+    """A board HAL's optional hooks as portier.app calls them, recorded."""
+
+    def __init__(self):
+        self.calls = []
+        self.feeds = 0
+        self.started_at = None
+
+    def led(self, state, now_ms):
+        self.calls.append(("led", state))
+
+    def audio(self, rate):
+        from portier.hal.virtual import VirtualAudio
+
+        return VirtualAudio(rate, realtime=False)
+
+    async def start(self, app):
+        self.calls.append(("start", app.link.ready))
+        await asyncio.sleep(0.3)  # Wi-Fi coming up: the link must wait for it
+        self.started_at = time.monotonic()
+
+    def feed(self):
+        self.feeds += 1
+
+    def call_active(self, flag):
+        self.calls.append(("call_active", flag))
+
+
+class _Media:
+    def __init__(self, **kw):
+        self.audio = kw["audio"]
+        self.stopped = asyncio.Event()
+
+    async def run(self):
+        await self.stopped.wait()
+
+    def stop(self):
+        self.stopped.set()
+
+    def silent_ms(self, now):
+        return 0
+
+    class stats:  # noqa: N801 - stands in for MediaSession.stats
+        @staticmethod
+        def to_dict():
+            return {}
+
+
+def test_app_starts_the_hal_before_the_link_feeds_it_and_switches_power_save(tmp_path):
+    from portier import app, config
+
+    cfg = config.check({"jid": "door:1@home", "e2e_store": str(tmp_path / "e2e"),
+                        "switchboard": {"host": "127.0.0.1", "port": 9, "insecure": True}})
+    hal = _HookHal()
+    link_logs = []
+
+    def log(lvl, src, msg, fields):
+        if src == "link":
+            link_logs.append((time.monotonic(), msg))
+
+    a = app.App(cfg, hal, media_class=_Media, log=log)
+
+    async def main():
+        task = asyncio.create_task(a.run())
+        await asyncio.sleep(0.8)
+        assert hal.calls[:2] == [("led", controls.LED_CONNECTING), ("start", False)]
+        assert link_logs and link_logs[0][0] >= hal.started_at  # the link began after start()
+        assert hal.feeds >= 3  # the timer loop feeds each turn (every 100 ms at least)
+        relay = types.SimpleNamespace(endpoints=[types.SimpleNamespace(address=b"\x7f\0\0\x01\x13\x88")],
+                                      tokens=[(0, b"t" * 24)], self_pid=1)
+        ev = types.SimpleNamespace(call_id="C1", codec=("PCMU", 8000), relay=relay, peer="anna:2@home",
+                                   call_key=bytes(32))
+        await a._start_media(ev)
+        assert hal.calls[-1] == ("call_active", True)
+        await a._stop_media()
+        assert hal.calls[-1] == ("call_active", False)
+        n = hal.feeds
+        await asyncio.sleep(0.3)
+        assert hal.feeds > n
+        a.quit()
+        await asyncio.wait_for(task, 5)
+
+    asyncio.run(main())
+
+
+def test_a_bad_secrets_file_stops_before_the_watchdog_starts(hal, tmp_path):
+    from portier.secrets import SecretsError
+
+    cfg = _cfg(tmp_path)
+    with open(cfg.secrets_path, "w") as f:
+        f.write('{"wifi_password": "short"}')
+    door = hal.Esp32Door({"file": "board.json"}, cfg)
+    with pytest.raises(SecretsError):
+        asyncio.run(door.start(FakeApp()))
+    assert hal._wdt is None  # the board stays at the REPL to be fixed, not in a reset loop

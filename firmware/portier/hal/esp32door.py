@@ -137,6 +137,7 @@ class Esp32Door:
         """Before the link starts: the watchdog, then Wi-Fi, waiting up to connect_wait_ms."""
         global _wdt, _wdt_timeout_ms
         self._app = app
+        self._load_wifi()  # a bad secrets file stops here, at the REPL, before the watchdog
         now = time.ticks_ms()
         if _wdt is None:
             _wdt = machine.WDT(timeout=self._wdt_timeout)
@@ -228,15 +229,20 @@ class Esp32Door:
 
     # ---- Wi-Fi ----
 
-    def _start_wlan(self, now):
+    def _load_wifi(self):
         cfg = self.cfg
         if cfg is None or cfg.wifi_ssid is None:
-            self._log("W", "no wifi configured")
             return
         from portier import secrets
 
-        self._ssid = cfg.wifi_ssid
         self._key = secrets.load(cfg.secrets_path).wifi_password
+        self._ssid = cfg.wifi_ssid
+
+    def _start_wlan(self, now):
+        cfg = self.cfg
+        if self._ssid is None:
+            self._log("W", "no wifi configured")
+            return
         try:  # before active(True): DHCP announces the name set at that point
             network.hostname(boardpolicy.hostname_for(cfg.jid))
         except (AttributeError, ValueError, OSError):  # MicroPython before 1.20: no hostname()
