@@ -143,3 +143,47 @@ def test_hostname_from_jid():
         assert 0 < len(name) <= 32 and not name.endswith("-")
         for c in name:
             assert "a" <= c <= "z" or "0" <= c <= "9" or c == "-", (jid, name)
+
+
+def test_an_idle_ticker_turn_allocates_nothing():
+    # The HAL's ticker runs every 50 ms for the life of the board: its decisions must not feed
+    # the garbage collector. Under MicroPython any allocation in heap_lock raises MemoryError.
+    import micropython
+
+    from portier.hal.controls import LED_RINGING, Button, Led, Relay
+
+    now = 1000
+    led, relay, button = Led(), Relay(), Button(idle_level=1)
+    led.set(LED_RINGING, now)
+    relay.pulse(now, 3000)
+    wifi = WlanPolicy(now, retry_ms=100, max_retry_ms=400, give_up_ms=100000)
+    dog = WatchdogPolicy(("app", "hal"), 1000, now)
+    seen = [0, 0, 0]  # relay releases, LED changes, connect attempts
+    last_led = led.level()
+    micropython.heap_lock()
+    try:
+        for _ in range(400):  # 20 s of turns
+            now += 50
+            dog.beat("hal", now)
+            dog.beat("app", now)
+            if not dog.may_feed(now):
+                raise AssertionError("withheld")
+            if relay.energised and relay.on_timer(now) == 0:
+                seen[0] += 1
+            lv = led.on_timer(now)
+            if lv != last_led:
+                seen[1] += 1
+                last_led = lv
+            if not button.settling:
+                button.on_timer(now)
+            if button.has_events:
+                raise AssertionError("no edge, no event")
+            wifi.status(False, now)
+            if wifi.action(now) == CONNECT:
+                seen[2] += 1
+            relay.next_deadline()
+            led.next_deadline()
+            wifi.next_deadline()
+    finally:
+        micropython.heap_unlock()
+    assert seen[0] == 1 and seen[1] >= 70 and seen[2] >= 40, seen

@@ -49,8 +49,10 @@ def test_button_bounces_become_one_press_and_one_release():
         assert b.next_deadline() == _t(base, 139)
         b.on_timer(_t(base, 138))
         assert b.pending() == []
+        assert not b.has_events
         b.on_timer(_t(base, 139))
-        assert b.pending() == [PRESS] and b.pressed
+        assert b.has_events
+        assert b.pending() == [PRESS] and b.pressed and not b.has_events
         _press_with_bounce(b, base, 400, ((1, 0), (0, 4), (1, 6)))
         _run(b, 1000, base)
         assert b.pending() == [RELEASE] and not b.pressed

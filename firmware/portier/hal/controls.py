@@ -102,6 +102,11 @@ class Button:
         out, self._out = self._out, []
         return out
 
+    @property
+    def has_events(self):
+        """pending() would return something (asking this allocates nothing; pending() does)."""
+        return len(self._out) > 0
+
 
 class Relay:
     """The door strike: energised only for a bounded pulse, de-energised at boot and after it.

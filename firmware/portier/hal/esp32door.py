@@ -221,6 +221,8 @@ class Esp32Door:
                 self._log("I", "relay off")
 
     def _dispatch(self, app):
+        if not self.button.has_events:  # most turns: nothing to do, nothing allocated
+            return
         for ev in self.button.pending():
             if ev == controls.PRESS:
                 self._cmd = asyncio.create_task(app.command("press"))
