@@ -30,8 +30,10 @@ from portier.net import streams
 
 _TICK_MS = const(50)  # the ticker's longest sleep: a new relay or LED deadline is seen within it
 # The app's loop feeds at least every 100 ms; the longest legitimate stalls on a board (a TLS
-# handshake in mbedtls, a flash write, a GC) take seconds at most.
-WDT_TIMEOUT_MS = const(20000)
+# handshake in mbedtls, a flash write, a GC) take seconds at most. A stanza write stuck on a dead
+# TCP connection holds that loop until the link's keepalive gives up (15 s idle + 10 s for the
+# pong): the timeout stays above that, so only a loop that is really stuck resets the board.
+WDT_TIMEOUT_MS = const(30000)
 _STALE_MS = const(10000)  # a loop that has not beaten this long is taken for hung
 _CONNECT_WAIT_MS = const(15000)  # start() gives Wi-Fi this long before the link starts anyway
 _MAX_BOARD_FILE = const(4096)
