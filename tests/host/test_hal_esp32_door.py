@@ -578,3 +578,38 @@ def test_a_bad_secrets_file_stops_before_the_watchdog_starts(hal, tmp_path):
     with pytest.raises(SecretsError):
         asyncio.run(door.start(FakeApp()))
     assert hal._wdt is None  # the board stays at the REPL to be fixed, not in a reset loop
+
+
+def test_shim_additions_behave_like_the_board():
+    # machine.Timer: esp32 ids 0-3, callbacks only when time passes (fire_timer), one-shot spent.
+    with pytest.raises(ValueError):
+        machine.Timer(4)
+    fired = []
+    t = machine.Timer(1)
+    t.init(mode=machine.Timer.ONE_SHOT, period=10, callback=fired.append)
+    assert fired == [] and machine.fire_timer(1) and fired == [t]
+    assert not machine.fire_timer(1)  # a one-shot timer fires once
+    t.init(mode=machine.Timer.PERIODIC, freq=4, callback=fired.append)
+    assert t.period == 250 and machine.fire_timer(1) and machine.fire_timer(1) and len(fired) == 3
+    t.deinit()
+    assert not machine.fire_timer(1)
+    # network.hostname: one name for every interface, at most 32 characters
+    old = network.hostname()
+    try:
+        network.hostname("portier-door-1")
+        assert network.hostname() == "portier-door-1"
+        with pytest.raises(ValueError):
+            network.hostname("x" * 33)
+        assert network.hostname() == "portier-door-1"
+    finally:
+        network.hostname(old)
+    # neopixel: what was written, not what was set
+    import neopixel
+
+    np = neopixel.NeoPixel(machine.Pin(5, machine.Pin.OUT), 2)
+    np[0] = (1, 2, 3)
+    assert neopixel.pixels(5) is None
+    np.write()
+    assert neopixel.pixels(5) == [(1, 2, 3), (0, 0, 0)]
+    with pytest.raises(ValueError):
+        np[1] = (1, 2)
