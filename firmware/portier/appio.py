@@ -99,6 +99,10 @@ class DeviceIO:
                 return
             self.engine.handle(msg, now)
             await self._pump()
+            if msg.action == "unlock" or msg.action == "unlock_result":  # after the ack
+                from portier import appunlock
+
+                await appunlock.on_stanza(self, msg)
             return
         try:
             msg = ls.parse(node)
