@@ -129,6 +129,20 @@ def test_unlock_only_by_the_answerer_with_the_pin(tmp_path, runtime):
             await refused("bad_message", n)
             res, m = await phone_result(ANNA, "refused", m)
             assert res["reason"] == "bad_message"
+            # malformed (two <enc>) and oversized (a 3000-byte <enc>) stanzas: dropped with a
+            # clear error, or refused before decryption; no state is written
+            bad = _as_from(bens, ANNA)
+            bad.content[0].content.append(bad.content[0].content[0])
+            await sb.send(DOOR, bad)
+            await door.wait(lambda d: door.lines.index(d) >= n and d.get("msg") == "bad call stanza"
+                            and "out of order" in d["error"])
+            huge = st.Stanza("unlock", call_id=call.id, call_creator=call.creator, to=DOOR,
+                             enc=st.enc(b"\x33" * 3000, "msg"), stanza_id="BIG").to_node()
+            n = len(door.lines)
+            await sb.send(DOOR, _as_from(huge, ANNA))
+            await refused("bad_message", n)
+            res, m = await phone_result(ANNA, "refused", m)
+            assert not (tmp_path / "door" / "e2e" / "unlock.json").exists()
 
             # Anna: a wrong PIN, then the right one
             await anna.command("unlock", ["1111"])
@@ -196,7 +210,8 @@ def test_unlock_only_by_the_answerer_with_the_pin(tmp_path, runtime):
         log = json.loads((tmp_path / "door-log.json").read_text())
         events = [(e["event"], e.get("reason")) for e in log["entries"]]
         assert events == [("unlock_refused", "no_call"), ("unlock_refused", "not_answerer"),
-                          ("unlock_refused", "bad_message"), ("unlock_refused", "wrong_pin"),
+                          ("unlock_refused", "bad_message"), ("unlock_refused", "bad_message"),
+                          ("unlock_refused", "wrong_pin"),
                           ("unlocked", "pin_ok"), ("unlock_refused", "bad_message"),
                           ("unlock_refused", "wrong_pin"), ("unlock_refused", "wrong_pin"),
                           ("unlock_refused", "wrong_pin"), ("unlock_refused", "locked_out"),
