@@ -18,7 +18,8 @@ base = gc.mem_alloc() if MEM else 0
 from portier import unlock as ul
 from portier import doorlog, appunlock
 gc.collect()
-print("mem|heap taken by importing unlock, doorlog, appunlock (B)|%d" % ((gc.mem_alloc() - base) if MEM else 0))
+taken = (gc.mem_alloc() - base) if MEM else 0
+print("mem|heap taken by importing unlock, doorlog, appunlock from source (B)|%d" % taken)
 from portier.e2e import keys, session
 from portier.e2e.stores import MemoryStore
 from portier.e2e.x3dh import start_session
@@ -86,7 +87,8 @@ def row(name, r):
 
 row("decide+commit: opened", timed(batch("2468"), Call(), 0))
 row("decide: refused not_answerer", timed([stanza("msg", b"x" * 80, "ben:3@home")] * N, Call(), 0))
-row("decide: refused forged (bad MAC)", timed([stanza("msg", batch("2468")[0].enc.ciphertext[:-1] + b"\0")] * N, Call(), 0))
+forged = stanza("msg", batch("2468")[0].enc.ciphertext[:-1] + b"\0")
+row("decide: refused forged (bad MAC)", timed([forged] * N, Call(), 0))
 u.state.fails = 2
 timed(batch("0000")[:1], Call(), 0)
 row("decide+commit: locked_out", timed(batch("2468"), Call(), 1000))
@@ -112,7 +114,34 @@ def _cpython_rows():
     return out.getvalue()
 
 
+_IMPORT_MPY = r"""
+import gc
+gc.collect()
+base = gc.mem_alloc()
+from portier import unlock, doorlog, appunlock
+gc.collect()
+print(gc.mem_alloc() - base)
+"""
+
+
+def _mpy_import_bytes():
+    """The same import from the firmware precompiled with mpy-cross, as a board runs it."""
+    import tempfile
+
+    from portier_host import build
+
+    with tempfile.TemporaryDirectory() as tree:
+        errors = build.compile_host_tree(paths.FIRMWARE, tree)
+        if errors:
+            raise SystemExit("firmware does not compile: %s" % errors[0])
+        script = os.path.join(tree, "_bench_import.py")
+        with open(script, "w") as f:
+            f.write("import sys\nsys.path.insert(0, %r)\n" % tree + _IMPORT_MPY)
+        return mprun.run_micropython([script], "256k").stdout.strip()
+
+
 def main():
+    print("heap taken by importing unlock, doorlog, appunlock from .mpy (B): %s" % _mpy_import_bytes())
     mp = mprun.run_snippet(_BODY, heapsize="512k").splitlines()
     cp = _cpython_rows().splitlines()
     print("%-40s %16s %12s  %s" % ("operation", "MicroPython µs", "CPython µs", "result"))
