@@ -103,6 +103,13 @@ class DeviceIO:
                 return
             self.engine.handle(msg, now)
             await self._pump()
+            if msg.action == "unlock" or msg.action == "unlock_result":  # after the ack
+                try:
+                    from portier import appunlock
+
+                    await appunlock.on_stanza(self, msg)
+                except MemoryError:  # loaded mid-call: a full heap keeps the door shut, not dead
+                    self.log("E", "door", "unlock: out of memory", call_id=msg.call_id)
             return
         try:
             msg = ls.parse(node)

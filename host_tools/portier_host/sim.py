@@ -31,7 +31,7 @@ DOOR_HEAP = "384k"
 ASSETS = os.path.join(paths.REPO, "bench", "assets")
 DOOR_VOICE = os.path.join(ASSETS, "male-16k.wav")  # the visitor at the door
 PHONE_VOICE = os.path.join(ASSETS, "female-16k.wav")  # the resident
-_KEY_ATTRS = ("reason", "type", "duration")
+_KEY_ATTRS = ("reason", "type", "duration", "result")
 _STEP_TIMEOUT_S = 20
 
 
@@ -195,6 +195,25 @@ def _device_config(device, folder, sb_address, profile, ring_timeout_s, audio, e
     return cfg
 
 
+SIM_PIN = "2468"  # the "unlock" scenario's household PIN
+
+
+def _unlock_config(folder):
+    """The door's unlock PIN verifier, as `portier provision` writes it (docs/protocol.md
+    section 10), its door log, and a 1 s strike pulse."""
+    import hashlib
+    import hmac
+
+    salt = os.urandom(16)
+    mac = hmac.new(salt, SIM_PIN.encode(), hashlib.sha256).hexdigest()
+    path = os.path.join(folder, "secrets.json")
+    with open(path, "w") as f:
+        json.dump({"unlock_pin": {"salt": salt.hex(), "hmac": mac}}, f)
+    os.chmod(path, 0o600)
+    return {"secrets": path, "door_log": os.path.join(folder, "door-log.json"),
+            "unlock": {"pulse_s": 1}}
+
+
 class Simulation:
     def __init__(self, scenario, phones=1, ring_timeout_s=5, door_runtime="micropython",
                  workdir=None, talk_s=3.0, heap=DOOR_HEAP):
@@ -245,6 +264,8 @@ class Simulation:
         await self.sb.start()
         self.parties["door"] = Party("door", door_dev.jid, self.t0)
         extra = {"auto_answer": []}
+        if self.scenario == "unlock":
+            extra.update(_unlock_config(door_dir))
         _device_config(door_dev, door_dir, self.sb.address, "door", self.ring_timeout_s,
                        {"mic": DOOR_VOICE, "speaker": os.path.join(door_dir, "heard.wav"),
                         "realtime": True, "rate": 16000}, extra)
@@ -299,6 +320,24 @@ class Simulation:
         await asyncio.sleep(self.talk_s)
         await hanging_up.command("hangup")
 
+    async def _answer_and_unlock(self, phone):
+        """Answer, then open the door with the PIN during the call (protocol section 10)."""
+        door = self.parties["door"]
+        await phone.command("answer")
+        for party in (door, phone.party):
+            await party.wait_for(_msg("media", "first audio"), what="first audio")
+        t_unlock = (time.monotonic() - self.t0) * 1000
+        await phone.app.command("unlock", [SIM_PIN])
+        t, _ = await door.wait_for(lambda d: d.get("msg") == "relay" and d.get("energised") is True,
+                                   what="the strike energised")
+        self.timings["unlock -> strike energised"] = t - t_unlock
+        await phone.party.wait_for(lambda d: d.get("msg") == "unlock result"
+                                   and d.get("result") == "opened", what="unlock result opened")
+        await door.wait_for(lambda d: d.get("msg") == "relay" and d.get("energised") is False,
+                            what="the strike released")
+        await asyncio.sleep(self.talk_s)
+        await phone.command("hangup")
+
     async def _play(self):
         phone = self.phones[0]
         if self.scenario == "answered":
@@ -316,6 +355,9 @@ class Simulation:
         elif self.scenario == "cancelled":
             await self._ring()
             await self.door.command("hangup")
+        elif self.scenario == "unlock":
+            await self._ring()
+            await self._answer_and_unlock(phone)
         elif self.scenario == "incoming":
             t_call = (time.monotonic() - self.t0) * 1000
             await phone.command("call")

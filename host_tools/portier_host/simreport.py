@@ -16,9 +16,10 @@ EXPECTED = {
     "missed": (("out", "unanswered"), ("in", "missed"), ("in", "missed")),
     "cancelled": (("out", "cancelled"), ("in", "missed"), ("in", "missed")),
     "incoming": (("in", "answered"), ("out", "answered"), None),
+    "unlock": (("out", "answered"), ("in", "answered"), ("in", "answered_elsewhere")),  # section 10
 }
 SCENARIOS = tuple(EXPECTED)
-MEDIA_SCENARIOS = ("answered", "incoming")
+MEDIA_SCENARIOS = ("answered", "incoming", "unlock")
 
 
 def expected_logs(scenario, phones):
