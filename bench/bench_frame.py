@@ -311,8 +311,7 @@ def run(quick=False):
                         "rough guide for it; the board's I2S, WLAN and asyncio costs are not "
                         "in these figures"]),
     ]
-    about = __doc__.split("\n\n", 1)[1] if "\n\n" in __doc__ else __doc__
-    return benchlib.result("frame", "Media frame cost (full duplex, per 20 ms)", about, tables,
+    return benchlib.result("frame", "Media frame cost (full duplex, per 20 ms)", __doc__, tables,
                            figures, {"frame_us": series})
 
 

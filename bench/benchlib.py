@@ -129,5 +129,5 @@ def main(run, argv=None):
     print_result(res)
     if out:
         with open(out, "w") as f:
-            json.dump(res, f, indent=1, sort_keys=True)
+            json.dump(res, f, indent=1)
     return 0
