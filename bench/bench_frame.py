@@ -168,17 +168,16 @@ def _params(frames, rounds, loop_n, loop_rounds, lock_rounds=True):
                                     tuple(c for c, _ in CONFIGS), lock_rounds))
 
 
-def _mp_tree(tmp, viper):
-    tree = os.path.join(tmp, "viper" if viper else "bytecode")
-    errors = build.compile_host_tree(paths.FIRMWARE, tree)
+def _mp_trees(tmp):
+    """The firmware compiled as deployed, and a copy without the viper modules (what a
+    firmware without the native emitter falls back to)."""
+    viper = os.path.join(tmp, "viper")
+    errors = build.compile_host_tree(paths.FIRMWARE, viper)
     if errors:
         raise SystemExit("\n".join(errors))
-    if not viper:  # what a firmware without the native emitter falls back to
-        for dirpath, _dirs, files in os.walk(tree):
-            for f in files:
-                if f.endswith("_viper.mpy"):
-                    os.remove(os.path.join(dirpath, f))
-    return tree
+    bytecode = os.path.join(tmp, "bytecode")
+    shutil.copytree(viper, bytecode, ignore=shutil.ignore_patterns("*_viper.mpy"))
+    return viper, bytecode
 
 
 def _run_mp(tree, params):
@@ -230,9 +229,10 @@ def run(quick=False):
         p_cp = _params(100, 9, 1000000, 5)
     tmp = tempfile.mkdtemp(prefix="portier-bench-frame-")
     try:
+        viper_tree, bytecode_tree = _mp_trees(tmp)
         runs = {
-            "MicroPython, viper": _parse(_run_mp(_mp_tree(tmp, True), p_fast)),
-            "MicroPython, bytecode only": _parse(_run_mp(_mp_tree(tmp, False), p_slow)),
+            "MicroPython, viper": _parse(_run_mp(viper_tree, p_fast)),
+            "MicroPython, bytecode only": _parse(_run_mp(bytecode_tree, p_slow)),
         }
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -69,13 +69,20 @@ def machine():
     return info
 
 
-def run_one(name, quick, tmp):
+def run_one(name, quick, tmp, capture=False):
     out = os.path.join(tmp, name + ".json")
     cmd = [sys.executable, os.path.join(HERE, "bench_%s.py" % name), "--json", out]
     if quick:
         cmd.append("--quick")
     t0 = time.monotonic()
-    rc = subprocess.call(cmd, cwd=os.path.dirname(HERE))
+    if capture:  # run beside others: print its output in one piece when it is done
+        proc = subprocess.run(cmd, cwd=os.path.dirname(HERE), stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
+        print("== bench_%s.py\n%s" % (name, proc.stdout), end="", flush=True)
+        rc = proc.returncode
+    else:
+        print("== bench_%s.py" % name, flush=True)
+        rc = subprocess.call(cmd, cwd=os.path.dirname(HERE))
     took = time.monotonic() - t0
     if rc != 0 or not os.path.exists(out):
         return {"name": name, "error": "exit status %d" % rc, "seconds": took}
@@ -257,10 +264,18 @@ def main(argv):
         names = [n for n in names if n in wanted]
     report = {"generated": datetime.datetime.now(datetime.timezone.utc).strftime(
         "%Y-%m-%d %H:%M"), "machine": machine(), "quick": quick, "results": {}, "failed": []}
+    # Timed runs go one at a time: two benchmarks sharing the CPU would skew each other. A quick
+    # run's numbers mean nothing, so it runs two at a time.
+    jobs = 2 if quick else 1
     with tempfile.TemporaryDirectory(prefix="portier-bench-") as tmp:
-        for name in names:
-            print("== bench_%s.py" % name, flush=True)
-            res = run_one(name, quick, tmp)
+        if jobs > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(jobs) as pool:
+                done = list(pool.map(lambda n: run_one(n, quick, tmp, True), names))
+        else:
+            done = [run_one(n, quick, tmp) for n in names]
+        for name, res in zip(names, done):
             if "error" in res:
                 print("bench: bench_%s.py failed (%s)" % (name, res["error"]), flush=True)
                 report["failed"].append((name, res["error"]))
