@@ -137,7 +137,9 @@ class DoorProcess:
             except ValueError:
                 d = {"src": "raw", "msg": line.decode(errors="replace").rstrip()}
             if b"MemoryError" in line:  # logged or printed: this door's heap is too small
-                self.party.fatal = "ran out of heap (%s)" % line.decode(errors="replace")[-120:].strip()
+                what = d.get("error") or d.get("msg") or ""
+                self.party.fatal = "ran out of heap (%s%s)" % (
+                    d["msg"] + ": " if d.get("error") and d.get("msg") else "", what[-100:])
             self.party.record(d)
 
     async def command(self, cmd):
