@@ -90,6 +90,8 @@ class App(DeviceIO):
         self.log("I", "app", "start", jid=self.cfg.jid, profile=self.cfg.profile,
                  runtime=sys.implementation.name, paired=self.paired.devices)
         self._led(controls.LED_CONNECTING)
+        if hasattr(self.hal, "start"):  # a board HAL: watchdog and Wi-Fi before the link starts
+            await self.hal.start(self)
         tasks = [asyncio.create_task(self.link.run()), asyncio.create_task(self._timers())]
         if self.cfg.control == "stdin":
             tasks.append(asyncio.create_task(self._commands()))
@@ -109,7 +111,10 @@ class App(DeviceIO):
             self._done.set()
 
     async def _timers(self):
+        feed = getattr(self.hal, "feed", None)  # a board HAL's watchdog: fed while this loop runs
         while self._running:
+            if feed is not None:
+                feed()
             now = time.ticks_ms()
             deadline = self.engine.next_deadline()
             if deadline is not None and time.ticks_diff(deadline, now) <= 0:
@@ -263,7 +268,7 @@ def pick_hal(cfg):
     if cfg.audio.get("board") == "esp32" or sys.platform == "esp32":
         from portier.hal import esp32door
 
-        return esp32door.Esp32Door(cfg.audio)
+        return esp32door.Esp32Door(cfg.audio, cfg)
     from portier.hal import vdoor
 
     return vdoor.VirtualDoor(cfg.audio)
