@@ -208,6 +208,14 @@ def chart_heap(results, path):
 
 # ---- report ---------------------------------------------------------------------------------
 
+def _num(v):
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return "%.0f" % v if abs(v) >= 1000 else "%.3g" % v
+    return str(v)
+
+
 def render_md(report, charts):
     m = report["machine"]
     out = ["# Portier benchmark report", "",
@@ -224,10 +232,9 @@ def render_md(report, charts):
     out += ["## Headline figures", "", "| figure | value | runtime | goal |", "|---|---:|---|---|"]
     for name, res in report["results"].items():
         for key, f in res.get("figures", {}).items():
-            v = f["value"]
-            val = "-" if v is None else ("%.3g" % v if isinstance(v, float) else str(v))
+            val = _num(f["value"])
             if f.get("runs", 1) and f.get("runs", 1) > 1:
-                val += " (%.3g-%.3g, n=%d)" % (f["min"], f["max"], f["runs"])
+                val += " (%s-%s, n=%d)" % (_num(f["min"]), _num(f["max"]), f["runs"])
             goal = "-"
             if "goal" in f:
                 goal = "%s: %s" % (f["goal"], "met" if f.get("met") else "**not met**")
