@@ -59,7 +59,7 @@ def _modules(tree):
     mods = []
     for dirpath, _dirs, files in os.walk(tree):
         for f in files:
-            if f.endswith(".mpy") and f != "main.mpy":
+            if f.endswith(".mpy") and dirpath != tree:  # boot.py / main.py run, not imported
                 rel = os.path.relpath(os.path.join(dirpath, f), tree)[:-4].replace(os.sep, ".")
                 mods.append(rel[:-9] if rel.endswith(".__init__") else rel)
     # packages before their modules, then by name: the per-package steps read in tree order
@@ -94,9 +94,7 @@ def _sizes(compiled, out_dir):
             continue  # the board gets the xtensawin build of native modules
         size = os.path.getsize(path)
         parts = rel.split(os.sep)
-        pkg = "/".join(parts[:2]) if len(parts) > 2 else parts[0]
-        if pkg.endswith(".mpy"):
-            pkg = parts[0] + " (top level)" if len(parts) > 1 else "main.mpy"
+        pkg = "/".join(parts[:2]) if len(parts) > 2 else parts[0]  # top level: boot, main
         by_pkg[pkg] = by_pkg.get(pkg, 0) + size
         total += size
     return total, by_pkg
@@ -121,7 +119,9 @@ def run(quick=False):
         errors = build.compile_host_tree(paths.FIRMWARE, tree)
         if errors:
             raise SystemExit("\n".join(errors))
-        os.remove(os.path.join(tree, "main.mpy"))  # main.py runs the app: not imported here
+        for f in os.listdir(tree):  # boot.py / main.py run the board: not in the image
+            if f.endswith(".mpy"):
+                os.remove(os.path.join(tree, f))
         image = os.path.join(tmp, "portier.romfs")
         proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), "mpremote"),
                                "romfs", "--no-mpy", "-o", image, "build", tree],
@@ -143,7 +143,7 @@ def run(quick=False):
     src = _source_bytes()
     figures = {
         "mpy_total_xtensawin": benchlib.figure(
-            mpy_total, "B", "compiled firmware, .mpy for xtensawin (every module, main.py too)",
+            mpy_total, "B", "compiled firmware, .mpy for xtensawin (every module, boot.py and main.py too)",
             "mpy-cross %s" % build.BOARD_ARCH),
         "heap_imports_mpy": benchlib.figure(
             fs["median"], "B", "heap after importing every firmware module from .mpy files "
