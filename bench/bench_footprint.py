@@ -7,7 +7,7 @@ MicroPython, three ways:
 - from a ROMFS image (`mpremote romfs build`; vfs.VfsRom, which the esp32 port supports with
   `mpremote romfs deploy`): the .mpy are executed in place, only the runtime objects (module
   dicts, functions, classes, tables made at import) and the interned-name pool stay in RAM;
-- frozen into the firmware image (firmware/manifest.py, docs/frozen.md): like ROMFS, and the
+- frozen into the firmware image (manifest.py, docs/frozen.md): like ROMFS, and the
   names are interned at build time too. Not measured here (no MicroPython source tree offline to
   build a unix port with FROZEN_MANIFEST); estimated as the ROMFS figure minus the growth of
   the interned-name pool measured in the same ROMFS run (micropython.qstr_info()).
