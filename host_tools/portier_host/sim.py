@@ -437,8 +437,13 @@ def run(scenario, phones=1, ring_timeout_s=5, door_runtime="micropython", workdi
 
 
 def main(args):
-    result = run(args.scenario, args.phones, args.ring_timeout, args.door_runtime, args.out,
-                 args.talk, getattr(args, "door_heap", DOOR_HEAP), getattr(args, "mem_log", None))
+    try:
+        result = run(args.scenario, args.phones, args.ring_timeout, args.door_runtime, args.out,
+                     args.talk, getattr(args, "door_heap", DOOR_HEAP),
+                     getattr(args, "mem_log", None))
+    except SimError as e:  # refused before anything started
+        print("portier sim: %s" % e, file=sys.stderr)
+        return 2
     if args.json:
         print(simreport.render_json(result))
     else:
