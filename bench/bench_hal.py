@@ -9,8 +9,9 @@ MicroPython, so the estimate shows the host figure x 20 (the pessimistic end).
 import os
 import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "host_tools"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import benchlib  # noqa: E402
 from portier_host import mprun, paths  # noqa: E402
 
 _BODY = r"""
@@ -97,20 +98,28 @@ def _cpython_rows():
     return out.getvalue()
 
 
-def main():
+def run(quick=False):
     mp = mprun.run_snippet(_BODY)
     cp = _cpython_rows()
-    print("%-28s %14s %12s %18s %22s" % ("HAL step", "MicroPython µs", "CPython µs",
-                                         "ESP32 est. µs", "heap per 1000 turns"))
+    rows = []
     for mp_line, cp_line in zip(mp.splitlines(), cp.splitlines()):
         name, mp_us, alloc = mp_line.split("|")
         cp_us = cp_line.split("|")[1]
         heap = "-" if alloc == "-1" else "%s B" % alloc
-        print("%-28s %14s %12s %18.0f %22s" % (name, mp_us, cp_us, 20 * float(mp_us), heap))
+        rows.append([name, float(mp_us), float(cp_us), 20 * float(mp_us), heap])
     turn = float(mp.splitlines()[0].split("|")[1])
-    print("ticker at 20 turns/s on an ESP32 (estimate): %.2f %% of one core"
-          % (20 * turn * 20 / 1e6 * 100))
+    pct = 20 * turn * 20 / 1e6 * 100
+    table = benchlib.table(
+        "HAL steps (µs, median of 5 rounds)", ["HAL step", "MicroPython µs", "CPython µs",
+                                               "ESP32 est. µs (x20)", "heap per 1000 turns"],
+        rows, ["ticker at 20 turns/s on an ESP32 (estimate, x20): %.2f %% of one core" % pct,
+               "bench_frame measures the host/ESP32 bytecode ratio instead of assuming it"])
+    figures = {"hal_ticker_turn_us": benchlib.figure(
+        turn, "µs", "one HAL ticker turn (relay, LED, button, Wi-Fi and watchdog policy)",
+        "host MicroPython")}
+    return benchlib.result("hal", "ESP32 HAL: ticker turn and debounced press", __doc__,
+                           [table], figures)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(benchlib.main(run))
