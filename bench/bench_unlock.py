@@ -6,8 +6,9 @@ imported (the door loads them only at the first <unlock>)."""
 import os
 import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "host_tools"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import benchlib  # noqa: E402
 from portier_host import mprun, paths  # noqa: E402
 
 _BODY = r"""
@@ -19,7 +20,7 @@ from portier import unlock as ul
 from portier import doorlog, appunlock
 gc.collect()
 taken = (gc.mem_alloc() - base) if MEM else 0
-print("mem|heap taken by importing unlock, doorlog, appunlock from source (B)|%d" % taken)
+print("mem|heap taken by importing unlock, doorlog, appunlock from source (B)|%%d" %% taken)
 from portier.e2e import keys, session
 from portier.e2e.stores import MemoryStore
 from portier.e2e.x3dh import start_session
@@ -58,7 +59,7 @@ def stanza(enc_type, ct, frm=PHONE):
 
 
 u = ul.Unlocker(door, None, salt, pin_ok, 0)
-N = 12
+N = %(n)d
 counter = [0]
 
 
@@ -82,7 +83,7 @@ def timed(msgs, call, now):
 
 
 def row(name, r):
-    print("t|%s|%d|%d|%d|%s" % ((name,) + r))
+    print("t|%%s|%%d|%%d|%%d|%%s" %% ((name,) + r))
 
 
 row("decide+commit: opened", timed(batch("2468"), Call(), 0))
@@ -93,16 +94,16 @@ u.state.fails = 2
 timed(batch("0000")[:1], Call(), 0)
 row("decide+commit: locked_out", timed(batch("2468"), Call(), 1000))
 runs = []
-for _ in range(50):
+for _ in range(5 * N):
     t0 = time.ticks_us()
     hmac_sha256(salt, b"2468")
     runs.append(time.ticks_diff(time.ticks_us(), t0))
 runs.sort()
-print("t|PIN check alone (HMAC-SHA256)|%d|%d|%d|-" % (runs[25], runs[0], runs[-1]))
+print("t|PIN check alone (HMAC-SHA256)|%%d|%%d|%%d|-" %% (runs[len(runs) // 2], runs[0], runs[-1]))
 """
 
 
-def _cpython_rows():
+def _cpython_rows(body):
     paths.use_firmware()
     import contextlib
     import io
@@ -110,7 +111,7 @@ def _cpython_rows():
     ns = {}
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        exec(compile(_BODY, "bench_unlock", "exec"), ns)
+        exec(compile(body, "bench_unlock", "exec"), ns)
     return out.getvalue()
 
 
@@ -140,19 +141,35 @@ def _mpy_import_bytes():
         return mprun.run_micropython([script], "256k").stdout.strip()
 
 
-def main():
-    print("heap taken by importing unlock, doorlog, appunlock from .mpy (B): %s" % _mpy_import_bytes())
-    mp = mprun.run_snippet(_BODY, heapsize="512k").splitlines()
-    cp = _cpython_rows().splitlines()
-    print("%-40s %16s %12s  %s" % ("operation", "MicroPython µs", "CPython µs", "result"))
+def run(quick=False):
+    body = _BODY % {"n": 3 if quick else 12}
+    imported = int(_mpy_import_bytes())
+    mp = mprun.run_snippet(body, heapsize="512k").splitlines()
+    cp = _cpython_rows(body).splitlines()
+    rows, opened = [], None
     for mp_line, cp_line in zip(mp, cp):
         f = mp_line.split("|")
         if f[0] == "mem":
-            print("%s: %s" % (f[1], f[2]))
             continue
         c = cp_line.split("|")
-        print("%-40s %16s %12s  %s   (MicroPython spread %s-%s)" % (f[1], f[2], c[2], f[5], f[3], f[4]))
+        rows.append([f[1], int(f[2]), "%s-%s" % (f[3], f[4]), int(c[2]), f[5]])
+        if f[5] == "opened":
+            opened = int(f[2])
+    table = benchlib.table(
+        "One <unlock> at the door (µs, median of %d)" % (3 if quick else 12),
+        ["operation", "MicroPython µs", "MicroPython spread", "CPython µs", "result"], rows,
+        ["heap taken by importing unlock, doorlog, appunlock from .mpy: %d B (loaded at the "
+         "first unlock only)" % imported])
+    figures = {
+        "unlock_opened_us": benchlib.figure(
+            opened, "µs", "door's decision on a right-PIN unlock (Signal decrypt, counter, PIN)",
+            "host MicroPython"),
+        "unlock_import_bytes": benchlib.figure(
+            imported, "B", "heap of the unlock modules once imported (.mpy)", "host MicroPython"),
+    }
+    return benchlib.result("unlock", "Door unlock: the door's cost per request", __doc__,
+                           [table], figures)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(benchlib.main(run))
