@@ -13,9 +13,7 @@ import socket
 import subprocess
 import sys
 
-import pytest
-
-from portier_host import sim, simreport
+from portier_host import sim
 from portier_host.vboard import VirtualBoard
 
 PORTIER = os.path.join(os.path.dirname(sys.executable), "portier")
@@ -99,8 +97,6 @@ def test_empty_vboard_provision_deploy_answered_call_log_and_idle_redeploy(tmp_p
     assert vb.error is None
 
 
-@pytest.mark.skipif(not hasattr(sim, "SIM_PIN") or "unlock" not in simreport.SCENARIOS,
-                    reason="needs door unlock and the simulator's unlock scenario (issue #8.3)")
 def test_vboard_door_opens_by_pin_and_logs_it(tmp_path):
     """The provisioned PIN opens the virtual board's strike during an answered call; the
     relay pin pulses once and `portier log` shows the unlock in the door log."""
