@@ -5,8 +5,9 @@
 #   button  "1" pressed / "0" released, written by the host (absent: released)
 #   relay   "<level> <pulses>", written here at boot (de-energised) and on every change
 #   led     "<state>" (portier.hal.controls LED_*), written here on every change of state
-# The timing logic is the board's: controls.Button debounces the polled level, controls.Relay
-# bounds the pulse. Files change by rename, so the host never reads half of one.
+# The timing logic is the board's: controls.Button debounces the polled level, the virtual
+# door's controls.Relay bounds the pulse (and logs it); this mirrors its level into `relay`.
+# Files change by rename, so the host never reads half of one.
 import time
 
 from micropython import const
@@ -37,7 +38,6 @@ class VboardDoor(VirtualDoor):
         VirtualDoor.__init__(self, audio_cfg)
         self.io = io
         self._byte = bytearray(1)
-        self._strike = controls.Relay(active_level=1)
         self._strike_written = None
         self._write_strike()  # the boot level first: a reset mid-pulse leaves the door locked
         self.button = controls.Button(active_level=1, idle_level=self._button_level())
@@ -52,8 +52,7 @@ class VboardDoor(VirtualDoor):
         return 1 if n == 1 and self._byte[0] == 0x31 else 0
 
     def _write_strike(self):
-        level = self._strike.level()
-        state = (level, self._strike.pulses)
+        state = (self.relay.level(), self.relay.pulses)
         if state != self._strike_written:
             fsutil.save_atomic(self.io + "/relay", ("%d %d" % state).encode())
             self._strike_written = state
@@ -65,21 +64,20 @@ class VboardDoor(VirtualDoor):
             self._led_written = state
 
     def open_door(self, pulse_ms, now_ms):
-        """Energise the strike for pulse_ms; run() releases it when the pulse ends."""
-        parent = getattr(VirtualDoor, "open_door", None)
-        if parent is not None:  # the virtual door's own record of the relay
-            parent(self, pulse_ms, now_ms)
-        self._strike.pulse(now_ms, pulse_ms)
+        """Energise the strike for pulse_ms (the virtual door's relay, released when the pulse
+        ends) and show it on the relay pin."""
+        VirtualDoor.open_door(self, pulse_ms, now_ms)
         self._write_strike()
 
     def step(self, now_ms):
         """One poll: the button's level in, the strike's level out; True when pressed."""
         self.button.edge(self._button_level(), now_ms)
         pressed = False
-        for ev in self.button.pending():
-            if ev == controls.PRESS:
-                pressed = True
-        self._strike.on_timer(now_ms)
+        if self.button.has_events:  # most polls: nothing, and nothing allocated for it
+            for ev in self.button.pending():
+                if ev == controls.PRESS:
+                    pressed = True
+        self.relay_level(now_ms)
         self._write_strike()
         return pressed
 
