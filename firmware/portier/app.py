@@ -64,7 +64,8 @@ class App(DeviceIO):
                                  max_call_ms=cfg.max_call_ms, auto_answer=cfg.auto_answer)
         self.calls = CallLog(cfg.call_log, cfg.call_log_max)
         self.paired = pairing.PairedDevices(cfg.paired_file)
-        self.media_class = media_class or self.default_media_class()
+        self.media_class = media_class  # None: portier.net.media, loaded per call (appio)
+        self._media_modules = []
         self.media = None
         self._media_task = None
         self._started = {}  # call-id -> wall-clock start (UNIX s)
@@ -98,6 +99,7 @@ class App(DeviceIO):
         await self._done.wait()
         self.link.stop()
         await self._stop_media()
+        self._drop_media_code()
         for t in tasks:
             t.cancel()
         await streams.sleep_ms(10)
@@ -234,6 +236,8 @@ class App(DeviceIO):
             await self._start_media(ev)
         elif ev.kind == "ended":
             await self._stop_media()
+            self._drop_media_code()
+            self.shed()
             start = self._started.pop(ev.call_id, self.link.wall_time(now))
             self.calls.add(ev.direction, ev.peer, ev.outcome, ev.reason, start, ev.duration_s)
             self.log("I", "app", "call log", direction=ev.direction, peer=ev.peer,

@@ -3,6 +3,8 @@
 # (pairing, iq answers). A mixin of portier.app.App, kept apart so each module compiles in a
 # small heap.
 import asyncio
+import gc
+import sys
 import time
 
 from portier import pairing
@@ -11,6 +13,37 @@ from portier.hal import controls
 from portier.net import streams
 
 _IQ_WAIT_MS = 10000
+# The Signal-session code (X3DH, ratchet, protobuf, X25519) runs for a moment per call or
+# pairing: the call key's wrap/unwrap, a <pair>. Dropped at quiet moments (media start, pairing
+# done, call over) it does not sit on the heap through the call. portier.e2e (E2eError) and
+# portier.e2e.stores (the App's FileStore) stay.
+_E2E = "portier.e2e."
+_E2E_KEEP = ("portier.e2e.stores",)
+_E2E_TOO = ("portier.crypto.x25519",)
+
+
+def forget_modules(names):
+    """Drop these modules from sys.modules and from their parent package, so the next import
+    loads them afresh and, once nothing else holds them, the GC frees their code; then collect.
+    Returns how many were loaded. Safe only for modules whose objects nothing keeps."""
+    n = 0
+    for key in names:
+        if key not in sys.modules:
+            continue
+        del sys.modules[key]
+        n += 1
+        parent, _, child = key.rpartition(".")
+        pkg = sys.modules.get(parent)
+        if pkg is not None and hasattr(pkg, child):
+            delattr(pkg, child)
+    gc.collect()
+    return n
+
+
+def transient_e2e_modules():
+    """The once-per-call e2e modules loaded now (see _E2E)."""
+    return [k for k in sys.modules
+            if (k.startswith(_E2E) and k not in _E2E_KEEP) or k in _E2E_TOO]
 
 
 def _relay_address(relay):
@@ -32,15 +65,25 @@ class DeviceIO:
             return None
         return MediaSession
 
+    def shed(self):
+        """A quiet moment: drop the once-per-call e2e code and collect."""
+        forget_modules(transient_e2e_modules())
+
     # ---- media (portier.net.media, built alongside) ----
 
     async def _start_media(self, ev):
         await self._stop_media()
-        if self.media_class is None:
+        self.shed()  # the call key is in ev: the Signal code is done with until the next call
+        media_class = self.media_class
+        if media_class is None:  # the default, loaded per call and dropped after it
+            before = list(sys.modules)
+            media_class = self.default_media_class()
+            self._media_modules = [k for k in sys.modules if k not in before]
+        if media_class is None:
             self.log("W", "app", "no media module: call without audio", call_id=ev.call_id)
             return
         try:
-            self.media = self._new_media(ev)
+            self.media = self._new_media(ev, media_class)
         except (OSError, ValueError) as e:  # no audio device, a bad relay block: the call goes
             self.log("E", "app", "media failed", call_id=ev.call_id, error=repr(e))  # on, mute
             return
@@ -50,11 +93,11 @@ class DeviceIO:
         self._media_task = asyncio.create_task(self.media.run())
         self.log("I", "app", "media start", call_id=ev.call_id, codec="%s/%d" % ev.codec)
 
-    def _new_media(self, ev):
+    def _new_media(self, ev, media_class):
         relay = ev.relay
         host, port = _relay_address(relay)
         audio = self.hal.audio(ev.codec[1])
-        return self.media_class(own_jid=self.cfg.jid, peer_jid=ev.peer, call_id=ev.call_id,
+        return media_class(own_jid=self.cfg.jid, peer_jid=ev.peer, call_id=ev.call_id,
                                 call_key=ev.call_key, codec=ev.codec, relay_host=host,
                                 relay_port=port, relay_token=relay.tokens[0][1],
                                 pid=relay.self_pid, audio=audio)
@@ -72,16 +115,22 @@ class DeviceIO:
         media.audio.close()  # opened per call by _new_media; a WAV speaker gets its sizes here
         self.log("I", "app", "media stop", **media.stats.to_dict())
 
+    def _drop_media_code(self):
+        """After a call: the media modules _start_media loaded go until the next call."""
+        names, self._media_modules = self._media_modules, []
+        if self.media is None and names:
+            forget_modules(names)
+
     # ---- the link ----
 
     def _trace(self, direction, node):
         self._log("D", "link", direction, describe(node))
 
     async def _on_ready(self, link):
-        from portier.e2e import session
-
         self._led(controls.LED_IDLE if self.engine.current() is None else controls.LED_IN_CALL)
         if self.cfg.profile == "phone":
+            from portier.e2e import session  # the door never loads it here
+
             for jid in self.cfg.pair_with:
                 if not session.has_session(self.store, jid):
                     asyncio.create_task(self.pair(jid))
@@ -132,6 +181,8 @@ class DeviceIO:
         except ValueError as e:  # E2eError, ConfigError: nothing stored
             self.log("W", "app", "pair failed", device=peer, error=str(e))
         await self.link.send(ls.pair_result(msg.id, peer, ok))
+        if self.engine.current() is None:  # mid-call, the call's own quiet moments shed it
+            self.shed()
 
     async def _ask(self, build):
         """Send build(stanza_id) and wait for the answer with that id (bounded)."""
@@ -153,6 +204,9 @@ class DeviceIO:
         except (ValueError, asyncio.TimeoutError) as e:
             self.log("W", "app", "pair failed", device=door, error=repr(e))
             return False
+        finally:
+            if self.engine.current() is None:
+                self.shed()
         self.log("I", "app", "paired", device=door)
         return True
 
