@@ -114,6 +114,7 @@ def _wrap_async(owner, name, label):
 
 from portier.net import streams as _streams
 _wrap(_streams, "client_tls", "client_tls")
+_wrap_async(_streams, "open_stream", "open_stream (TCP+TLS handshake)")
 _wrap(A.Keys, "wrap", "Keys.wrap")
 _wrap(A.Keys, "unwrap", "Keys.unwrap")
 _wrap(A.App, "_new_media", "App._new_media")

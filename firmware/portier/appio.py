@@ -79,6 +79,7 @@ class DeviceIO:
             before = list(sys.modules)
             media_class = self.default_media_class()
             self._media_modules = [k for k in sys.modules if k not in before]
+            gc.collect()  # the import's garbage, before the call's buffers look for room
         if media_class is None:
             self.log("W", "app", "no media module: call without audio", call_id=ev.call_id)
             return
