@@ -51,7 +51,6 @@ class App(DeviceIO):
     def __init__(self, cfg, hal, media_class=None, log=None):
         from portier.e2e.stores import FileStore
         from portier.net.link import Link
-        from portier.signaling.calllog import CallLog
         from portier.signaling.engine import CallEngine
 
         self.cfg = cfg
@@ -62,7 +61,6 @@ class App(DeviceIO):
             pairing.ensure_identity(self.store)
         self.engine = CallEngine(cfg.jid, Keys(self.store), ring_timeout_ms=cfg.ring_timeout_ms,
                                  max_call_ms=cfg.max_call_ms, auto_answer=cfg.auto_answer)
-        self.calls = CallLog(cfg.call_log, cfg.call_log_max)
         self.paired = pairing.PairedDevices(cfg.paired_file)
         self.media_class = media_class  # None: portier.net.media, loaded per call (appio)
         self._media_modules = []
@@ -239,7 +237,7 @@ class App(DeviceIO):
             self._drop_media_code()
             self.shed()
             start = self._started.pop(ev.call_id, self.link.wall_time(now))
-            self.calls.add(ev.direction, ev.peer, ev.outcome, ev.reason, start, ev.duration_s)
+            self._log_call(ev, start)
             self.log("I", "app", "call log", direction=ev.direction, peer=ev.peer,
                      outcome=ev.outcome, reason=ev.reason, start=start, duration=ev.duration_s)
             self._led(controls.LED_IDLE if self.link.ready else controls.LED_CONNECTING)

@@ -122,6 +122,16 @@ class DeviceIO:
         if self.media is None and names:
             forget_modules(names)
 
+    def _log_call(self, ev, start):
+        """The call log file gets this call (portier.signaling.calllog, loaded for the moment)."""
+        from portier.signaling import calllog
+
+        _, problem = calllog.append(self.cfg.call_log, self.cfg.call_log_max, ev.direction,
+                                    ev.peer, ev.outcome, ev.reason, start, ev.duration_s)
+        forget_modules(("portier.signaling.calllog",))
+        if problem is not None:
+            self.log("W", "app", "call log unreadable: started anew", error=problem)
+
     # ---- the link ----
 
     def _trace(self, direction, node):
