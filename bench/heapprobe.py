@@ -3,7 +3,7 @@ object sizes). Not part of `make bench` (bench/bench_*.py); run it by hand:
 
   .venv/bin/python bench/heapprobe.py imports          # import cost per firmware module
   .venv/bin/python bench/heapprobe.py peak [--heap 384k]   # live heap over an answered call
-  .venv/bin/python bench/heapprobe.py fit [--lo 64] [--hi 384] [--step 8]
+  .venv/bin/python bench/heapprobe.py fit [--lo 64] [--hi 384] [--step 8] [--repeat 3]
                                                        # smallest -X heapsize= completing it
 
 "imports": one MicroPython process imports every host-importable firmware module in dependency
@@ -11,7 +11,8 @@ order (a module's portier imports first), so each row is that module's own cost:
 after gc.collect(), before and after its import.
 "peak": the answered scenario of `portier sim` (--talk 2) with a sampler task in the door that
 every 20 ms collects and reads gc.mem_alloc(): the live high-water and the log line it followed.
-"fit": bisects the door's heap (kB) over the same scenario, without the sampler.
+"fit": bisects the door's heap (kB) over the same scenario, without the sampler; a size counts
+as completing when --repeat runs in a row do (near the limit the outcome depends on timing).
 """
 
 import argparse
@@ -59,9 +60,10 @@ async def _sampler():
             _peak[0] = m
             _peak[1] = time.ticks_ms()
             _last_at_peak[0] = _last[0]
+            _last_at_peak[1] = sorted(k for k in sys.modules if k.startswith("portier"))
         await asyncio.sleep_ms(20)
 
-_last_at_peak = [""]
+_last_at_peak = ["", None]
 
 
 async def _run(self):
@@ -76,8 +78,7 @@ async def _run(self):
         _orig_log("I", "probe", "heap", {"boot": _boot, "imported": _imp, "app_built": _peak[2],
                   "peak": _peak[0], "peak_t": _peak[1], "after": _last_at_peak[0],
                   "end": gc.mem_alloc(), "total": gc.mem_alloc() + gc.mem_free()})
-        _orig_log("I", "probe", "modules", {"loaded": " ".join(sorted(
-            k for k in sys.modules if k.startswith("portier")))})
+        _orig_log("I", "probe", "modules", {"at_peak": " ".join(_last_at_peak[1] or ())})
 
 
 _steps = []
@@ -89,7 +90,9 @@ def _live():
 
 
 def _wrap(owner, name, label):
-    fn = getattr(owner, name)
+    fn = getattr(owner, name, None)
+    if fn is None:  # an older firmware (--firmware) without it
+        return
 
     def wrapped(*a, **kw):
         before = _live()
@@ -101,7 +104,9 @@ def _wrap(owner, name, label):
 
 
 def _wrap_async(owner, name, label):
-    fn = getattr(owner, name)
+    fn = getattr(owner, name, None)
+    if fn is None:
+        return
 
     async def wrapped(*a, **kw):
         before = _live()
@@ -140,7 +145,7 @@ def _sim(heap, talk_s, probe):
     real_compile = build.compile_host_tree
 
     def compile_tree(root, out_dir):
-        errors = real_compile(root, out_dir)
+        errors = real_compile(_FIRMWARE[0], out_dir)
         if probe:  # main.py wins over main.mpy in the same folder
             with open(os.path.join(out_dir, "main.py"), "w") as f:
                 f.write(_PROBE_MAIN)
@@ -166,29 +171,38 @@ def cmd_peak(args):
     return 1 if result["problems"] else 0
 
 
-def _completes(kb, talk_s):
-    result, _ = _sim("%dk" % kb, talk_s, False)
-    ok = not result["problems"]
-    why = "" if ok else (result["problems"][-1].splitlines() or [""])[-1][:150]
-    print("  %4d k: %s %s" % (kb, "ok" if ok else "FAIL", why), flush=True)
-    return ok
+def _completes(kb, talk_s, repeat=1):
+    """The call completes at kb, `repeat` times in a row (near the limit it depends on timing:
+    when the collector runs decides how fragmented the heap is at the big allocations)."""
+    for i in range(repeat):
+        result, _ = _sim("%dk" % kb, talk_s, False)
+        ok = not result["problems"]
+        why = "" if ok else (result["problems"][-1].splitlines() or [""])[-1][:150]
+        print("  %4d k: %s %s" % (kb, "ok" if ok else "FAIL", why), flush=True)
+        if not ok:
+            return False
+    return True
 
 
 def cmd_fit(args):
     lo, hi = args.lo, args.hi  # lo assumed failing, hi must complete
-    if not _completes(hi, args.talk):
+    if not _completes(hi, args.talk, args.repeat):
         print("does not complete even at %dk" % hi)
         return 1
     while hi - lo > args.step:
         mid = (lo + hi) // 2 // args.step * args.step
         if mid <= lo:
             mid = lo + args.step
-        if _completes(mid, args.talk):
+        if _completes(mid, args.talk, args.repeat):
             hi = mid
         else:
             lo = mid
     print("smallest heap completing the answered call: %dk (step %dk)" % (hi, args.step))
     return 0
+
+
+_FIRMWARE = [paths.FIRMWARE]  # --firmware: another tree for the door (e.g. `git archive` of a
+# commit, to measure "before"); the phones and the switchboard always run this checkout.
 
 
 def _portier_imports(path, modname):
@@ -216,8 +230,8 @@ def _portier_imports(path, modname):
 
 def _module_order():
     mods = {}
-    for src in build.firmware_sources(paths.FIRMWARE):
-        rel = os.path.relpath(src, paths.FIRMWARE)[:-3].replace(os.sep, ".")
+    for src in build.firmware_sources(_FIRMWARE[0]):
+        rel = os.path.relpath(src, _FIRMWARE[0])[:-3].replace(os.sep, ".")
         if not rel.startswith("portier"):
             continue
         with open(src) as f:
@@ -246,7 +260,7 @@ def _module_order():
 def cmd_imports(args):
     order = _module_order()
     with tempfile.TemporaryDirectory(prefix="portier-heapprobe-") as tree:
-        errors = build.compile_host_tree(paths.FIRMWARE, tree)
+        errors = build.compile_host_tree(_FIRMWARE[0], tree)
         if errors:
             print(errors[0])
             return 1
@@ -320,7 +334,10 @@ def main(argv):
     p.add_argument("--hi", type=int, default=384)
     p.add_argument("--step", type=int, default=8)
     p.add_argument("--talk", type=float, default=2.0)
+    p.add_argument("--repeat", type=int, default=3, help="runs that must all complete")
+    ap.add_argument("--firmware", default=paths.FIRMWARE, help="the door's firmware/ folder")
     args = ap.parse_args(argv[1:])
+    _FIRMWARE[0] = os.path.abspath(args.firmware)
     return {"imports": cmd_imports, "peak": cmd_peak, "fit": cmd_fit}[args.cmd](args)
 
 

@@ -18,7 +18,7 @@ import sys
 import time
 
 from portier import pairing
-from portier.appio import DeviceIO
+from portier.appio import DeviceIO, collect_early, file_store
 from portier.applog import log_line
 from portier.config import read_file
 from portier.hal import controls
@@ -27,10 +27,14 @@ from portier.net import streams
 _TIMER_WAKE_MS = 100  # the engine's timers are checked at least this often
 MEDIA_SILENCE_MS = 10000  # no packet from the peer this long (or since media start): hang up
 class Keys:
-    """The engine's call-key wrapping, bound to this device's Signal store."""
+    """The engine's call-key wrapping, bound to this device's Signal store (its folder)."""
 
-    def __init__(self, store):
-        self.store = store
+    def __init__(self, store_root):
+        self.store_root = store_root
+
+    @property
+    def store(self):
+        return file_store(self.store_root)
 
     def wrap(self, device, call_key):
         from portier.e2e import callkey
@@ -49,17 +53,15 @@ class App(DeviceIO):
     portier.net.media.MediaSession when present)."""
 
     def __init__(self, cfg, hal, media_class=None, log=None):
-        from portier.e2e.stores import FileStore
         from portier.net.link import Link
         from portier.signaling.engine import CallEngine
 
         self.cfg = cfg
         self.hal = hal
         self._log = log or log_line
-        self.store = FileStore(cfg.e2e_store)
         if cfg.profile == "phone":
             pairing.ensure_identity(self.store)
-        self.engine = CallEngine(cfg.jid, Keys(self.store), ring_timeout_ms=cfg.ring_timeout_ms,
+        self.engine = CallEngine(cfg.jid, Keys(cfg.e2e_store), ring_timeout_ms=cfg.ring_timeout_ms,
                                  max_call_ms=cfg.max_call_ms, auto_answer=cfg.auto_answer)
         self.paired = pairing.PairedDevices(cfg.paired_file)
         self.media_class = media_class  # None: portier.net.media, loaded per call (appio)
@@ -78,6 +80,11 @@ class App(DeviceIO):
         self.link = Link(cfg.jid, cfg.host, cfg.port, ssl_ctx, cfg.server_name,
                          on_node=self._on_node, on_ready=self._on_ready, trace=self._trace,
                          log=lambda lvl, msg, **kw: self._log(lvl, "link", msg, kw))
+
+    @property
+    def store(self):
+        """This device's Signal store (portier.e2e.stores.FileStore), made per use."""
+        return file_store(self.cfg.e2e_store)
 
     def log(self, lvl, src, msg, **fields):
         self._log(lvl, src, msg, fields)
@@ -275,6 +282,7 @@ def main(argv=None, media_class=None):
     from portier import config
 
     cfg = config.load(config_path(argv))
+    collect_early()
     app = App(cfg, pick_hal(cfg), media_class)
     asyncio.run(app.run())
     return app

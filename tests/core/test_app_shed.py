@@ -1,8 +1,9 @@
 # The app's quiet-moment unloading (portier.appio.forget_modules / transient_e2e_modules): the
 # once-per-call Signal code leaves sys.modules and its package, comes back intact on the next
-# import, and on MicroPython the heap it held is returned. portier.e2e (E2eError) and the App's
-# FileStore module stay, so `except E2eError` and the store keep working across a drop.
+# import, and on MicroPython the heap it held is returned. portier.e2e (E2eError) stays, so
+# `except E2eError` keeps working across a drop; the App's store is made per use (file_store).
 import gc
+import os
 import sys
 
 from coretest import ON_MICROPYTHON
@@ -22,14 +23,15 @@ def _live():
     return gc.mem_alloc() if ON_MICROPYTHON else 0
 
 
-def test_transient_set_is_the_signal_code_not_the_store():
-    import portier.e2e.stores  # noqa: F401  (held by every App)
-
+def test_transient_set_is_the_signal_code_not_its_package():
+    store = appio.file_store("portier-test-store")
+    assert store.root == "portier-test-store"
+    os.rmdir("portier-test-store")  # made empty by file_store
     assert _load() >= 6
     names = appio.transient_e2e_modules()
     assert "portier.e2e.callkey" in names and "portier.e2e.session" in names
-    assert "portier.crypto.x25519" in names
-    assert "portier.e2e.stores" not in names and "portier.e2e" not in names
+    assert "portier.crypto.x25519" in names and "portier.e2e.stores" in names
+    assert "portier.e2e" not in names
     assert "portier.crypto.hkdf" not in names  # shared with the media's SRTP key derivation
     appio.forget_modules(names)
 
@@ -66,3 +68,16 @@ def test_forget_returns_the_heap_on_micropython():
         # Names interned by the import stay (qstrs live as long as the process); the code goes.
         assert loaded > 8000, loaded
         assert left < loaded // 3, (loaded, left)
+
+
+def test_collect_early_sets_a_sixteenth_of_the_heap_on_micropython():
+    n = appio.collect_early()
+    if not ON_MICROPYTHON:
+        assert n is None  # CPython's gc has no allocation threshold
+        return
+    try:
+        total = gc.mem_free() + gc.mem_alloc()
+        assert n == max(4096, total // 16), (n, total)
+        assert gc.threshold() == n
+    finally:
+        gc.threshold(-1)  # back to collecting only when the heap is full
