@@ -120,8 +120,10 @@ def _wrap_async(owner, name, label):
 from portier.net import streams as _streams
 _wrap(_streams, "client_tls", "client_tls")
 _wrap_async(_streams, "open_stream", "open_stream (TCP+TLS handshake)")
-_wrap(A.Keys, "wrap", "Keys.wrap")
-_wrap(A.Keys, "unwrap", "Keys.unwrap")
+import portier.e2e as _E
+_K = getattr(_E, "CallKeys", None) or A.Keys  # the keys object of this firmware, or an older one
+_wrap(_K, "wrap", "Keys.wrap")
+_wrap(_K, "unwrap", "Keys.unwrap")
 _wrap(A.App, "_new_media", "App._new_media")
 _wrap_async(A.App, "_on_pair", "App._on_pair")
 _wrap_async(A.App, "_stop_media", "App._stop_media")

@@ -18,7 +18,7 @@ import sys
 import time
 
 from portier import pairing
-from portier.appio import DeviceIO, collect_early, file_store
+from portier.appio import DeviceIO
 from portier.applog import log_line
 from portier.config import read_file
 from portier.hal import controls
@@ -26,25 +26,6 @@ from portier.net import streams
 
 _TIMER_WAKE_MS = 100  # the engine's timers are checked at least this often
 MEDIA_SILENCE_MS = 10000  # no packet from the peer this long (or since media start): hang up
-class Keys:
-    """The engine's call-key wrapping, bound to this device's Signal store (its folder)."""
-
-    def __init__(self, store_root):
-        self.store_root = store_root
-
-    @property
-    def store(self):
-        return file_store(self.store_root)
-
-    def wrap(self, device, call_key):
-        from portier.e2e import callkey
-
-        return callkey.wrap(self.store, device, call_key)
-
-    def unwrap(self, device, enc_type, ciphertext):
-        from portier.e2e import callkey
-
-        return callkey.unwrap(self.store, device, enc_type, ciphertext)
 
 
 class App(DeviceIO):
@@ -53,6 +34,7 @@ class App(DeviceIO):
     portier.net.media.MediaSession when present)."""
 
     def __init__(self, cfg, hal, media_class=None, log=None):
+        from portier.e2e import CallKeys
         from portier.net.link import Link
         from portier.signaling.engine import CallEngine
 
@@ -61,11 +43,10 @@ class App(DeviceIO):
         self._log = log or log_line
         if cfg.profile == "phone":
             pairing.ensure_identity(self.store)
-        self.engine = CallEngine(cfg.jid, Keys(cfg.e2e_store), ring_timeout_ms=cfg.ring_timeout_ms,
+        self.engine = CallEngine(cfg.jid, CallKeys(cfg.e2e_store), ring_timeout_ms=cfg.ring_timeout_ms,
                                  max_call_ms=cfg.max_call_ms, auto_answer=cfg.auto_answer)
         self.paired = pairing.PairedDevices(cfg.paired_file)
-        self.media_class = media_class  # None: portier.net.media, loaded per call (appio)
-        self._media_modules = []
+        self.media_class = media_class  # None: portier.net.media, loaded at the first call
         self.media = None
         self._media_task = None
         self._started = {}  # call-id -> wall-clock start (UNIX s)
@@ -84,6 +65,8 @@ class App(DeviceIO):
     @property
     def store(self):
         """This device's Signal store (portier.e2e.stores.FileStore), made per use."""
+        from portier.e2e import file_store
+
         return file_store(self.cfg.e2e_store)
 
     def log(self, lvl, src, msg, **fields):
@@ -104,7 +87,6 @@ class App(DeviceIO):
         await self._done.wait()
         self.link.stop()
         await self._stop_media()
-        self._drop_media_code()
         for t in tasks:
             t.cancel()
         await streams.sleep_ms(10)
@@ -241,10 +223,13 @@ class App(DeviceIO):
             await self._start_media(ev)
         elif ev.kind == "ended":
             await self._stop_media()
-            self._drop_media_code()
             self.shed()
             start = self._started.pop(ev.call_id, self.link.wall_time(now))
-            self._log_call(ev, start)
+            from portier import appmem
+
+            problem = appmem.log_call(self.cfg, ev, start)
+            if problem is not None:
+                self.log("W", "app", "call log unreadable: started anew", error=problem)
             self.log("I", "app", "call log", direction=ev.direction, peer=ev.peer,
                      outcome=ev.outcome, reason=ev.reason, start=start, duration=ev.duration_s)
             self._led(controls.LED_IDLE if self.link.ready else controls.LED_CONNECTING)
@@ -280,6 +265,8 @@ def pick_hal(cfg):
 
 def main(argv=None, media_class=None):
     from portier import config
+
+    from portier.appmem import collect_early
 
     cfg = config.load(config_path(argv))
     collect_early()

@@ -3,11 +3,7 @@
 # (pairing, iq answers). A mixin of portier.app.App, kept apart so each module compiles in a
 # small heap.
 import asyncio
-import gc
-import sys
 import time
-
-from micropython import const
 
 from portier import pairing
 from portier.applog import describe
@@ -15,61 +11,6 @@ from portier.hal import controls
 from portier.net import streams
 
 _IQ_WAIT_MS = 10000
-# The Signal-session code (store, X3DH, ratchet, protobuf, X25519) runs for a moment per call
-# or pairing: the call key's wrap/unwrap, a <pair>. Dropped at quiet moments (media start,
-# pairing done, call over) it does not sit on the heap through the call. The package module
-# portier.e2e stays: E2eError keeps its identity for every `except`.
-_E2E = "portier.e2e."
-_E2E_TOO = ("portier.crypto.x25519",)
-
-
-_EARLY_GC_SHARE = const(16)  # collect after each 1/16 of the heap is allocated
-
-
-def collect_early():
-    """MicroPython: collect after every heap/16 bytes allocated instead of when the heap is full.
-    Garbage then never fills the heap around the call's live objects, so the big blocks a call
-    needs (media buffers, a stanza's attribute table) still find room: the answered call
-    completes in a heap about 8 % smaller (bench/heapprobe.py fit), at the price of more, not
-    longer, collections (a pause marks live data, as a full-heap collection does).
-    Returns the threshold set, or None where the runtime has no gc.threshold (CPython)."""
-    if not hasattr(gc, "threshold"):
-        return None
-    gc.collect()
-    n = max(4096, (gc.mem_free() + gc.mem_alloc()) // _EARLY_GC_SHARE)
-    gc.threshold(n)
-    return n
-
-
-def file_store(root):
-    """A FileStore over root: a view of files with no state of its own, so one is made per use
-    and nothing holds portier.e2e.stores between calls."""
-    from portier.e2e.stores import FileStore
-
-    return FileStore(root)
-
-
-def forget_modules(names):
-    """Drop these modules from sys.modules and from their parent package, so the next import
-    loads them afresh and, once nothing else holds them, the GC frees their code; then collect.
-    Returns how many were loaded. Safe only for modules whose objects nothing keeps."""
-    n = 0
-    for key in names:
-        if key not in sys.modules:
-            continue
-        del sys.modules[key]
-        n += 1
-        parent, _, child = key.rpartition(".")
-        pkg = sys.modules.get(parent)
-        if pkg is not None and hasattr(pkg, child):
-            delattr(pkg, child)
-    gc.collect()
-    return n
-
-
-def transient_e2e_modules():
-    """The once-per-call e2e modules loaded now (see _E2E)."""
-    return [k for k in sys.modules if k.startswith(_E2E) or k in _E2E_TOO]
 
 
 def _relay_address(relay):
@@ -82,18 +23,11 @@ def _relay_address(relay):
 
 
 class DeviceIO:
-    @staticmethod
-    def default_media_class():
-        """portier.net.media.MediaSession, or None while that module is missing."""
-        try:
-            from portier.net.media import MediaSession
-        except ImportError:
-            return None
-        return MediaSession
-
     def shed(self):
-        """A quiet moment: drop the once-per-call e2e code and collect."""
-        forget_modules(transient_e2e_modules())
+        """A quiet moment: drop the once-per-call e2e code and collect (portier.appmem)."""
+        from portier import appmem
+
+        appmem.shed()
 
     # ---- media (portier.net.media, built alongside) ----
 
@@ -101,11 +35,12 @@ class DeviceIO:
         await self._stop_media()
         self.shed()  # the call key is in ev: the Signal code is done with until the next call
         media_class = self.media_class
-        if media_class is None:  # the default, loaded per call and dropped after it
-            before = list(sys.modules)
-            media_class = self.default_media_class()
-            self._media_modules = [k for k in sys.modules if k not in before]
-            gc.collect()  # the import's garbage, before the call's buffers look for room
+        if media_class is None:
+            # The default, loaded at the first call and then kept: dropped after each call, it
+            # did not fit back into the fragmented heap at the next (tests/host/test_door_heap).
+            from portier import appmem
+
+            media_class = self.media_class = appmem.load_media()
         if media_class is None:
             self.log("W", "app", "no media module: call without audio", call_id=ev.call_id)
             return
@@ -125,9 +60,9 @@ class DeviceIO:
         host, port = _relay_address(relay)
         audio = self.hal.audio(ev.codec[1])
         return media_class(own_jid=self.cfg.jid, peer_jid=ev.peer, call_id=ev.call_id,
-                                call_key=ev.call_key, codec=ev.codec, relay_host=host,
-                                relay_port=port, relay_token=relay.tokens[0][1],
-                                pid=relay.self_pid, audio=audio)
+                           call_key=ev.call_key, codec=ev.codec, relay_host=host,
+                           relay_port=port, relay_token=relay.tokens[0][1],
+                           pid=relay.self_pid, audio=audio)
 
     async def _stop_media(self):
         media, self.media = self.media, None
@@ -142,21 +77,6 @@ class DeviceIO:
         media.audio.close()  # opened per call by _new_media; a WAV speaker gets its sizes here
         self.log("I", "app", "media stop", **media.stats.to_dict())
 
-    def _drop_media_code(self):
-        """After a call: the media modules _start_media loaded go until the next call."""
-        names, self._media_modules = self._media_modules, []
-        if self.media is None and names:
-            forget_modules(names)
-
-    def _log_call(self, ev, start):
-        """The call log file gets this call (portier.signaling.calllog, loaded for the moment)."""
-        from portier.signaling import calllog
-
-        _, problem = calllog.append(self.cfg.call_log, self.cfg.call_log_max, ev.direction,
-                                    ev.peer, ev.outcome, ev.reason, start, ev.duration_s)
-        forget_modules(("portier.signaling.calllog",))
-        if problem is not None:
-            self.log("W", "app", "call log unreadable: started anew", error=problem)
 
     # ---- the link ----
 

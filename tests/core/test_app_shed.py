@@ -1,21 +1,20 @@
-# The app's quiet-moment unloading (portier.appio.forget_modules / transient_e2e_modules): the
+# The app's quiet-moment unloading (portier.appmem.forget_modules / transient_e2e_modules): the
 # once-per-call Signal code leaves sys.modules and its package, comes back intact on the next
 # import, and on MicroPython the heap it held is returned. portier.e2e (E2eError) stays, so
-# `except E2eError` keeps working across a drop; the App's store is made per use (file_store).
+# `except E2eError` keeps working across a drop; the App's store is made per use (portier.e2e.file_store).
 import gc
-import os
 import sys
 
 from coretest import ON_MICROPYTHON
 
-from portier import appio
+from portier import appmem
 
 _LOADS = "portier.e2e.callkey"  # pulls in session, ratchet, x3dh, kdf, messages, protobuf, x25519
 
 
 def _load():
     __import__(_LOADS)
-    return len(appio.transient_e2e_modules())
+    return len(appmem.transient_e2e_modules())
 
 
 def _live():
@@ -24,16 +23,15 @@ def _live():
 
 
 def test_transient_set_is_the_signal_code_not_its_package():
-    store = appio.file_store("portier-test-store")
-    assert store.root == "portier-test-store"
-    os.rmdir("portier-test-store")  # made empty by file_store
+    import portier.e2e.stores  # noqa: F401  (file_store loads it per use)
+
     assert _load() >= 6
-    names = appio.transient_e2e_modules()
+    names = appmem.transient_e2e_modules()
     assert "portier.e2e.callkey" in names and "portier.e2e.session" in names
     assert "portier.crypto.x25519" in names and "portier.e2e.stores" in names
     assert "portier.e2e" not in names
     assert "portier.crypto.hkdf" not in names  # shared with the media's SRTP key derivation
-    appio.forget_modules(names)
+    appmem.forget_modules(names)
 
 
 def test_forget_drops_module_and_parent_attribute_and_reimport_works():
@@ -41,28 +39,28 @@ def test_forget_drops_module_and_parent_attribute_and_reimport_works():
 
     error_class = portier.e2e.E2eError
     _load()
-    names = appio.transient_e2e_modules()
-    assert appio.forget_modules(names) == len(names)
-    assert appio.transient_e2e_modules() == []
+    names = appmem.transient_e2e_modules()
+    assert appmem.forget_modules(names) == len(names)
+    assert appmem.transient_e2e_modules() == []
     for key in names:
         assert key not in sys.modules
         parent, _, child = key.rpartition(".")
         assert not hasattr(sys.modules[parent], child), key
-    assert appio.forget_modules(names) == 0  # nothing loaded: nothing to do
+    assert appmem.forget_modules(names) == 0  # nothing loaded: nothing to do
     from portier.e2e import callkey  # a fresh copy, fully working
 
     assert len(callkey.new_call_key()) == 32
     assert callkey.E2eError is error_class  # the package's class survives the drop
     assert portier.e2e.E2eError is error_class
-    appio.forget_modules(appio.transient_e2e_modules())
+    appmem.forget_modules(appmem.transient_e2e_modules())
 
 
 def test_forget_returns_the_heap_on_micropython():
-    appio.forget_modules(appio.transient_e2e_modules())
+    appmem.forget_modules(appmem.transient_e2e_modules())
     before = _live()
     _load()
     loaded = _live() - before
-    appio.forget_modules(appio.transient_e2e_modules())
+    appmem.forget_modules(appmem.transient_e2e_modules())
     left = _live() - before
     if ON_MICROPYTHON:
         # Names interned by the import stay (qstrs live as long as the process); the code goes.
@@ -71,7 +69,7 @@ def test_forget_returns_the_heap_on_micropython():
 
 
 def test_collect_early_sets_a_sixteenth_of_the_heap_on_micropython():
-    n = appio.collect_early()
+    n = appmem.collect_early()
     if not ON_MICROPYTHON:
         assert n is None  # CPython's gc has no allocation threshold
         return
