@@ -43,7 +43,8 @@ class App(DeviceIO):
         self._log = log or log_line
         if cfg.profile == "phone":
             pairing.ensure_identity(self.store)
-        self.engine = CallEngine(cfg.jid, CallKeys(cfg.e2e_store), ring_timeout_ms=cfg.ring_timeout_ms,
+        self.engine = CallEngine(cfg.jid, CallKeys(cfg.e2e_store),
+                                 ring_timeout_ms=cfg.ring_timeout_ms,
                                  max_call_ms=cfg.max_call_ms, auto_answer=cfg.auto_answer)
         self.paired = pairing.PairedDevices(cfg.paired_file)
         self.media_class = media_class  # None: portier.net.media, loaded at the first call
@@ -265,7 +266,6 @@ def pick_hal(cfg):
 
 def main(argv=None, media_class=None):
     from portier import config
-
     from portier.appmem import collect_early
 
     cfg = config.load(config_path(argv))

@@ -1,7 +1,8 @@
-# The app's quiet-moment unloading (portier.appmem.forget_modules / transient_e2e_modules): the
-# once-per-call Signal code leaves sys.modules and its package, comes back intact on the next
-# import, and on MicroPython the heap it held is returned. portier.e2e (E2eError) stays, so
-# `except E2eError` keeps working across a drop; the App's store is made per use (portier.e2e.file_store).
+# The app's quiet-moment unloading (portier.appmem: forget_modules, transient_e2e_modules):
+# the once-per-call Signal code leaves sys.modules and its package, comes back intact on the
+# next import, and on MicroPython the heap it held is returned. portier.e2e (E2eError) stays,
+# so `except E2eError` keeps working across a drop; the App's store is made per use
+# (portier.e2e.file_store). And the early-collection threshold portier.app.main sets.
 import gc
 import sys
 

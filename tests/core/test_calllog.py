@@ -95,8 +95,9 @@ def test_append_keeps_what_the_file_holds_across_reboots():
     _cleanup()
     try:
         for i in range(4):
-            entry, problem = append(_PATH, 3, "out", "phone%d@home" % i, "answered", None, 100 + i, i)
-            assert problem is None and entry["peer"] == "phone%d@home" % i
+            peer = "phone%d@home" % i
+            entry, problem = append(_PATH, 3, "out", peer, "answered", None, 100 + i, i)
+            assert problem is None and entry["peer"] == peer
         again = CallLog(_PATH)
         again.load()
         assert [e["start"] for e in again.entries()] == [101, 102, 103]

@@ -5,8 +5,9 @@ call, the call log module) comes back intact for the next call, in both directio
 
 HEAP is the budget: bench/heapprobe.py fit found 272k for the answered call (3 runs in a row,
 2026-11-24; it was 360k before the door dropped code at quiet moments); 320k leaves room for
-timing noise (near the limit, when the collector runs decides how fragmented the heap is). Code that makes the door hold more through a
-call fails here: measure with `bench/heapprobe.py fit` and cut, or raise HEAP knowingly."""
+timing noise (near the limit, when the collector runs decides how fragmented the heap is).
+Code that makes the door hold more through a call fails here: measure with
+`bench/heapprobe.py fit` and cut, or raise HEAP knowingly."""
 
 import asyncio
 import json
