@@ -13,8 +13,10 @@ import time
 from pathlib import Path
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "host_tools"))
+sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "host"))
+
+import benchlib  # noqa: E402
 
 from portier_host import paths, pki  # noqa: E402
 
@@ -89,13 +91,12 @@ async def scenario(ca, tmp, heap):
 MPY_TREE = os.path.join(paths.REPO, "build", "bench-app-mpy")
 
 
-def main():
+def run(quick=False, heaps=None):
     from portier_host import build
 
     errors = build.compile_host_tree(paths.FIRMWARE, MPY_TREE)  # as deployed: .mpy, no compiler
     if errors:
-        print("\n".join(errors))
-        return 1
+        raise SystemExit("\n".join(errors))
     ca = pki.new_ca()
     orig_start = T.Device.start
 
@@ -111,17 +112,28 @@ def main():
         return await orig_start(self)
 
     T.Device.start = start
-    print("%-8s %-4s %10s %9s %14s %15s" % ("heap", "ok", "connect ms", "pair ms", "press->offer",
-                                            "offer->busy ms"))
-    for heap in sys.argv[1:] or ("96k", "128k", "160k", "192k", "256k"):
+    rows, figures = [], {}
+    for heap in heaps or (("384k",) if quick else ("256k", "320k", "384k", "512k")):
         with tempfile.TemporaryDirectory() as d:
             r = asyncio.run(scenario(ca, Path(d), heap))
-        print("%-8s %-4s %10s %9s %14s %15s %s" % (
-            r["heap"], "yes" if r["ok"] else "no", r.get("connect_ms", "-"), r.get("pair_ms", "-"),
-            r.get("press_to_offer_ms", "-"), r.get("offer_to_busy_ms", "-"), r.get("error", "")))
-    print("(door: real MicroPython, 64-bit unix port, firmware precompiled with mpy-cross; phones: CPython in the bench process)")
-    return 0
+        rows.append([r["heap"], "yes" if r["ok"] else "no", r.get("connect_ms", "-"),
+                     r.get("pair_ms", "-"), r.get("press_to_offer_ms", "-"),
+                     r.get("offer_to_busy_ms", "-"), r.get("error", "")])
+        if r["ok"] and "pair_ms" not in figures:
+            figures["door_pair_ms"] = benchlib.figure(
+                r["pair_ms"], "ms", "<pair> -> pair_result inside the door (X3DH responder + "
+                "ratchet), %s heap" % heap, "host MicroPython")
+            figures["door_press_to_offer_ms"] = benchlib.figure(
+                r["press_to_offer_ms"], "ms", "press -> offer at the switchboard, %s heap" % heap,
+                "door on host MicroPython, loopback TLS")
+    table = benchlib.table(
+        "Door app against a miniature switchboard (one run per heap size)",
+        ["heap", "ok", "connect ms", "pair ms", "press->offer ms", "offer->busy ms", "error"],
+        rows, ["door: real MicroPython, 64-bit unix port, firmware precompiled with mpy-cross; "
+               "phones: CPython in the bench process; bench_call has the heap fit"])
+    return benchlib.result("app", "Door app: connect, pair, press -> offer", __doc__, [table],
+                           figures)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(benchlib.main(run))

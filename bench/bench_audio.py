@@ -15,8 +15,9 @@ import sys
 import wave
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "host_tools"))
+sys.path.insert(0, HERE)
 
+import benchlib  # noqa: E402
 from portier_host import mprun, paths  # noqa: E402
 
 paths.use_firmware()
@@ -204,46 +205,56 @@ def codec_ceiling(codec, speaker):
     return pesq(rate, speech, ref, "nb")
 
 
-def quality_table():
-    print("PESQ MOS-LQO per talker (G.711: narrowband P.862 at 8 kHz; L16: wideband P.862.2 at 16 kHz)")
-    print("Board defaults: I2S at 16 kHz (G.711 through dsp.Downsampler), mic gain %d dB, echo" % MIC_GAIN_DB)
-    print("control in duck mode, jitter buffer 20..200 ms")
-    print("SRTP stage: %s" % ("included" if _srtp is not None
-                              else "left out (portier.media.srtp is not on this branch)"))
-    print("%-30s %-5s %6s %6s %6s %5s  %s" % ("network", "codec", "male", "female", "mean", "goal",
-                                           "lost+late / sent, concealed, stretched, dropped"))
+def quality_table(quick=False):
+    scenarios = (SCENARIOS[0], SCENARIOS[2]) if quick else SCENARIOS
+    speakers = SPEAKERS[:1] if quick else SPEAKERS
+    codecs = ("PCMU",) if quick else ("PCMU", "PCMA", "L16")
+    notes = ["board defaults: I2S at 16 kHz (G.711 through dsp.Downsampler), mic gain %d dB, "
+             "echo control in duck mode, jitter buffer 20..200 ms" % MIC_GAIN_DB,
+             "SRTP stage: %s" % ("included" if _srtp is not None else "left out"),
+             "deterministic: seeded network model, so one run per cell (no spread)"]
+    rows = []
     try:
-        ceil = [codec_ceiling("PCMU", sp) for sp in SPEAKERS]
-        print("%-30s %-5s %6.2f %6.2f %6.2f %5s  %s" % (
-            "codec alone (audioop)", "PCMU", ceil[0], ceil[1], sum(ceil) / 2, "-", "the ceiling"))
+        ceil = [codec_ceiling("PCMU", sp) for sp in speakers]
+        rows.append(["codec alone (audioop)", "PCMU"] + ["%.2f" % c for c in ceil]
+                    + ["-"] * (2 - len(ceil)) + [sum(ceil) / len(ceil), "-", "the ceiling"])
     except ImportError:  # audioop left the standard library in Python 3.13
-        print("codec alone: skipped (no audioop in this Python)")
-    results = {}
-    for label, netkw in SCENARIOS:
-        for codec in ("PCMU", "PCMA", "L16"):
+        notes.append("codec alone: skipped (no audioop in this Python)")
+    mos_by_codec, figures = {}, {}
+    for label, netkw in scenarios:
+        for codec in codecs:
             moses, agg = [], {}
-            for s_i, speaker in enumerate(SPEAKERS):
+            for s_i, speaker in enumerate(speakers):
                 mos, st = score(codec, speaker, Network(1000 + s_i, **netkw), i2s16k=True)
                 moses.append(mos)
                 for k, v in st.items():
                     agg[k] = agg.get(k, 0) + v
             mos = sum(moses) / len(moses)
             goal = GOALS.get(label) if codec != "L16" else None
-            flag = "" if goal is None else ("ok" if mos >= goal else "below goal")
-            print("%-30s %-5s %6.2f %6.2f %6.2f %5s  %d+%d / %d, %d, %d, %d %s" % (
-                label, codec, moses[0], moses[1], mos, "%.1f" % goal if goal else "-",
-                agg["lost"], agg["late"], agg["received"] + agg["lost"], agg["concealed"],
-                agg["stretched"], agg["dropped"], flag))
-            results[(label, codec)] = (mos, agg)
-    return results
+            rows.append([label, codec] + ["%.2f" % m for m in moses] + ["-"] * (2 - len(moses))
+                        + [mos, "%.1f" % goal if goal else "-", "%d+%d / %d, %d, %d, %d%s" % (
+                            agg["lost"], agg["late"], agg["received"] + agg["lost"],
+                            agg["concealed"], agg["stretched"], agg["dropped"],
+                            "" if goal is None else (" ok" if mos >= goal else " below goal"))])
+            mos_by_codec.setdefault(codec, []).append(mos)
+            if goal is not None:
+                key = "pesq_%s_%s" % (codec.lower(), label.split(" ")[0].replace("%", "pct"))
+                figures[key] = benchlib.figure(
+                    mos, "MOS-LQO", "PESQ, %s, %s (mean of talkers)" % (codec, label),
+                    "audio chain on CPython (pure twins, bit-identical to viper)",
+                    goal=">= %.1f" % goal, met=mos >= goal)
+    table = benchlib.table(
+        "PESQ MOS-LQO per talker (G.711: narrowband P.862 at 8 kHz; L16: wideband P.862.2)",
+        ["network", "codec", "male", "female", "mean", "goal",
+         "lost+late / sent, concealed, stretched, dropped"], rows, notes)
+    data = {"scenarios": [label for label, _ in scenarios], "mos": mos_by_codec, "goals": GOALS}
+    return table, data, figures
 
 
-def latency_table():
-    print()
-    print("Added mouth-to-ear latency, no network jitter (ms); I2S at 16 kHz is the default")
-    print("%-24s %6s %7s %7s %7s %7s %7s" % ("codec / I2S rate", "frame", "I2S RX", "resamp",
-                                           "jitter", "I2S TX", "total"))
-    for codec, i2s_rate in (("L16", 16000), ("PCMU", 16000), ("PCMU", 8000)):
+def latency_table(quick=False):
+    rows, figures = [], {}
+    configs = (("L16", 16000), ("PCMU", 16000), ("PCMU", 8000))
+    for codec, i2s_rate in configs[1:2] if quick else configs:
         rate = CODECS[codec][0]
         _, speech = load_wav("male-%dk.wav" % (rate // 1000))
         kw = {}
@@ -262,13 +273,22 @@ def latency_table():
         rx = dma_ms / 2  # average wait for the DMA buffer holding a frame's last sample
         tx = dma_ms  # hal/esp32.py primes one DMA buffer ahead of playout
         total = FRAME_MS + rx + resamp + jb_ms + tx
-        note = "   goal <= 60: %s" % ("ok" if total <= 60 else "MISSED") if i2s_rate == 16000 else ""
-        print("%-24s %6.1f %7.1f %7.1f %7.1f %7.1f %7.1f%s" % (
-            "%s / %d Hz" % (codec, i2s_rate), FRAME_MS, rx, resamp, jb_ms, tx, total, note))
-    print("frame = packetisation; jitter = measured in the chain (arrival to playout, phase")
-    print("10 ms, target depth at its 20 ms minimum); resamp = dsp.Downsampler + Upsampler")
-    print("(G.711 on a 16 kHz I2S bus); I2S from the DMA sizing in hal/esp32.py (256-frame DMA")
-    print("buffers: RX waits half a buffer on average, TX keeps one primed buffer queued).")
+        goal = "<= 60: %s" % ("ok" if total <= 60 else "MISSED") if i2s_rate == 16000 else "-"
+        rows.append(["%s / %d Hz" % (codec, i2s_rate), float(FRAME_MS), rx, resamp, jb_ms, tx,
+                     total, goal])
+        if i2s_rate == 16000:
+            figures["added_latency_ms_%s" % codec.lower()] = benchlib.figure(
+                total, "ms", "added mouth-to-ear latency, %s, 16 kHz I2S (no network jitter)"
+                % codec, "audio chain model (CPython)", goal="<= 60 ms", met=total <= 60)
+    table = benchlib.table(
+        "Added mouth-to-ear latency, no network jitter (ms); I2S at 16 kHz is the default",
+        ["codec / I2S rate", "frame", "I2S RX", "resamp", "jitter", "I2S TX", "total", "goal"],
+        rows, ["frame = packetisation; jitter = measured in the chain (arrival to playout, phase "
+               "10 ms, target depth at its 20 ms minimum); resamp = dsp.Downsampler + Upsampler "
+               "(G.711 on a 16 kHz I2S bus); I2S from the DMA sizing in hal/esp32.py (256-frame "
+               "DMA buffers: RX waits half a buffer on average, TX keeps one primed buffer "
+               "queued)"])
+    return table, figures
 
 
 _MP_BODY = r"""
@@ -336,22 +356,26 @@ for rate in (8000, 16000):
 
 
 def micropython_table():
-    print()
-    print("Per-frame cost under real MicroPython (host unix port, viper; a 240 MHz ESP32 is")
-    print("roughly 10-20x slower), inside micropython.heap_lock()")
     lines = mprun.run_snippet(_MP_BODY).splitlines()
-    print("viper leaves: g711=%s dsp=%s" % tuple(lines[0].split("|")[1:]))
-    print("%-28s %6s %10s" % ("operation", "rate", "µs/frame"))
+    viper = lines[0].split("|")[1:]
+    rows = []
     for line in lines[1:]:
         name, rate, us = line.split("|")
-        print("%-28s %6s %10s" % (name, rate, us))
+        rows.append([name, int(rate), float(us)])
+    return benchlib.table(
+        "Per-frame cost of the audio stages under real MicroPython (host unix port, viper), "
+        "inside micropython.heap_lock()", ["operation", "rate", "µs/frame"], rows,
+        ["viper leaves: g711=%s dsp=%s" % tuple(viper),
+         "bench_frame has the whole frame and the measured host/ESP32 ratio"])
 
 
-def main():
-    quality_table()
-    latency_table()
-    micropython_table()
+def run(quick=False):
+    quality, data, figures = quality_table(quick)
+    latency, lat_figures = latency_table(quick)
+    figures.update(lat_figures)
+    return benchlib.result("audio", "Speech quality (PESQ) and added latency", __doc__,
+                           [quality, latency, micropython_table()], figures, {"pesq": data})
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(benchlib.main(run))

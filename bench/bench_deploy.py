@@ -13,17 +13,24 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "host_tools"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import benchlib  # noqa: E402
 
 from portier_host import deploy, paths  # noqa: E402
 from portier_host.vboard import VirtualBoard  # noqa: E402
 
 
-def main():
+def run(quick=False):
     work = tempfile.mkdtemp(prefix="portier-bench-deploy-")
     try:
         fw = os.path.join(work, "firmware")
-        shutil.copytree(paths.FIRMWARE, fw, ignore=shutil.ignore_patterns("__pycache__"))
+        if quick:  # the runner's smoke test: two files, not the firmware
+            os.makedirs(os.path.join(fw, "portier"))
+            for rel in ("main.py", os.path.join("portier", "__init__.py")):
+                shutil.copy(os.path.join(paths.FIRMWARE, rel), os.path.join(fw, rel))
+        else:
+            shutil.copytree(paths.FIRMWARE, fw, ignore=shutil.ignore_patterns("__pycache__"))
         rows = []
         with VirtualBoard(os.path.join(work, "flash")) as vb:
             for label, change in (("empty flash", None), ("nothing changed", None),
@@ -35,14 +42,15 @@ def main():
                 t0 = time.perf_counter()
                 res = deploy.deploy(vb.port, firmware_root=fw, out=io.StringIO())
                 dt = time.perf_counter() - t0
-                rows.append((label, dt, len(res.commands), len(res.copied)))
-        print("%-22s %9s %14s %13s" % ("deploy", "seconds", "mpremote runs", "files copied"))
-        for label, dt, runs, copied in rows:
-            print("%-22s %9.2f %14d %13d" % (label, dt, runs, copied))
+                rows.append([label, dt, len(res.commands), len(res.copied)])
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return 0
+    table = benchlib.table("portier deploy against a virtual board (one run each)",
+                           ["deploy", "seconds", "mpremote runs", "files copied"], rows,
+                           ["the virtual board answers far faster than a USB-serial ESP32: the "
+                            "times are a floor; runs and copied files carry over"])
+    return benchlib.result("deploy", "portier deploy cost", __doc__, [table])
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(benchlib.main(run))

@@ -11,8 +11,9 @@ import io
 import os
 import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "host_tools"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import benchlib  # noqa: E402
 from portier_host import mprun, paths  # noqa: E402
 
 # The firmware is imported before the rest of the benchmark is compiled (see _snippet): on a
@@ -187,28 +188,43 @@ def _rows(lines):
     return out
 
 
-def main():
+def run(quick=False):
     small = (mprun.run_snippet(_ALONE).splitlines()
              + mprun.run_snippet(_snippet(), timeout=600).splitlines())
-    big = _rows(mprun.run_snippet(_ALONE, heapsize="512k").splitlines()
-                + mprun.run_snippet(_snippet(), heapsize="512k", timeout=600).splitlines())
+    big = {}
+    if not quick:
+        big = _rows(mprun.run_snippet(_ALONE, heapsize="512k").splitlines()
+                    + mprun.run_snippet(_snippet(), heapsize="512k", timeout=600).splitlines())
     cp = _rows(_cpython_lines())
-    print("MicroPython (real VM, unix port) with a 96 KiB heap as on an ESP32 without PSRAM, and")
-    print("with 512 KiB; CPython for comparison. ms per operation: the minimum (least disturbed by")
-    print("other load on the machine) and the median of the runs.")
-    print("%-36s %17s %17s %8s" % ("operation", "MP 96 KiB", "MP 512 KiB", "CPython"))
-    print("%-36s %17s %17s %8s" % ("", "min / median", "min / median", "min"))
+    rows, sizes, figures = [], [], {}
     for line in small:
         parts = line.split("|")
         if parts[0] == "size":
-            print("%-51s %8s  %s" % (parts[1], parts[2], parts[3]))
+            sizes.append([parts[1], parts[2], parts[3]])
             continue
         name = parts[0]
         roomy = big.get(name, ["", "-", "-", "-"])
         cpy = cp.get(name, cp.get("x25519 (e2e stack loaded)", ["", "", ""]))
-        print("%-36s %8s / %6s %8s / %6s %8s  %s" % (name, parts[2], parts[1], roomy[2], roomy[1],
-                                                   cpy[2], parts[4]))
+        rows.append([name, "%s / %s" % (parts[2], parts[1]), "%s / %s" % (roomy[2], roomy[1]),
+                     cpy[2], parts[4]])
+        key = {"x25519 alone (fresh interpreter)": "x25519_ms",
+               "pkmsg unwrap (X3DH + 1 DH step)": "pkmsg_unwrap_ms",
+               "msg unwrap with DH step": "msg_unwrap_dh_ms",
+               "msg unwrap, no DH step": "msg_unwrap_ms"}.get(name)
+        if key:
+            figures[key] = benchlib.figure(
+                float(parts[1]), "ms", name + " (median; min %s, max %s)" % (parts[2], parts[3]),
+                "host MicroPython, 96 KiB heap")
+    tables = [
+        benchlib.table("ms per operation: min / median (MicroPython with a 96 KiB heap as on an "
+                       "ESP32 without PSRAM, and with 512 KiB); CPython min",
+                       ["operation", "MP 96 KiB", "MP 512 KiB", "CPython", "note"], rows,
+                       ["quick run: no 512 KiB run"] if quick else []),
+        benchlib.table("Sizes (bytes)", ["what", "bytes", "note"], sizes),
+    ]
+    return benchlib.result("e2e", "End-to-end call key: X25519, unwrap, wrap", __doc__, tables,
+                           figures)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(benchlib.main(run))

@@ -3,8 +3,9 @@
 import os
 import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "host_tools"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import benchlib  # noqa: E402
 from portier_host import mprun, paths  # noqa: E402
 
 _BODY = r"""
@@ -25,18 +26,18 @@ def median_us(fn, n):
 mac = Hmac(b"k" * 20, hashlib.sha1)
 pkt = bytes(172)
 for name, fn, n in (
-    ("hmac-sha1 172 B (pads reused)", lambda: mac.digest(pkt, b"\0\0\0\0"), 2000),
-    ("hmac-sha1 172 B (new key)", lambda: Hmac(b"k" * 20, hashlib.sha1).digest(pkt), 1000),
-    ("hkdf-sha256 46 B", lambda: hkdf(b"c" * 32, 46, b"", b"door:1@h"), 500),
+    ("hmac-sha1 172 B (pads reused)", lambda: mac.digest(pkt, b"\0\0\0\0"), 2000 // SCALE),
+    ("hmac-sha1 172 B (new key)", lambda: Hmac(b"k" * 20, hashlib.sha1).digest(pkt), 1000 // SCALE),
+    ("hkdf-sha256 46 B", lambda: hkdf(b"c" * 32, 46, b"", b"door:1@h"), 500 // SCALE),
 ):
     med, lo, hi = median_us(fn, n)
     print("%s|%.2f|%.2f|%.2f" % (name, med, lo, hi))
 """
 
 
-def _cpython_rows():
+def _cpython_rows(scale):
     paths.use_firmware()
-    ns = {}
+    ns = {"SCALE": scale}
     import io
     import contextlib
 
@@ -46,15 +47,21 @@ def _cpython_rows():
     return out.getvalue()
 
 
-def main():
-    mp = mprun.run_snippet(_BODY)
-    cp = _cpython_rows()
-    print("%-32s %14s %14s" % ("operation", "MicroPython µs", "CPython µs"))
+def run(quick=False):
+    scale = 20 if quick else 1
+    mp = mprun.run_snippet("SCALE = %d\n" % scale + _BODY)
+    cp = _cpython_rows(scale)
+    rows = []
     for mp_line, cp_line in zip(mp.splitlines(), cp.splitlines()):
         name, mp_med, mp_lo, mp_hi = mp_line.split("|")
         _, cp_med, _, _ = cp_line.split("|")
-        print("%-32s %14s %14s   (MicroPython spread %s-%s)" % (name, mp_med, cp_med, mp_lo, mp_hi))
+        rows.append([name, "%s (%s-%s, n=5)" % (mp_med, mp_lo, mp_hi), float(cp_med),
+                     float(mp_med) / float(cp_med)])
+    table = benchlib.table("µs per call: median of 5 rounds (spread)",
+                           ["operation", "MicroPython µs", "CPython µs", "MP / CPython"], rows)
+    return benchlib.result("hmac", "HMAC-SHA1 and HKDF per call (foundation figures)", __doc__,
+                           [table])
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(benchlib.main(run))

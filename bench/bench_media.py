@@ -13,8 +13,9 @@ import os
 import sys
 import tempfile
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "host_tools"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import benchlib  # noqa: E402
 from portier_host import build, mprun, paths  # noqa: E402
 
 _BODY = r"""
@@ -77,16 +78,14 @@ def _cpython_rows():
     return out.getvalue()
 
 
-def main():
+def run(quick=False):
     with tempfile.TemporaryDirectory() as tmp:
         errors = build.compile_host_tree(paths.FIRMWARE, tmp)
         if errors:
             raise SystemExit("\n".join(errors))
         mp = mprun.run_snippet("sys.path.insert(0, %r)\n" % tmp + _BODY, heapsize="256k")
     cp = _cpython_rows()
-    print("Media session per 20 ms frame (µs; one session, both directions of one call)")
-    print("%-16s %28s %22s %12s %12s" % ("config", "MicroPython send/recv/play", "CPython send/recv/play",
-                                        "session B", "alloc B/200"))
+    rows = []
     imports = 0
     for mp_line, cp_line in zip(mp.splitlines(), cp.splitlines()):
         f = mp_line.split("|")
@@ -94,10 +93,20 @@ def main():
             imports = int(f[1])
             continue
         c = cp_line.split("|")
-        print("%-16s %28s %22s %12s %12s" % (f[0], "/".join(f[1:4]), "/".join(c[1:4]), f[4], f[5]))
-    print("media stack imports on the host MicroPython heap: %d B (64-bit: ~2x an ESP32's)" % imports)
-    print("note: 'session B' and 'alloc' are MicroPython heap figures on the 64-bit host build")
+        rows.append([f[0], "/".join(f[1:4]), "/".join(c[1:4]), int(f[4]), int(f[5])])
+    table = benchlib.table(
+        "Media session per 20 ms frame (µs; one session, both directions of one call; mean of "
+        "200 frames)", ["config", "MicroPython send/recv/play", "CPython send/recv/play",
+                        "session B", "alloc B/200"], rows,
+        ["media stack imports on the host MicroPython heap: %d B (64-bit: ~2x an ESP32's)"
+         % imports, "'session B' and 'alloc' are MicroPython heap figures on the 64-bit host "
+         "build; bench_frame has the whole frame (mic DSP and echo control included)"])
+    figures = {"media_imports_bytes": benchlib.figure(
+        imports, "B", "heap taken by importing the media stack (portier.media.session)",
+        "host MicroPython (64-bit)")}
+    return benchlib.result("media", "Media session per frame and its heap", __doc__, [table],
+                           figures)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(benchlib.main(run))

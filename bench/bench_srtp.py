@@ -13,8 +13,9 @@ import os
 import sys
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "host_tools"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import benchlib  # noqa: E402
 from portier_host import mprun, paths  # noqa: E402
 
 GOAL_US = 25.0
@@ -104,8 +105,8 @@ _MP_NAMES = {
 }
 
 
-def _micropython_rows():
-    code = "import time\nIMPLS = %r\nMEASURE_MEMORY = True\n" % (_MP_IMPLS,) + _BODY
+def _micropython_rows(impls=_MP_IMPLS):
+    code = "import time\nIMPLS = %r\nMEASURE_MEMORY = True\n" % (impls,) + _BODY
     rows, memory = {}, None
     for line in mprun.run_snippet(code, heapsize="8m", timeout=600).splitlines():
         parts = line.split("|")
@@ -116,10 +117,10 @@ def _micropython_rows():
     return rows, memory
 
 
-def _cpython_rows():
+def _cpython_rows(count=5000):
     paths.use_firmware()
     ns = {
-        "time": time, "IMPLS": (("auto", 5000),), "MEASURE_MEMORY": False,
+        "time": time, "IMPLS": (("auto", count),), "MEASURE_MEMORY": False,
         "__name__": "bench_srtp_cpython",
     }
     body = _BODY.replace("return time.ticks_us()", "return time.perf_counter()")
@@ -168,32 +169,50 @@ def _libsrtp_rows(count=5000, rounds=5):
     return rows
 
 
-def main():
-    mp_rows, memory = _micropython_rows()
+def run(quick=False):
+    impls = tuple((i, max(2, n // 50)) for i, n in _MP_IMPLS) if quick else _MP_IMPLS
+    mp_rows, memory = _micropython_rows(impls)
     rows = dict(mp_rows)
-    rows.update(_cpython_rows())
-    rows.update(_libsrtp_rows())
+    rows.update(_cpython_rows(100 if quick else 5000))
+    rows.update(_libsrtp_rows(100 if quick else 5000))
     ref = {size: sum(rows[("CPython, libsrtp via pylibsrtp", size)][:2]) for size in SIZES}
     viper = {size: sum(rows[(_MP_NAMES["viper"], size)][:2]) for size in SIZES}
-    print("medians of 5 rounds; 'best' = fastest round's protect + unprotect (less host noise)")
-    print("%-34s %5s %11s %13s %9s %9s %10s %11s" % (
-        "runtime, implementation", "bytes", "protect µs", "unprotect µs", "sum µs", "best µs",
-        "x libsrtp", "x MP viper"))
     order = [_MP_NAMES[i] for i, _ in _MP_IMPLS] + [
         "CPython, portier (hashlib HMAC)", "CPython, libsrtp via pylibsrtp"]
+    out_rows, series = [], {}
     for size in SIZES:
         for name in order:
             p, u, best = rows[(name, size)]
-            print("%-34s %5d %11.2f %13.2f %9.2f %9.2f %10.1f %11.2f" % (
-                name, size, p, u, p + u, best, (p + u) / ref[size], (p + u) / viper[size]))
+            out_rows.append([name, size, p, u, p + u, best, (p + u) / ref[size],
+                             (p + u) / viper[size]])
+            series.setdefault(name, {})[str(size)] = p + u
     got = viper[160]
     best = rows[(_MP_NAMES["viper"], 160)][2]
-    verdict = "met" if got <= GOAL_US else "NOT met"
-    print("goal: protect + unprotect of 160 B <= %.0f µs on host MicroPython with viper: "
-          "median %.2f µs, best round %.2f µs (%s)" % (GOAL_US, got, best, verdict))
+    figures = {
+        "srtp_us_viper_160": benchlib.figure(
+            got, "µs", "SRTP protect + unprotect, 160 B payload (sum of the medians; fastest "
+            "round %.2f µs)" % best, "host MicroPython, viper", goal="<= %.0f µs" % GOAL_US,
+            met=got <= GOAL_US),
+        "srtp_x_libsrtp_160": benchlib.figure(
+            got / ref[160], "x", "SRTP 160 B: MicroPython viper / libsrtp (C, pylibsrtp)",
+            "same run"),
+        "srtp_x_cpython_160": benchlib.figure(
+            got / sum(rows[("CPython, portier (hashlib HMAC)", 160)][:2]), "x",
+            "SRTP 160 B: MicroPython viper / the plain CPython implementation (portier on "
+            "CPython, hashlib HMAC)", "same run"),
+    }
+    notes = ["medians of 5 rounds of N distinct packets; 'best' = the fastest round's protect "
+             "+ unprotect (less host noise)"]
     if memory is not None:
-        print("MicroPython heap per SrtpContext (both directions, RTP + RTCP): %d bytes" % memory)
+        notes.append("MicroPython heap per SrtpContext (both directions, RTP + RTCP): %d bytes"
+                     % memory)
+    table = benchlib.table(
+        "SRTP per packet (µs), AES_CM_128_HMAC_SHA1_80",
+        ["runtime, implementation", "payload B", "protect", "unprotect", "sum", "best",
+         "x libsrtp", "x MP viper"], out_rows, notes)
+    return benchlib.result("srtp", "SRTP per packet vs libsrtp and plain CPython", __doc__,
+                           [table], figures, {"srtp_us": series})
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(benchlib.main(run))

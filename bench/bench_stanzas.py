@@ -5,8 +5,9 @@ import os
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "host_tools"))
+sys.path.insert(0, HERE)
 
+import benchlib  # noqa: E402
 from portier_host import mprun, paths  # noqa: E402
 
 paths.use_firmware()
@@ -27,18 +28,29 @@ def size_table():
         rows.append((label, s.to_node(), ""))
     offer3 = offer_to_three(bytes(range(120)), CID, ME, PEER, SID).to_node()
     rows.append(("offer, 3 devices, 120 B enc", offer3, ""))
-    print("%-40s %7s %7s %7s %7s %9s" % ("stanza", "ours B", "XML B", "ours %", "JSON B", "WABinary"))
+    out = []
     for label, node, wa in rows:
         ours, xml, js = len(encode(node)), len(xml_text(node)), len(json_text(node))
-        print("%-40s %7d %7d %6.1f%% %7d %9s" % (label, ours, xml, 100.0 * ours / xml, js, wa or "-"))
+        out.append([label, ours, xml, "%.1f%%" % (100.0 * ours / xml), js, wa or "-"])
     worst = max((len(encode(s.to_node())) / len(xml_text(s.to_node())), s.action) for s in samples()
                 if counts_as_bodiless(s.action, s.to_node()))
     term = len(encode(MODEL_TERMINATE))
     offer = len(encode(offer3))
-    print("goal: model terminate %d B <= 46 B: %s" % (term, "met" if term <= 46 else "NOT MET"))
-    print("goal: bodiless stanzas (%s) <= 40%% of XML: worst %.1f%% (%s): %s"
-          % (", ".join(BODILESS), 100 * worst[0], worst[1], "met" if worst[0] <= 0.40 else "NOT MET"))
-    print("goal: offer to 3 devices, 120 B encs %d B <= 560 B: %s" % (offer, "met" if offer <= 560 else "NOT MET"))
+    figures = {
+        "stanza_terminate_bytes": benchlib.figure(
+            term, "B", "the model's terminate example, our encoding (WABinary: 50 B)",
+            "codec (runtime-independent)", goal="<= 46 B", met=term <= 46),
+        "stanza_bodiless_pct_xml": benchlib.figure(
+            100 * worst[0], "% of XML", "worst bodiless stanza (%s; %s) vs its XML text"
+            % (worst[1], ", ".join(BODILESS)), "codec (runtime-independent)", goal="<= 40 %",
+            met=worst[0] <= 0.40),
+        "stanza_offer3_bytes": benchlib.figure(
+            offer, "B", "offer to 3 devices with 120 B encs", "codec (runtime-independent)",
+            goal="<= 560 B", met=offer <= 560),
+    }
+    table = benchlib.table("Call stanza sizes (bytes): ours vs XML text vs JSON vs WABinary",
+                           ["stanza", "ours", "XML", "ours/XML", "JSON", "WABinary"], out)
+    return table, figures
 
 
 def _variant(s):
@@ -109,19 +121,22 @@ def speed_table():
     with contextlib.redirect_stdout(out):
         exec(compile(cp_body, "bench_stanzas", "exec"), ns)
     cp = out.getvalue().strip().splitlines()
-    print()
-    print("%-36s %14s %16s %12s" % ("operation", "MicroPython µs", "MP bytes alloc", "CPython µs"))
+    rows = []
     for mp_line, cp_line in zip(mp, cp):
         name, mp_us, mp_alloc = mp_line.split("|")
         _, cp_us, _ = cp_line.split("|")
-        print("%-36s %14s %16s %12s" % (name, mp_us, mp_alloc, cp_us))
-    print("(host MicroPython, 64-bit; an ESP32 at 240 MHz is roughly 10-20x slower, objects half the size)")
+        rows.append([name, float(mp_us), int(mp_alloc), float(cp_us)])
+    return benchlib.table("Codec speed (µs, median of 5 rounds) and allocation",
+                          ["operation", "MicroPython µs", "MP bytes alloc", "CPython µs"], rows,
+                          ["host MicroPython, 64-bit; an ESP32 at 240 MHz is slower (bench_frame "
+                           "states the measured ratio), objects half the size"])
 
 
-def main():
-    size_table()
-    speed_table()
+def run(quick=False):
+    sizes, figures = size_table()
+    return benchlib.result("stanzas", "Call stanza sizes vs XML/JSON, codec speed", __doc__,
+                           [sizes, speed_table()], figures)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(benchlib.main(run))

@@ -9,9 +9,10 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "host_tools"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests", "host"))
 
+import benchlib  # noqa: E402
 from portier_host import paths, provisioning  # noqa: E402
 from portier_host.switchboard import Switchboard  # noqa: E402
 from sbclient import Client  # noqa: E402
@@ -70,7 +71,7 @@ def pct(values, p):
     return values[min(len(values) - 1, int(len(values) * p))]
 
 
-async def bench(folder, hh, devices):
+async def bench(folder, hh, devices, rounds=ROUNDS):
     sb = Switchboard(os.path.join(folder, "sb.db"), ssl_context=hh.server_ssl_context())
     await sb.start("127.0.0.1", 0)
     rows = []
@@ -85,7 +86,7 @@ async def bench(folder, hh, devices):
             await c.login(jid)
             phones.append(c)
         routed = []
-        for i in range(ROUNDS):
+        for i in range(rounds):
             msg = st.Stanza("terminate", call_id="C%d" % i, call_creator="door:1@home", to=PHONES[0],
                             stanza_id="T%d" % i)
             t = time.perf_counter()
@@ -94,7 +95,7 @@ async def bench(folder, hh, devices):
             routed.append((time.perf_counter() - t) * 1e3)
         rows.append(("route door -> phone (terminate)", statistics.median(routed), pct(routed, 0.95)))
         fan, ack = [], []
-        for i in range(ROUNDS // 3):
+        for i in range(rounds // 3):
             offer = st.Stanza("offer", call_id="O%d" % i, call_creator="door:1@home",
                               audio=list(st.PORTIER_AUDIO), to="household@home", stanza_id="S%d" % i,
                               destination=[(j, st.enc(os.urandom(120), "msg")) for j in PHONES])
@@ -133,7 +134,7 @@ async def bench(folder, hh, devices):
     return rows
 
 
-def main():
+def run(quick=False):
     folder = tempfile.mkdtemp(prefix="portier-bench-sb-")
     try:
         db = os.path.join(folder, "sb.db")
@@ -144,15 +145,17 @@ def main():
             d = provisioning.add_device(hh, name, db=db, prekeys=20)
             devices[d.jid] = d
         per_device = (time.perf_counter() - t) * 1e3 / 5
-        rows = asyncio.run(bench(folder, hh, devices))
+        rows = asyncio.run(bench(folder, hh, devices, 30 if quick else ROUNDS))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    print("%-52s %10s %10s" % ("switchboard (loopback, mutual TLS)", "ms", "p95 ms"))
-    print("%-52s %10.1f %10s" % ("provision one device (cert, XEdDSA, 20 prekeys)", per_device, "-"))
+    out = [["provision one device (cert, XEdDSA, 20 prekeys)", per_device, "-"]]
     for name, med, p95 in rows:
-        print("%-52s %10.2f %10s" % (name, med, "-" if p95 is None else "%.2f" % p95))
-    return 0
+        out.append([name, med, "-" if p95 is None else p95])
+    table = benchlib.table("Switchboard on loopback, mutual TLS (ms; median, p95)",
+                           ["what", "ms", "p95 ms"], out)
+    return benchlib.result("switchboard", "Switchboard: provisioning, routing, board login",
+                           __doc__, [table])
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(benchlib.main(run))

@@ -8,7 +8,8 @@
 #                "ready" (connect_ms), "reconnect" (wait_ms), ...
 #   src "engine" msg "event" (kind, call_id, direction, peer, outcome, reason, duration_s, codec)
 #   src "app"    "pressed", "led", "call log", "paired", "pair failed", "media start"/"stop"
-# Commands (control "stdin"): press | call | answer | reject | busy | hangup | pair [JID] | quit.
+# Commands (control "stdin"): press | call | answer | reject | busy | hangup | pair [JID] |
+# unlock PIN (a phone in an answered call from the door: portier.appunlock) | quit.
 #
 # The codec, engine, e2e and link modules are imported when the App is built, not when this
 # module is: importing portier.app alone stays small (the firmware import test runs every module
@@ -55,6 +56,7 @@ class App(DeviceIO):
         self._iq_wait = {}  # iq id -> [asyncio.Event, result]
         self._running = True
         self._done = None
+        self._door_unlock = None  # portier.appunlock.DoorUnlock, made at the first <unlock>
         ssl_ctx = None
         if not cfg.insecure:
             ssl_ctx = streams.client_tls(read_file(cfg.ca_path), read_file(cfg.cert_path),
@@ -80,6 +82,8 @@ class App(DeviceIO):
         self.log("I", "app", "start", jid=self.cfg.jid, profile=self.cfg.profile,
                  runtime=sys.implementation.name, paired=self.paired.devices)
         self._led(controls.LED_CONNECTING)
+        if hasattr(self.hal, "start"):  # a board HAL: watchdog and Wi-Fi before the link starts
+            await self.hal.start(self)
         tasks = [asyncio.create_task(self.link.run()), asyncio.create_task(self._timers())]
         if self.cfg.control == "stdin":
             tasks.append(asyncio.create_task(self._commands()))
@@ -99,7 +103,10 @@ class App(DeviceIO):
             self._done.set()
 
     async def _timers(self):
+        feed = getattr(self.hal, "feed", None)  # a board HAL's watchdog: fed while this loop runs
         while self._running:
+            if feed is not None:
+                feed()
             now = time.ticks_ms()
             deadline = self.engine.next_deadline()
             if deadline is not None and time.ticks_diff(deadline, now) <= 0:
@@ -137,7 +144,8 @@ class App(DeviceIO):
                 await self.command(words[0], words[1:])
 
     async def command(self, cmd, args=()):
-        """One user intent: press/call, answer, reject, busy, hangup, pair [JID], quit."""
+        """One user intent: press/call, answer, reject, busy, hangup, pair [JID], unlock PIN,
+        quit."""
         from portier.signaling.engine import CallError
 
         now = time.ticks_ms()
@@ -158,6 +166,10 @@ class App(DeviceIO):
                 targets = args or self.cfg.pair_with
                 for jid in targets:
                     asyncio.create_task(self.pair(jid))
+            elif cmd == "unlock":
+                from portier import appunlock
+
+                await appunlock.send_unlock(self, args)
             elif cmd == "quit":
                 call = self.engine.current()
                 if call is not None:
@@ -258,7 +270,7 @@ def pick_hal(cfg):
     if cfg.audio.get("board") == "esp32" or sys.platform == "esp32":
         from portier.hal import esp32door
 
-        return esp32door.Esp32Door(cfg.audio)
+        return esp32door.Esp32Door(cfg.audio, cfg)
     from portier.hal import vdoor
 
     return vdoor.VirtualDoor(cfg.audio)

@@ -53,6 +53,8 @@ class DeviceIO:
         # "first audio" is what the simulator times accept -> first audio by.
         self.media.on_first_audio = lambda: self.log("I", "media", "first audio", call_id=call_id)
         self._media_task = asyncio.create_task(self.media.run())
+        if hasattr(self.hal, "call_active"):  # a board: Wi-Fi power save off while audio flows
+            self.hal.call_active(True)
         self.log("I", "app", "media start", call_id=ev.call_id, codec="%s/%d" % ev.codec)
 
     def _new_media(self, ev, media_class):
@@ -68,6 +70,8 @@ class DeviceIO:
         media, self.media = self.media, None
         if media is None:
             return
+        if hasattr(self.hal, "call_active"):
+            self.hal.call_active(False)
         media.stop()
         task, self._media_task = self._media_task, None
         try:
@@ -105,6 +109,13 @@ class DeviceIO:
                 return
             self.engine.handle(msg, now)
             await self._pump()
+            if msg.action == "unlock" or msg.action == "unlock_result":  # after the ack
+                try:
+                    from portier import appunlock
+
+                    await appunlock.on_stanza(self, msg)
+                except MemoryError:  # loaded mid-call: a full heap keeps the door shut, not dead
+                    self.log("E", "door", "unlock: out of memory", call_id=msg.call_id)
             return
         try:
             msg = ls.parse(node)

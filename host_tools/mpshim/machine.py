@@ -193,6 +193,53 @@ class I2S:
             view[i : i + width] = v.to_bytes(width, "little", signed=True)
 
 
+_timers = {}  # id -> Timer
+
+
+class Timer:
+    """A hardware timer (esp32: ids 0-3). Nothing ticks on the host: fire_timer(id) is time
+    passing, so a test decides when a callback runs."""
+
+    ONE_SHOT = 0
+    PERIODIC = 1
+
+    def __init__(self, id, **kw):  # noqa: A002 - MicroPython's name
+        if not 0 <= id <= 3:
+            raise ValueError("invalid Timer number")
+        self.id = id
+        self.mode = self.period = self.callback = None
+        _timers[id] = self
+        if kw:
+            self.init(**kw)
+
+    def init(self, *, mode=PERIODIC, period=-1, freq=-1, callback=None):
+        if freq > 0:
+            period = 1000 // freq
+        if period <= 0:
+            raise ValueError("period must be > 0")
+        self.mode, self.period, self.callback = mode, period, callback
+
+    def deinit(self):
+        self.callback = None
+
+
+def timer(timer_id):
+    """The Timer the firmware made with this id, or None."""
+    return _timers.get(timer_id)
+
+
+def fire_timer(timer_id):
+    """One period of the timer elapses: its callback runs (a one-shot timer is then spent)."""
+    t = _timers[timer_id]
+    cb = t.callback
+    if cb is None:
+        return False
+    if t.mode == Timer.ONE_SHOT:
+        t.callback = None
+    cb(t)
+    return True
+
+
 class WDT:
     def __init__(self, id=0, timeout=5000):  # noqa: A002 - MicroPython's name
         import time

@@ -12,6 +12,19 @@ STAT_GOT_IP = 1010
 STAT_NO_AP_FOUND = 201
 STAT_WRONG_PASSWORD = 202
 _reachable = True
+_hostname = "espressif"  # the esp32 port's default
+_HOSTNAME_MAX = 32  # MICROPY_PY_NETWORK_HOSTNAME_MAX_LEN
+
+
+def hostname(name=None):
+    """network.hostname() (MicroPython 1.20+): the DHCP host name of every interface."""
+    global _hostname
+    if name is None:
+        return _hostname
+    if len(name) > _HOSTNAME_MAX:
+        raise ValueError("hostname too long")
+    _hostname = name
+    return None
 
 
 def set_reachable(up):

@@ -347,6 +347,10 @@ def build_parser():
     p.add_argument("--talk", type=float, default=3.0, metavar="S", help="seconds of conversation")
     p.add_argument("--out", help="keep everything (configs, keys, logs, WAVs) in this folder")
     p.add_argument("--json", action="store_true", help="print one JSON document")
+    p.add_argument("--door-heap", default="384k", metavar="SIZE",
+                   help="the MicroPython door's -X heapsize (default 384k)")
+    p.add_argument("--mem-log", type=int, metavar="MS",
+                   help="the MicroPython door logs gc.mem_alloc()/mem_free() every MS ms")
     p.set_defaults(func=_cmd_sim)
     return parser
 

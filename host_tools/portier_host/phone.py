@@ -2,7 +2,10 @@
 "phone" profile, on CPython through the shim). It registers with the switchboard, pairs with the
 door when it has no session yet, rings on offers, and takes terminal lines:
 
-    call | answer | reject | hangup | pair [JID] | quit
+    call | answer | reject | hangup | pair [JID] | unlock PIN | quit
+
+`unlock PIN` asks the door to open during a door call this phone answered (docs/protocol.md
+section 10); the door's answer is printed as an "unlock result" line.
 
 Audio goes through WAV files (--mic/--speaker, portier.hal.virtual.VirtualAudio); without WAV
 paths and with the `sounddevice` module importable it uses the sound card (not tested here).

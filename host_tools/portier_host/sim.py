@@ -30,10 +30,11 @@ HOUSEHOLD = "home"
 DOOR_HEAP = "384k"
 # A heap probe (bench/heapprobe.py) searches the smallest door heap through this variable.
 DOOR_HEAP = os.environ.get("PORTIER_DOOR_HEAP") or DOOR_HEAP
+MEMPROBE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "mp", "memprobe.py")
 ASSETS = os.path.join(paths.REPO, "bench", "assets")
 DOOR_VOICE = os.path.join(ASSETS, "male-16k.wav")  # the visitor at the door
 PHONE_VOICE = os.path.join(ASSETS, "female-16k.wav")  # the resident
-_KEY_ATTRS = ("reason", "type", "duration")
+_KEY_ATTRS = ("reason", "type", "duration", "result")
 _STEP_TIMEOUT_S = 20
 
 
@@ -50,6 +51,8 @@ class Party:
         self.t0 = t0
         self.lines = []  # (host ms since t0, dict)
         self.changed = asyncio.Event()
+        self.exited = False  # its process ended (a door that ran out of heap): stop waiting
+        self.fatal = None  # a MemoryError it printed (a task died of it): stop waiting
 
     def record(self, d):
         self.lines.append(((time.monotonic() - self.t0) * 1000, d))
@@ -67,6 +70,8 @@ class Party:
             found = self.find(pred)
             if found is not None:
                 return found
+            if self.exited or self.fatal:
+                raise SimError("%s %s before %s" % (self.name, self.fatal or "exited", what))
             left = deadline - time.monotonic()
             if left <= 0:
                 raise SimError("%s: no %s within %d s" % (self.name, what, timeout_s))
@@ -92,8 +97,9 @@ def _msg(src, msg):
 class DoorProcess:
     """The door: portier.app in a child process, driven by stdin commands, read by stdout lines."""
 
-    def __init__(self, party, folder, runtime, fw_tree, heap):
+    def __init__(self, party, folder, runtime, fw_tree, heap, mem_log_ms=None):
         self.party = party
+        self.mem_log_ms = mem_log_ms
         self.folder = folder
         self.runtime = runtime
         self.fw_tree = fw_tree
@@ -106,7 +112,11 @@ class DoorProcess:
         env = dict(os.environ, PORTIER_CONFIG=os.path.join(self.folder, "config.json"))
         if self.runtime == "micropython":
             env["MICROPYPATH"] = self.fw_tree + ":.frozen"
-            cmd = [paths.micropython_exe(), "-X", "heapsize=" + self.heap, "-m", "main"]
+            entry = "main"
+            if self.mem_log_ms:  # main.py's work plus heap samples (portier_host/mp/memprobe.py)
+                env["PORTIER_MEM_LOG_MS"] = str(self.mem_log_ms)
+                entry = "memprobe"
+            cmd = [paths.micropython_exe(), "-X", "heapsize=" + self.heap, "-m", entry]
         else:
             code = ("import sys; sys.path[:0] = [%r, %r]; import mptime; mptime.install(); "
                     "import portier.app; portier.app.main()" % (paths.MPSHIM, paths.FIRMWARE))
@@ -121,11 +131,17 @@ class DoorProcess:
         while True:
             line = await self.proc.stdout.readline()
             if not line:
+                self.party.exited = True
+                self.party.changed.set()
                 return
             try:
                 d = json.loads(line)
             except ValueError:
                 d = {"src": "raw", "msg": line.decode(errors="replace").rstrip()}
+            if b"MemoryError" in line:  # logged or printed: this door's heap is too small
+                what = d.get("error") or d.get("msg") or ""
+                self.party.fatal = "ran out of heap (%s%s)" % (
+                    d["msg"] + ": " if d.get("error") and d.get("msg") else "", what[-100:])
             self.party.record(d)
 
     async def command(self, cmd):
@@ -197,9 +213,28 @@ def _device_config(device, folder, sb_address, profile, ring_timeout_s, audio, e
     return cfg
 
 
+SIM_PIN = "2468"  # the "unlock" scenario's household PIN
+
+
+def _unlock_config(folder):
+    """The door's unlock PIN verifier, as `portier provision` writes it (docs/protocol.md
+    section 10), its door log, and a 1 s strike pulse."""
+    import hashlib
+    import hmac
+
+    salt = os.urandom(16)
+    mac = hmac.new(salt, SIM_PIN.encode(), hashlib.sha256).hexdigest()
+    path = os.path.join(folder, "secrets.json")
+    with open(path, "w") as f:
+        json.dump({"unlock_pin": {"salt": salt.hex(), "hmac": mac}}, f)
+    os.chmod(path, 0o600)
+    return {"secrets": path, "door_log": os.path.join(folder, "door-log.json"),
+            "unlock": {"pulse_s": 1}}
+
+
 class Simulation:
     def __init__(self, scenario, phones=1, ring_timeout_s=5, door_runtime="micropython",
-                 workdir=None, talk_s=3.0, heap=DOOR_HEAP):
+                 workdir=None, talk_s=3.0, heap=DOOR_HEAP, mem_log_ms=None):
         if scenario not in simreport.SCENARIOS:
             raise SimError("unknown scenario %r" % scenario)
         self.scenario = scenario
@@ -208,6 +243,9 @@ class Simulation:
         self.door_runtime = door_runtime
         self.talk_s = talk_s
         self.heap = heap
+        self.mem_log_ms = mem_log_ms
+        if mem_log_ms and door_runtime != "micropython":
+            raise SimError("the heap log needs the door on MicroPython")
         self.workdir = os.path.abspath(workdir or tempfile.mkdtemp(prefix="portier-sim-"))
         self.t0 = time.monotonic()
         self.trace = []
@@ -247,6 +285,8 @@ class Simulation:
         await self.sb.start()
         self.parties["door"] = Party("door", door_dev.jid, self.t0)
         extra = {"auto_answer": []}
+        if self.scenario == "unlock":
+            extra.update(_unlock_config(door_dir))
         _device_config(door_dev, door_dir, self.sb.address, "door", self.ring_timeout_s,
                        {"mic": DOOR_VOICE, "speaker": os.path.join(door_dir, "heard.wav"),
                         "realtime": True, "rate": 16000}, extra)
@@ -254,9 +294,13 @@ class Simulation:
         if self.door_runtime == "micropython":
             fw_tree = os.path.join(wd, "door-firmware")
             errors = build.compile_host_tree(paths.FIRMWARE, fw_tree)
+            if self.mem_log_ms and not errors:
+                err = build.compile_module(MEMPROBE, os.path.join(fw_tree, "memprobe.mpy"))
+                errors = [err] if err else []
             if errors:
                 raise SimError("firmware does not compile: %s" % errors[0])
-        self.door = DoorProcess(self.parties["door"], door_dir, self.door_runtime, fw_tree, self.heap)
+        self.door = DoorProcess(self.parties["door"], door_dir, self.door_runtime, fw_tree, self.heap,
+                                self.mem_log_ms)
         await self.door.start()
         for i, dev in enumerate(phone_devs):
             name = "phone%d" % (i + 1)
@@ -301,6 +345,24 @@ class Simulation:
         await asyncio.sleep(self.talk_s)
         await hanging_up.command("hangup")
 
+    async def _answer_and_unlock(self, phone):
+        """Answer, then open the door with the PIN during the call (protocol section 10)."""
+        door = self.parties["door"]
+        await phone.command("answer")
+        for party in (door, phone.party):
+            await party.wait_for(_msg("media", "first audio"), what="first audio")
+        t_unlock = (time.monotonic() - self.t0) * 1000
+        await phone.app.command("unlock", [SIM_PIN])
+        t, _ = await door.wait_for(lambda d: d.get("msg") == "relay" and d.get("energised") is True,
+                                   what="the strike energised")
+        self.timings["unlock -> strike energised"] = t - t_unlock
+        await phone.party.wait_for(lambda d: d.get("msg") == "unlock result"
+                                   and d.get("result") == "opened", what="unlock result opened")
+        await door.wait_for(lambda d: d.get("msg") == "relay" and d.get("energised") is False,
+                            what="the strike released")
+        await asyncio.sleep(self.talk_s)
+        await phone.command("hangup")
+
     async def _play(self):
         phone = self.phones[0]
         if self.scenario == "answered":
@@ -318,6 +380,9 @@ class Simulation:
         elif self.scenario == "cancelled":
             await self._ring()
             await self.door.command("hangup")
+        elif self.scenario == "unlock":
+            await self._ring()
+            await self._answer_and_unlock(phone)
         elif self.scenario == "incoming":
             t_call = (time.monotonic() - self.t0) * 1000
             await phone.command("call")
@@ -400,21 +465,29 @@ class Simulation:
             "scenario": self.scenario, "door_runtime": self.door_runtime,
             "phones": [r.party.name for r in self.phones], "workdir": self.workdir,
             "trace": self.trace, "logs": logs, "media": media, "quality": self._quality(),
-            "timings": self.timings, "problems": problems,
+            "timings": self.timings, "problems": problems, "door_heap": self.heap,
+            "memory": [dict(d, host_ms=round(t, 1)) for t, d in self.parties["door"].lines
+                       if d.get("src") == "mem"] if "door" in self.parties else [],
             "wav": {"door heard": os.path.join(self.workdir, "door", "heard.wav"),
                     "phone1 heard": os.path.join(self.workdir, "phone1", "heard.wav")},
         }
 
 
 def run(scenario, phones=1, ring_timeout_s=5, door_runtime="micropython", workdir=None,
-        talk_s=3.0):
-    sim = Simulation(scenario, phones, ring_timeout_s, door_runtime, workdir, talk_s)
+        talk_s=3.0, heap=DOOR_HEAP, mem_log_ms=None):
+    sim = Simulation(scenario, phones, ring_timeout_s, door_runtime, workdir, talk_s, heap,
+                     mem_log_ms)
     return asyncio.run(sim.run())
 
 
 def main(args):
-    result = run(args.scenario, args.phones, args.ring_timeout, args.door_runtime, args.out,
-                 args.talk)
+    try:
+        result = run(args.scenario, args.phones, args.ring_timeout, args.door_runtime, args.out,
+                     args.talk, getattr(args, "door_heap", DOOR_HEAP),
+                     getattr(args, "mem_log", None))
+    except SimError as e:  # refused before anything started
+        print("portier sim: %s" % e, file=sys.stderr)
+        return 2
     if args.json:
         print(simreport.render_json(result))
     else:

@@ -16,9 +16,10 @@ EXPECTED = {
     "missed": (("out", "unanswered"), ("in", "missed"), ("in", "missed")),
     "cancelled": (("out", "cancelled"), ("in", "missed"), ("in", "missed")),
     "incoming": (("in", "answered"), ("out", "answered"), None),
+    "unlock": (("out", "answered"), ("in", "answered"), ("in", "answered_elsewhere")),  # section 10
 }
 SCENARIOS = tuple(EXPECTED)
-MEDIA_SCENARIOS = ("answered", "incoming")
+MEDIA_SCENARIOS = ("answered", "incoming", "unlock")
 
 
 def expected_logs(scenario, phones):
@@ -102,6 +103,13 @@ def render_text(result):
         out.append("Recordings (what each side heard, WAV):")
         for name, path in sorted(result["wav"].items()):
             out.append("  %-16s %s" % (name, path))
+    samples = [d for d in result.get("memory", ()) if d.get("msg") == "sample"]
+    if samples:
+        out.append("")
+        out.append("Door heap (%s, %d samples): gc.mem_alloc() up to %d B; live after gc.collect() "
+                   "up to %d B" % (result.get("door_heap"), len(samples),
+                                   max(d["alloc"] for d in samples),
+                                   max([d["live"] for d in samples if "live" in d] or [0])))
     out.append("")
     out.append("Timings:")
     for name, value in result["timings"].items():

@@ -62,7 +62,7 @@ def _forget(before):
 # every module's import on the suite's heap: these packages are checked in
 # test_firmware_imports_late.py and test_firmware_imports_media.py, each in a process of its own.
 LATE = ("portier.signaling", "portier.wire")
-MEDIA = ("portier.media", "portier.e2e")
+MEDIA = ("portier.media", "portier.e2e", "portier.net.media")
 
 
 def test_every_firmware_module_imports():

@@ -241,6 +241,8 @@ def test_pairing_then_press_rings_every_paired_phone(ca, tmp_path):
     from portier import app, config
     from portier.hal.vdoor import VirtualDoor
 
+    RecordingMedia.made.clear()  # shared with other modules' tests that import it
+
     async def body():
         door_cfg = _config(ca, DOOR, tmp_path, 0)
         bundle = _provision_door(door_cfg)

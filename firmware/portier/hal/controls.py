@@ -59,11 +59,23 @@ class Button:
     def pressed(self):
         return self._stable
 
+    @property
+    def settling(self):
+        """A level change is waiting out its debounce time (next_deadline() is its end)."""
+        return self._raw != self._stable
+
     def edge(self, level, now_ms):
         self.on_timer(now_ms)  # a change that had settled before this edge counts first
         pressed = level == self._active
         if pressed != self._raw:
             self._raw = pressed
+            self._raw_at = now_ms
+
+    def restart_debounce(self, now_ms):
+        """The contact moved and came back since the last edge() (an edge-triggered reader saw
+        IRQs but reads the same level): a change still settling must now hold debounce_ms
+        from now_ms. Call it before edge()."""
+        if self._raw != self._stable:
             self._raw_at = now_ms
 
     def on_timer(self, now_ms):
@@ -89,6 +101,11 @@ class Button:
     def pending(self):
         out, self._out = self._out, []
         return out
+
+    @property
+    def has_events(self):
+        """pending() would return something (asking this allocates nothing; pending() does)."""
+        return len(self._out) > 0
 
 
 class Relay:

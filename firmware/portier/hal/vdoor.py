@@ -1,7 +1,13 @@
 # The virtual door's HAL (simulator, host runs, softphones): the LED is a state the app logs,
 # the doorbell is the "press" command on stdin, audio is portier.hal.virtual.VirtualAudio over
 # WAV files (microphone in, speaker out), opened per call at the configured rate (like a
-# board's fixed I2S rate) or else the call's codec rate.
+# board's fixed I2S rate) or else the call's codec rate. The door strike is a
+# controls.Relay whose level changes are logged ("door" "relay") and kept in `openings`, so
+# tests and the simulator can watch the door open and close again.
+import asyncio
+import time
+
+from portier.applog import log_line
 from portier.hal import controls
 from portier.hal.virtual import VirtualAudio
 
@@ -18,6 +24,39 @@ class VirtualDoor:
         self.rate = a.get("rate")  # None: the call's codec rate
         self.led_state = controls.LED_OFF
         self.calls_opened = 0
+        self.relay = controls.Relay()
+        self.openings = []  # (ticks_ms, pulse_ms) per open_door
+        self._releaser = None
+
+    def open_door(self, pulse_ms, now_ms):
+        """Energise the strike for pulse_ms; it is released when the pulse ends (by a task when
+        an event loop runs, else at the next relay_level())."""
+        self.relay.pulse(now_ms, pulse_ms)
+        self.openings.append((now_ms, pulse_ms))
+        log_line("I", "door", "relay", {"energised": True, "pulse_ms": pulse_ms})
+        if self._releaser is None:
+            coro = self._release()
+            try:
+                self._releaser = asyncio.create_task(coro)
+            except RuntimeError:  # no running loop (a plain test): relay_level() releases
+                coro.close()
+
+    def relay_level(self, now_ms):
+        """The strike's level now (1 energised), releasing it when its pulse is over."""
+        was = self.relay.energised
+        level = self.relay.on_timer(now_ms)
+        if was and not self.relay.energised:
+            log_line("I", "door", "relay", {"energised": False})
+        return level
+
+    async def _release(self):
+        try:
+            while self.relay.energised:
+                left = time.ticks_diff(self.relay.next_deadline(), time.ticks_ms())
+                await asyncio.sleep(max(1, left) / 1000)
+                self.relay_level(time.ticks_ms())
+        finally:
+            self._releaser = None
 
     def led(self, state, now_ms):
         self.led_state = state

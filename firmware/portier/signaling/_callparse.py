@@ -57,9 +57,9 @@ def _parse_child(children, j, kids, i, obj):
         while i < n and kids[i].tag == tag:
             out.append(_item(kind, kids[i], arg))
             i += 1
-            if mult == T.OPT:
+            if mult == T.OPT or mult == T.ONE:
                 break
-        setattr(obj, field, out[0] if mult == T.OPT else out)
+        setattr(obj, field, out[0] if mult == T.OPT or mult == T.ONE else out)
         return i
     elif kind == T.ENCS:
         if tag == "enc":

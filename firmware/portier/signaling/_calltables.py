@@ -62,8 +62,13 @@ TABLES = {
     ) + _DEST, False, None),
     "mute_v2": (_IDS + ("mute-state", "muted", BOOL | REQ, None), (), False, None),
     "heartbeat": (_IDS, (), False, None),
+    # Portier extension (docs/protocol.md section 10): door unlock, its words outside the
+    # version-1 dictionary (raw strings on the wire), so older decoders read "unknown" actions.
+    "unlock": (_IDS, ("enc", NEST | ONE << 5, "enc", "enc", ()), False, None),
+    "unlock_result": (_IDS + ("result", "result", REASON | REQ, None, "reason", "reason", REASON, None,
+                              "retry_after", "retry_after_s", DEC, None), (), False, None),
 }
 CALL_ACTIONS = ("offer", "preaccept", "accept", "reject", "terminate", "transport", "relaylatency", "mute_v2",
-                "heartbeat")
+                "heartbeat", "unlock", "unlock_result")
 ADDRESS_FIELD = "address"  # te2 / relaylatency bodies: 6-byte IPv4+port or 18-byte IPv6+port
 TABLES.update(BLOCK_TABLES)

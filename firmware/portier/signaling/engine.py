@@ -178,6 +178,12 @@ class CallEngine:
             return call
         return None
 
+    def answered_call(self):
+        """The current call once answered and confirmed (media may flow), or None. Its id,
+        creator, direction and peer (the answering device) are what portier.unlock checks."""
+        call = self.current()
+        return call if call is not None and call.state == _ACTIVE else None
+
     def state_of(self, call_id):
         call = self._calls.get(call_id)
         if call is not None:

@@ -1,0 +1,112 @@
+# The App's door-unlock glue (docs/protocol.md section 10). Door side: an <unlock> stanza ->
+# portier.unlock.Unlocker -> the strike (hal.open_door), the door log and an <unlock_result>
+# reply. Phone side: the "unlock PIN" command -> an <unlock> stanza; the door's answer is logged.
+# Imported on first use, so a door that never hears an unlock never loads it.
+import os
+import time
+
+from portier import unlock as ul
+
+
+def _new_id():
+    return "".join("%02X" % b for b in os.urandom(16))
+
+
+class DoorUnlock:
+    """The door's unlock state for the life of the app: the checks, the verifier, the log."""
+
+    def __init__(self, app, now_ms):
+        from portier import secrets
+        from portier.doorlog import DoorLog
+
+        cfg = app.cfg
+        salt = verifier = None
+        try:
+            s = secrets.load(cfg.secrets_path)
+            salt, verifier = s.pin_salt, s.pin_hmac
+        except ValueError as e:  # never the file's content: SecretsError names the field only
+            app.log("E", "door", "secrets unreadable: unlock off", error=str(e))
+        self.log = DoorLog(cfg.door_log, cfg.door_log_max)
+        try:
+            self.log.load()
+        except ValueError as e:  # a corrupt log must not keep the door shut: start afresh
+            app.log("W", "door", "door log unreadable", error=str(e))
+        # A corrupt state file raises here: unlock stays refused (fail closed) rather than
+        # forgetting counters and failures.
+        self.unlocker = ul.Unlocker(app.store, cfg.unlock_state, salt, verifier, now_ms)
+
+
+async def on_stanza(app, msg):
+    """An <unlock> (door) or <unlock_result> (phone), after the engine has acked it."""
+    if msg.action == "unlock" and app.cfg.profile == "door":
+        await _on_unlock(app, msg)
+    elif msg.action == "unlock_result" and app.cfg.profile != "door":
+        app.log("I", "app", "unlock result", peer=msg.frm, call_id=msg.call_id, result=msg.result,
+                reason=msg.reason, retry_after_s=msg.retry_after_s)
+
+
+async def _on_unlock(app, msg):
+    now = time.ticks_ms()
+    d = _decide(app, msg, now)
+    if d.result == ul.OPENED:
+        app.hal.open_door(app.cfg.unlock_pulse_ms, now)
+    opened = d.result == ul.OPENED
+    fields = {"peer": d.device, "call_id": d.call_id, "result": d.result, "reason": d.reason,
+              "retry_after": d.retry_after_s}
+    app.log("I" if opened else "W", "door", "unlocked" if opened else "unlock refused", **fields)
+    door = app._door_unlock
+    if door is not None:
+        from portier.doorlog import UNLOCK_REFUSED, UNLOCKED
+
+        try:
+            door.log.add(app.link.wall_time(now), UNLOCKED if opened else UNLOCK_REFUSED, **fields)
+        except (OSError, ValueError) as e:
+            app.log("E", "door", "door log not written", error=str(e))
+    if d.device is None:
+        return
+    from portier.signaling import stanzas as st
+
+    reply = st.Stanza("unlock_result", call_id=msg.call_id, call_creator=msg.call_creator,
+                      result=d.result, reason=None if opened else d.reason,
+                      retry_after_s=d.retry_after_s, to=d.device, stanza_id=_new_id())
+    await app.link.send(reply.to_node())
+
+
+def _decide(app, msg, now):
+    """The Unlocker's decision, committed; any failure to check or to persist refuses."""
+    if not hasattr(app.hal, "open_door"):
+        return ul.Decision(ul.REFUSED, "no_strike", msg.frm, msg.call_id)
+    try:
+        if app._door_unlock is None:
+            app._door_unlock = DoorUnlock(app, now)
+        unlocker = app._door_unlock.unlocker
+        d = unlocker.decide(msg, app.engine.answered_call(), now)
+        unlocker.commit(d, now)  # before the door opens: a replay must meet the new counter
+        return d
+    except (OSError, ValueError) as e:
+        app.log("E", "door", "unlock state", error=str(e))
+        return ul.Decision(ul.REFUSED, "state_error", msg.frm, msg.call_id)
+
+
+async def send_unlock(app, args):
+    """Phone side: ask the door of the answered call to open, with the PIN."""
+    from portier.e2e import session
+    from portier.signaling import stanzas as st
+    from portier.signaling.engine import CallError
+
+    if len(args) != 1:
+        raise CallError("unlock takes one PIN")
+    pin = ul.check_pin(args[0])
+    call = app.engine.answered_call()
+    if call is None or call.direction != "in":
+        raise CallError("no answered call from the door")
+    try:
+        counter = ul.next_counter(ul.State(app.cfg.unlock_state))  # on disk before it is used
+    except OSError as e:
+        raise CallError("unlock counter not saved: %s" % e)
+    enc_type, ciphertext = session.encrypt(app.store, call.peer,
+                                           ul.encode_request(call.id, counter, pin))
+    s = st.Stanza("unlock", call_id=call.id, call_creator=call.creator,
+                  enc=st.enc(ciphertext, enc_type), to=call.peer, stanza_id=_new_id())
+    await app.link.send(s.to_node())
+    app.log("I", "app", "unlock sent", call_id=call.id, counter=counter)

@@ -1,0 +1,223 @@
+"""Door unlock end to end (docs/protocol.md section 10): the door app (real MicroPython, and
+CPython through the shim) and two phones (portier.app, phone profile, in this process) over the
+loopback mini switchboard, with real Signal sessions from pairing. The answering phone's right
+PIN pulses the strike for pulse_s and is logged; before the answer, from the other rung phone,
+forged by the switchboard, replayed in the same call, after hang-up and in a later call, and
+during a lockout, the door refuses, logs, and never touches the relay."""
+
+import asyncio
+import hashlib
+import hmac
+import json
+import os
+import sys
+
+import pytest
+
+from portier_host import paths, pki
+
+paths.use_firmware()
+
+from portier import unlock as ul  # noqa: E402
+from portier.e2e import session  # noqa: E402
+from portier.signaling import stanzas as st  # noqa: E402
+from portier.wire import stanza as wire  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(__file__))
+from minisb import MiniSwitchboard, server_tls  # noqa: E402
+from test_app_link import Device, RecordingMedia, _config, _event, _provision_door, _until  # noqa: E402
+
+DOOR = "door:1@home"
+ANNA = "anna:2@home"
+BEN = "ben:3@home"
+PIN = "2468"
+SALT = bytes(range(16))
+
+
+def _secrets(path):
+    mac = hmac.new(SALT, PIN.encode(), hashlib.sha256).hexdigest()  # independent of the firmware
+    path.write_text(json.dumps({"unlock_pin": {"salt": SALT.hex(), "hmac": mac}}))
+    return str(path)
+
+
+def _unlock_node(store, call, counter, pin=PIN):
+    """An <unlock> made with a phone's own session, as a device (not its engine) would make it."""
+    enc_type, ct = session.encrypt(store, DOOR, ul.encode_request(call.id, counter, pin))
+    return st.Stanza("unlock", call_id=call.id, call_creator=call.creator, enc=st.enc(ct, enc_type),
+                     to=DOOR, stanza_id="X%d" % counter).to_node()
+
+
+def _as_from(node, jid):
+    """The stanza as the switchboard delivers it, `from` stamped (or forged) to jid."""
+    copy = wire.decode(wire.encode(node))
+    copy.attrs["from"] = jid
+    return copy
+
+
+@pytest.mark.parametrize("runtime", ["micropython", "cpython"])
+def test_unlock_only_by_the_answerer_with_the_pin(tmp_path, runtime):
+    ca = pki.new_ca()
+
+    async def body():
+        door_cfg = _config(ca, DOOR, tmp_path, 0, profile="door", unlock={"pulse_s": 1},
+                           secrets=_secrets(tmp_path / "secrets.json"),
+                           door_log=str(tmp_path / "door-log.json"))
+        bundle = _provision_door(door_cfg)
+        sb = await MiniSwitchboard(server_tls(ca, pki.issue_server(ca), tmp_path),
+                                   bundles={DOOR: bundle}).start()
+        door_cfg["switchboard"]["port"] = sb.port
+        door = await Device(runtime, door_cfg, tmp_path).start()
+        phones, tasks, logs = {}, [], {ANNA: [], BEN: []}
+        from portier import app, config
+        from portier.hal.vdoor import VirtualDoor
+
+        def refused(reason, since):
+            return door.wait(lambda d: door.lines.index(d) >= since and d.get("msg") == "unlock refused"
+                             and d.get("reason") == reason)
+
+        async def phone_result(jid, result, since):
+            """The first unlock result at or after logs[jid][since] (it must be `result`), and
+            the position after it."""
+            def first():
+                for i in range(since, len(logs[jid])):
+                    if logs[jid][i].get("msg") == "unlock result":
+                        return i
+                return None
+            await _until(lambda: first() is not None)
+            i = first()
+            assert logs[jid][i]["result"] == result, logs[jid][i]
+            return logs[jid][i], i + 1
+
+        try:
+            await door.wait(lambda d: d.get("msg") == "ready")
+            for jid in (ANNA, BEN):
+                cfg = config.check(_config(ca, jid, tmp_path, sb.port, pair_with=[DOOR],
+                                           profile="phone", control="none"))
+                phones[jid] = app.App(cfg, VirtualDoor({}), media_class=RecordingMedia,
+                                      log=lambda lvl, src, msg, f, j=jid: logs[j].append(
+                                          dict(f, lvl=lvl, src=src, msg=msg)))
+                tasks.append(asyncio.create_task(phones[jid].run()))
+            for jid in (ANNA, BEN):
+                await door.wait(lambda d, j=jid: d.get("msg") == "paired" and d["device"] == j,
+                                timeout=60)
+            anna, ben = phones[ANNA], phones[BEN]
+
+            # ringing: no answered call yet, at either end
+            await door.send("press")
+            await _until(lambda: all(p.engine.current() is not None for p in phones.values()))
+            n = len(door.lines)
+            await anna.command("unlock", [PIN])  # the phone itself refuses: nothing answered
+            assert any(x.get("msg") == "command refused" and x["cmd"] == "unlock" for x in logs[ANNA])
+            m = len(logs[ANNA])
+            await sb.send(DOOR, _as_from(_unlock_node(anna.store, anna.engine.current(), 100), ANNA))
+            await refused("no_call", n)
+            res, m = await phone_result(ANNA, "refused", m)  # the door's answer goes to `from`
+            assert res["reason"] == "no_call"
+
+            await anna.command("answer")
+            await door.wait(_event("media"))
+            await _until(lambda: anna.engine.answered_call() is not None)
+            call = anna.engine.answered_call()
+            await _until(lambda: ben.engine.current() is None)  # accepted_elsewhere
+            # Ben was rung for the same call, but did not answer; the switchboard relabelling his
+            # stanza as Anna's does not help, since Anna's session does not open it
+            bens = _unlock_node(ben.store, call, 1)
+            n = len(door.lines)
+            await sb.send(DOOR, _as_from(bens, BEN))
+            await refused("not_answerer", n)
+            await sb.send(DOOR, _as_from(bens, ANNA))
+            await refused("bad_message", n)
+            res, m = await phone_result(ANNA, "refused", m)
+            assert res["reason"] == "bad_message"
+            # malformed (two <enc>) and oversized (a 3000-byte <enc>) stanzas: dropped with a
+            # clear error, or refused before decryption; no state is written
+            bad = _as_from(bens, ANNA)
+            bad.content[0].content.append(bad.content[0].content[0])
+            await sb.send(DOOR, bad)
+            await door.wait(lambda d: door.lines.index(d) >= n and d.get("msg") == "bad call stanza"
+                            and "out of order" in d["error"])
+            huge = st.Stanza("unlock", call_id=call.id, call_creator=call.creator, to=DOOR,
+                             enc=st.enc(b"\x33" * 3000, "msg"), stanza_id="BIG").to_node()
+            n = len(door.lines)
+            await sb.send(DOOR, _as_from(huge, ANNA))
+            await refused("bad_message", n)
+            res, m = await phone_result(ANNA, "refused", m)
+            assert not (tmp_path / "door" / "e2e" / "unlock.json").exists()
+
+            # Anna: a wrong PIN, then the right one
+            await anna.command("unlock", ["1111"])
+            res, m = await phone_result(ANNA, "wrong_pin", m)
+            assert res["reason"] == "wrong_pin" and res["retry_after_s"] is None
+            n = len(door.lines)
+            await anna.command("unlock", [PIN])
+            res, m = await phone_result(ANNA, "opened", m)
+            assert res["peer"] == DOOR and res["call_id"] == call.id
+            opened = await door.wait(lambda d: door.lines.index(d) >= n and d.get("msg") == "unlocked")
+            assert opened["peer"] == ANNA and opened["call_id"] == call.id
+            on = await door.wait(lambda d: d.get("msg") == "relay" and d.get("energised") is True)
+            assert on["pulse_ms"] == 1000
+            off = await door.wait(lambda d: d.get("msg") == "relay" and d.get("energised") is False)
+            assert 900 <= off["t"] - on["t"] <= 1500  # released when the pulse ends
+
+            # the switchboard replays the stanza that opened: the ratchet has consumed it
+            _, captured = [(j, x) for j, x in sb.received if j == ANNA and x.tag == "call"
+                           and x.content[0].tag == "unlock"][-1]
+            n = len(door.lines)
+            await sb.send(DOOR, _as_from(captured, ANNA))
+            await refused("bad_message", n)
+            res, m = await phone_result(ANNA, "refused", m)  # the door's answer goes to Anna
+            assert res["reason"] == "bad_message"
+
+            # brute force: the third wrong PIN locks for 30 s; the right PIN is then refused
+            for i in range(3):
+                await anna.command("unlock", ["0000"])
+                res, m = await phone_result(ANNA, "wrong_pin", m)
+            assert res["retry_after_s"] == 30
+            await anna.command("unlock", [PIN])
+            res, m = await phone_result(ANNA, "locked_out", m)
+            assert 1 <= res["retry_after_s"] <= 30 and res["reason"] == "locked_out"
+
+            await anna.command("hangup")
+            await door.wait(_event("ended"))
+            n = len(door.lines)
+            await sb.send(DOOR, _as_from(captured, ANNA))  # after the hang-up
+            await refused("no_call", n)
+
+            # a later call: the captured stanza names the old call
+            await door.send("press")
+            await _until(lambda: anna.engine.current() is not None
+                         and anna.engine.current().id != call.id)
+            await anna.command("answer")
+            await _until(lambda: anna.engine.answered_call() is not None)
+            n = len(door.lines)
+            await sb.send(DOOR, _as_from(captured, ANNA))
+            await refused("wrong_call", n)
+            await anna.command("hangup")
+            await door.wait(lambda d: door.lines.index(d) >= n and _event("ended")(d))
+        except BaseException:
+            for j in logs:
+                print(j, "\n".join(json.dumps(x) for x in logs[j][-30:]))
+            raise
+        finally:
+            for p in phones.values():
+                p.quit()
+            for t in tasks:
+                await asyncio.wait_for(t, 10)
+            await door.stop()
+            await sb.close()
+        relays = [d for d in door.lines if d.get("msg") == "relay" and d.get("energised")]
+        assert len(relays) == 1  # only the right PIN from the answerer, outside a lockout
+        log = json.loads((tmp_path / "door-log.json").read_text())
+        events = [(e["event"], e.get("reason")) for e in log["entries"]]
+        assert events == [("unlock_refused", "no_call"), ("unlock_refused", "not_answerer"),
+                          ("unlock_refused", "bad_message"), ("unlock_refused", "bad_message"),
+                          ("unlock_refused", "wrong_pin"),
+                          ("unlocked", "pin_ok"), ("unlock_refused", "bad_message"),
+                          ("unlock_refused", "wrong_pin"), ("unlock_refused", "wrong_pin"),
+                          ("unlock_refused", "wrong_pin"), ("unlock_refused", "locked_out"),
+                          ("unlock_refused", "no_call"), ("unlock_refused", "wrong_call")], events
+        assert all(e["time"] > 1700000000 and e["peer"] in (ANNA, BEN) for e in log["entries"])
+        state = json.loads((tmp_path / "door" / "e2e" / "unlock.json").read_text())
+        assert state["fails"] == 3 and list(state["last"]) == [ANNA]
+
+    asyncio.run(asyncio.wait_for(body(), 150))
