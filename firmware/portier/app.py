@@ -27,21 +27,6 @@ from portier.net import streams
 
 _TIMER_WAKE_MS = 100  # the engine's timers are checked at least this often
 MEDIA_SILENCE_MS = 10000  # no packet from the peer this long (or since media start): hang up
-class Keys:
-    """The engine's call-key wrapping, bound to this device's Signal store."""
-
-    def __init__(self, store):
-        self.store = store
-
-    def wrap(self, device, call_key):
-        from portier.e2e import callkey
-
-        return callkey.wrap(self.store, device, call_key)
-
-    def unwrap(self, device, enc_type, ciphertext):
-        from portier.e2e import callkey
-
-        return callkey.unwrap(self.store, device, enc_type, ciphertext)
 
 
 class App(DeviceIO):
@@ -50,22 +35,20 @@ class App(DeviceIO):
     portier.net.media.MediaSession when present)."""
 
     def __init__(self, cfg, hal, media_class=None, log=None):
-        from portier.e2e.stores import FileStore
+        from portier.e2e import CallKeys
         from portier.net.link import Link
-        from portier.signaling.calllog import CallLog
         from portier.signaling.engine import CallEngine
 
         self.cfg = cfg
         self.hal = hal
         self._log = log or log_line
-        self.store = FileStore(cfg.e2e_store)
         if cfg.profile == "phone":
             pairing.ensure_identity(self.store)
-        self.engine = CallEngine(cfg.jid, Keys(self.store), ring_timeout_ms=cfg.ring_timeout_ms,
+        self.engine = CallEngine(cfg.jid, CallKeys(cfg.e2e_store),
+                                 ring_timeout_ms=cfg.ring_timeout_ms,
                                  max_call_ms=cfg.max_call_ms, auto_answer=cfg.auto_answer)
-        self.calls = CallLog(cfg.call_log, cfg.call_log_max)
         self.paired = pairing.PairedDevices(cfg.paired_file)
-        self.media_class = media_class or self.default_media_class()
+        self.media_class = media_class  # None: portier.net.media, loaded at the first call
         self.media = None
         self._media_task = None
         self._started = {}  # call-id -> wall-clock start (UNIX s)
@@ -81,6 +64,13 @@ class App(DeviceIO):
         self.link = Link(cfg.jid, cfg.host, cfg.port, ssl_ctx, cfg.server_name,
                          on_node=self._on_node, on_ready=self._on_ready, trace=self._trace,
                          log=lambda lvl, msg, **kw: self._log(lvl, "link", msg, kw))
+
+    @property
+    def store(self):
+        """This device's Signal store (portier.e2e.stores.FileStore), made per use."""
+        from portier.e2e import file_store
+
+        return file_store(self.cfg.e2e_store)
 
     def log(self, lvl, src, msg, **fields):
         self._log(lvl, src, msg, fields)
@@ -246,8 +236,13 @@ class App(DeviceIO):
             await self._start_media(ev)
         elif ev.kind == "ended":
             await self._stop_media()
+            self.shed()
             start = self._started.pop(ev.call_id, self.link.wall_time(now))
-            self.calls.add(ev.direction, ev.peer, ev.outcome, ev.reason, start, ev.duration_s)
+            from portier import appmem
+
+            problem = appmem.log_call(self.cfg, ev, start)
+            if problem is not None:
+                self.log("W", "app", "call log unreadable: started anew", error=problem)
             self.log("I", "app", "call log", direction=ev.direction, peer=ev.peer,
                      outcome=ev.outcome, reason=ev.reason, start=start, duration=ev.duration_s)
             self._led(controls.LED_IDLE if self.link.ready else controls.LED_CONNECTING)
@@ -293,8 +288,10 @@ def pick_hal(cfg):
 
 def main(argv=None, media_class=None):
     from portier import config
+    from portier.appmem import collect_early
 
     cfg = config.load(config_path(argv))
+    collect_early()
     app = App(cfg, pick_hal(cfg), media_class)
     asyncio.run(app.run())
     return app

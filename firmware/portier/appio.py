@@ -23,24 +23,29 @@ def _relay_address(relay):
 
 
 class DeviceIO:
-    @staticmethod
-    def default_media_class():
-        """portier.net.media.MediaSession, or None while that module is missing."""
-        try:
-            from portier.net.media import MediaSession
-        except ImportError:
-            return None
-        return MediaSession
+    def shed(self):
+        """A quiet moment: drop the once-per-call e2e code and collect (portier.appmem)."""
+        from portier import appmem
+
+        appmem.shed()
 
     # ---- media (portier.net.media, built alongside) ----
 
     async def _start_media(self, ev):
         await self._stop_media()
-        if self.media_class is None:
+        self.shed()  # the call key is in ev: the Signal code is done with until the next call
+        media_class = self.media_class
+        if media_class is None:
+            # The default, loaded at the first call and then kept: dropped after each call, it
+            # did not fit back into the fragmented heap at the next (tests/host/test_door_heap).
+            from portier import appmem
+
+            media_class = self.media_class = appmem.load_media()
+        if media_class is None:
             self.log("W", "app", "no media module: call without audio", call_id=ev.call_id)
             return
         try:
-            self.media = self._new_media(ev)
+            self.media = self._new_media(ev, media_class)
         except (OSError, ValueError) as e:  # no audio device, a bad relay block: the call goes
             self.log("E", "app", "media failed", call_id=ev.call_id, error=repr(e))  # on, mute
             return
@@ -52,14 +57,14 @@ class DeviceIO:
             self.hal.call_active(True)
         self.log("I", "app", "media start", call_id=ev.call_id, codec="%s/%d" % ev.codec)
 
-    def _new_media(self, ev):
+    def _new_media(self, ev, media_class):
         relay = ev.relay
         host, port = _relay_address(relay)
         audio = self.hal.audio(ev.codec[1])
-        return self.media_class(own_jid=self.cfg.jid, peer_jid=ev.peer, call_id=ev.call_id,
-                                call_key=ev.call_key, codec=ev.codec, relay_host=host,
-                                relay_port=port, relay_token=relay.tokens[0][1],
-                                pid=relay.self_pid, audio=audio)
+        return media_class(own_jid=self.cfg.jid, peer_jid=ev.peer, call_id=ev.call_id,
+                           call_key=ev.call_key, codec=ev.codec, relay_host=host,
+                           relay_port=port, relay_token=relay.tokens[0][1],
+                           pid=relay.self_pid, audio=audio)
 
     async def _stop_media(self):
         media, self.media = self.media, None
@@ -76,16 +81,17 @@ class DeviceIO:
         media.audio.close()  # opened per call by _new_media; a WAV speaker gets its sizes here
         self.log("I", "app", "media stop", **media.stats.to_dict())
 
+
     # ---- the link ----
 
     def _trace(self, direction, node):
         self._log("D", "link", direction, describe(node))
 
     async def _on_ready(self, link):
-        from portier.e2e import session
-
         self._led(controls.LED_IDLE if self.engine.current() is None else controls.LED_IN_CALL)
         if self.cfg.profile == "phone":
+            from portier.e2e import session  # the door never loads it here
+
             for jid in self.cfg.pair_with:
                 if not session.has_session(self.store, jid):
                     asyncio.create_task(self.pair(jid))
@@ -143,6 +149,8 @@ class DeviceIO:
         except ValueError as e:  # E2eError, ConfigError: nothing stored
             self.log("W", "app", "pair failed", device=peer, error=str(e))
         await self.link.send(ls.pair_result(msg.id, peer, ok))
+        if self.engine.current() is None:  # mid-call, the call's own quiet moments shed it
+            self.shed()
 
     async def _ask(self, build):
         """Send build(stanza_id) and wait for the answer with that id (bounded)."""
@@ -164,6 +172,9 @@ class DeviceIO:
         except (ValueError, asyncio.TimeoutError) as e:
             self.log("W", "app", "pair failed", device=door, error=repr(e))
             return False
+        finally:
+            if self.engine.current() is None:
+                self.shed()
         self.log("I", "app", "paired", device=door)
         return True
 

@@ -33,6 +33,8 @@ from .phone import PhoneHal  # noqa: E402
 
 HOUSEHOLD = "home"
 DOOR_HEAP = "384k"
+# A heap probe (bench/heapprobe.py) searches the smallest door heap through this variable.
+DOOR_HEAP = os.environ.get("PORTIER_DOOR_HEAP") or DOOR_HEAP
 MEMPROBE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "mp", "memprobe.py")
 ASSETS = os.path.join(paths.REPO, "bench", "assets")
 DOOR_VOICE = os.path.join(ASSETS, "male-16k.wav")  # the visitor at the door

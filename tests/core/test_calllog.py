@@ -3,7 +3,7 @@ import os
 
 from coretest import assert_raises
 from portier import fsutil
-from portier.signaling.calllog import CallLog, CallLogError
+from portier.signaling.calllog import CallLog, CallLogError, append
 
 _PATH = "portier-test-calllog.json"
 
@@ -80,5 +80,44 @@ def test_corrupt_file_is_an_error_and_keeps_entries():
             fsutil.save_atomic(_PATH, bad)
             assert_raises(CallLogError, log.load)
             assert len(log) == 1
+    finally:
+        _cleanup()
+
+
+def _read():
+    with open(_PATH, "rb") as f:
+        return f.read()
+
+
+def test_append_keeps_what_the_file_holds_across_reboots():
+    # The app holds no log between calls: each call end appends to the file (a new CallLog
+    # each time, as after a reboot), so earlier calls survive and the bound still holds.
+    _cleanup()
+    try:
+        for i in range(4):
+            peer = "phone%d@home" % i
+            entry, problem = append(_PATH, 3, "out", peer, "answered", None, 100 + i, i)
+            assert problem is None and entry["peer"] == peer
+        again = CallLog(_PATH)
+        again.load()
+        assert [e["start"] for e in again.entries()] == [101, 102, 103]
+        before = _read()
+        assert_raises(CallLogError, append, _PATH, 3, "out", "x@home", "missed")
+        assert _read() == before  # a bad entry leaves the file as it was
+    finally:
+        _cleanup()
+
+
+def test_append_over_an_unreadable_file_says_so_and_starts_anew():
+    _cleanup()
+    try:
+        fsutil.save_atomic(_PATH, b"{not json")
+        entry, problem = append(_PATH, 50, "in", "door:1@home", "missed", "timeout", 5, 0)
+        assert problem == "not JSON"
+        log = CallLog(_PATH)
+        log.load()
+        assert log.entries() == [entry]
+        entry, problem = append(None, 50, "in", "door:1@home", "missed")  # no file: checked only
+        assert problem is None and entry["outcome"] == "missed"
     finally:
         _cleanup()

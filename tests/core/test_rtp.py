@@ -1,7 +1,7 @@
 # RTP headers (RFC 3550) and telephone-event (RFC 4733): byte layouts written out by hand from
 # the RFCs' figures, round trips, bounds, and an allocation-free send path.
 from coretest import ON_MICROPYTHON, assert_raises, unhex
-from portier.media import rtp
+from portier.media import dtmf, rtp
 
 
 def test_sender_header_layout_matches_rfc3550_figure():
@@ -68,16 +68,16 @@ def test_bad_packets_are_refused_and_change_nothing():
 
 def test_telephone_event_layout_rfc4733_figure1():
     buf = bytearray(4)
-    assert rtp.event_into(buf, 0, 11, True, 10, 1280) == 4  # '#', end, -10 dBm0, 160 ms @ 8 kHz
+    assert dtmf.event_into(buf, 0, 11, True, 10, 1280) == 4  # '#', end, -10 dBm0, 160 ms @ 8 kHz
     assert bytes(buf) == unhex("0B 8A 0500")
-    assert rtp.parse_event(buf, 0, 4) == (11, True, 10, 1280)
-    assert_raises(rtp.RtpError, rtp.parse_event, buf, 0, 3)
-    assert_raises(rtp.RtpError, rtp.event_into, buf, 0, 1, False, 64, 0)
+    assert dtmf.parse_event(buf, 0, 4) == (11, True, 10, 1280)
+    assert_raises(rtp.RtpError, dtmf.parse_event, buf, 0, 3)
+    assert_raises(rtp.RtpError, dtmf.event_into, buf, 0, 1, False, 64, 0)
 
 
 def test_dtmf_sender_sequence_and_receiver_reports_once():
     s = rtp.RtpSender(0x11223344, 500, 8000)
-    d = rtp.DtmfSender(s, rtp.PT_EVENT_8K, 160)
+    d = dtmf.DtmfSender(s, rtp.PT_EVENT_8K, 160)
     d.start("5", 480)  # 60 ms: three updates, the last one with E, sent three times
     assert d.active()
     assert_raises(rtp.RtpError, d.start, "7", 160)
@@ -92,11 +92,11 @@ def test_dtmf_sender_sequence_and_receiver_reports_once():
     assert [p.seq for p in parsed] == [500, 501, 502, 503, 504]
     assert all(p.ts == 8000 and p.pt == 101 for p in parsed)  # the event keeps its start time
     assert [p.marker for p in parsed] == [True, False, False, False, False]
-    events = [rtp.parse_event(pk, 12, 4) for pk in pkts]
+    events = [dtmf.parse_event(pk, 12, 4) for pk in pkts]
     assert [e[3] for e in events] == [160, 320, 480, 480, 480]
     assert [e[1] for e in events] == [False, False, True, True, True]
     assert s.timestamp() == 8000 + 5 * 160  # the media clock ran on meanwhile
-    rx = rtp.DtmfReceiver()
+    rx = dtmf.DtmfReceiver()
     got = [rx.feed(p, pk) for p, pk in zip(parsed, pkts)]
     assert got == ["5", None, None, None, None]
     d.start("#", 160)
@@ -112,7 +112,7 @@ def test_send_path_allocates_nothing():
     import micropython
 
     s = rtp.RtpSender(0xFEDCBA98, 65000, 0xF0000000)  # values above 2**30 on purpose
-    d = rtp.DtmfSender(s, rtp.PT_EVENT_8K, 160)
+    d = dtmf.DtmfSender(s, rtp.PT_EVENT_8K, 160)
     d.start("1", 320)
     pkt = bytearray(12 + 160)
     p = rtp.RtpPacket()

@@ -9,7 +9,7 @@ SALT = bytes(range(30, 44))
 
 
 def state(ctx):
-    rtcp = ctx._rtcp
+    rtcp = ctx._srtcp()  # made on first use
     return (ctx._rx_started, ctx._rx_roc, ctx._rx_sl, bytes(ctx._rx_ssrc),
             bytes(ctx._rx_window._bm), rtcp.rx_started, rtcp.rx_top, bytes(rtcp._rx_ssrc),
             bytes(rtcp.rx_window._bm), ctx._tx_started, ctx._tx_roc, ctx._tx_sl,

@@ -15,7 +15,6 @@ from .srtp_keys import (  # derive_*, device_qualified, session_key: re-exported
                         LABEL_RTP_KEY, LABEL_RTP_SALT, SrtpError, check_master,
                         derive_master, derive_ssrc, device_qualified, session_key)
 from .srtp_replay import ReplayWindow, index_delta, same_ssrc
-from .srtcp import SrtcpStream
 
 _HDR = const(12)  # RTP fixed header; it and any CSRCs and header extension stay in clear
 _MAX_PACKET = const(0xFFFF)  # a UDP payload; also keeps the HMAC's bit count in 32 bits
@@ -79,9 +78,10 @@ class SrtpContext:
         self._rtp_cipher = AesCm(derive(LABEL_RTP_KEY, 16), derive(LABEL_RTP_SALT, 14), kbuf,
                                  xor_impl)
         self._rtp_auth = mac(derive(LABEL_RTP_AUTH, 20))
-        self._rtcp = SrtcpStream(
-            AesCm(derive(LABEL_RTCP_KEY, 16), derive(LABEL_RTCP_SALT, 14), kbuf, xor_impl),
-            mac(derive(LABEL_RTCP_AUTH, 20)), window)
+        # SRTCP keys, cipher, MAC and window are made at the first RTCP packet: a Portier call
+        # sends none, and a board then holds neither srtcp.py nor a second cipher and MAC.
+        self._rtcp = None
+        self._rtcp_args = (bytes(master_key), bytes(master_salt), kbuf, xor_impl, mac, window)
         self._tag_len = tag_len
         # sender RTP: highest index sent (roc, s_l), bound SSRC
         self._tx_started = False
@@ -191,22 +191,39 @@ class SrtpContext:
 
     # -- RTCP (srtcp.py) ---------------------------------------------------------------------
 
+    def _srtcp(self):
+        """The SRTCP stream, made on first use (allocates then; later packets do not)."""
+        if self._rtcp is None:
+            from .srtcp import SrtcpStream
+
+            key, salt, kbuf, xor_impl, mac = self._rtcp_args[:5]
+
+            def derive(label, n):
+                return session_key(key, salt, label, n, kbuf)
+
+            self._rtcp = SrtcpStream(
+                AesCm(derive(LABEL_RTCP_KEY, 16), derive(LABEL_RTCP_SALT, 14), kbuf, xor_impl),
+                mac(derive(LABEL_RTCP_AUTH, 20)), self._rtcp_args[5])
+            self._rtcp_args = None
+        return self._rtcp
+
     def protect_rtcp_into(self, buf, n):
         """Encrypt (E=1) and tag the compound RTCP packet buf[:n] in place; returns n + 14."""
-        return self._rtcp.protect_into(buf, n)
+        return self._srtcp().protect_into(buf, n)
 
     def unprotect_rtcp_into(self, buf, n):
         """Verify and (if E) decrypt the SRTCP packet buf[:n] in place; returns the RTCP length.
         On any SrtpError the context's state and buf are unchanged."""
-        return self._rtcp.unprotect_into(buf, n)
+        return self._srtcp().unprotect_into(buf, n)
 
     def protect_rtcp(self, rtcp):
         n = len(rtcp)
-        buf = bytearray(n + self._rtcp.TRAILER)
+        stream = self._srtcp()
+        buf = bytearray(n + stream.TRAILER)
         buf[:n] = rtcp
-        self._rtcp.protect_into(buf, n)
+        stream.protect_into(buf, n)
         return bytes(buf)
 
     def unprotect_rtcp(self, srtcp):
         buf = bytearray(srtcp)
-        return bytes(buf[: self._rtcp.unprotect_into(buf, len(buf))])
+        return bytes(buf[: self._srtcp().unprotect_into(buf, len(buf))])

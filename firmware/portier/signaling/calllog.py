@@ -101,3 +101,18 @@ class CallLog:
             raise CallLogError(str(e))
         if data is not None:
             self.loads(data)
+
+
+def append(path, max_entries, direction, peer, outcome, reason=None, start=0, duration=0):
+    """Add one call to the log file, after the entries already in it: a device keeps no log in
+    RAM between calls, and a reboot loses nothing. -> (entry, problem): problem is None, or why
+    the old file could not be read (it is then replaced by a log of this call alone). A bad
+    entry raises CallLogError and leaves the file as it was."""
+    log = CallLog(path, max_entries)
+    problem = None
+    if path:
+        try:
+            log.load()
+        except CallLogError as e:
+            problem = str(e)
+    return log.add(direction, peer, outcome, reason, start, duration), problem
