@@ -57,13 +57,13 @@ ATTEMPTS = 3
 CLEAN_CONCEALED = 3
 
 
-def _until_clean(run_once):
+def _until_clean(run_once, clean=CLEAN_CONCEALED):
     """run_once() -> (result, [receiver stats dicts]); the first run whose receivers concealed at
-    most CLEAN_CONCEALED frames each, else the last one."""
+    most `clean` frames each, else the last one."""
     for attempt in range(ATTEMPTS):
         result, receivers = run_once()
         worst = max(st["concealed"] for st in receivers)
-        if worst <= CLEAN_CONCEALED:
+        if worst <= clean:
             break
         print("attempt %d disturbed (%d frames concealed), again" % (attempt + 1, worst),
               file=sys.stderr)
@@ -243,6 +243,8 @@ def test_loss_and_reordering_on_the_relay_path(tmp_path):
         core.datagram = datagram
 
     async def main():
+        for d in (held, seen, drops):
+            d.clear()
         relay = await Relay.start(SECRET, "127.0.0.1", 0)
         lossy(relay.core)
         token = mint_token(SECRET, 600)
@@ -258,7 +260,14 @@ def test_loss_and_reordering_on_the_relay_path(tmp_path):
         finally:
             relay.close()
 
-    door, phone = asyncio.run(main())
+    def once():
+        door, phone = asyncio.run(main())
+        st = phone.stats.to_dict()
+        # the relay's own drops are concealed by design; so, now and then, is a held packet
+        # that comes after its frame (a quiet machine conceals 3-5 beyond the drops)
+        return (door, phone), [dict(st, concealed=st["concealed"] - door.stats.sent // 20)]
+
+    door, phone = _until_clean(once, clean=8)
     st = phone.stats.to_dict()
     dropped = door.stats.sent // 20
     assert st["srtp_rejected"] == 0 and st["bad"] == 0 and st["duplicates"] == 0
