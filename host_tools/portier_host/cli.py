@@ -175,10 +175,10 @@ def _cmd_flash(args):
     except (flash.FlashError, deploy.DeployError) as e:
         print("flash: %s" % e, file=sys.stderr)
         return 1
-    return _deploy(args.port, board, wait_s=10, device_dir=args.device)
+    return _deploy(args.port, board, wait_s=10, device_dir=args.device, frozen=args.frozen)
 
 
-def _deploy(port, board, wait_s=0, device_dir=None):
+def _deploy(port, board, wait_s=0, device_dir=None, frozen=False):
     import time
 
     from . import deploy
@@ -186,7 +186,7 @@ def _deploy(port, board, wait_s=0, device_dir=None):
     deadline = time.monotonic() + wait_s
     while True:
         try:
-            deploy.deploy(port, board, device_dir=device_dir)
+            deploy.deploy(port, board, device_dir=device_dir, frozen=frozen)
             return 0
         except deploy.PortError as e:
             if time.monotonic() < deadline:  # the board is still booting after esptool's reset
@@ -208,7 +208,7 @@ def _cmd_deploy(args):
             print("deploy: --dry-run needs --board (the board is not asked)", file=sys.stderr)
             return 2
         return _dry_run_deploy(args.port, board, args.device)
-    return _deploy(args.port, board, device_dir=args.device)
+    return _deploy(args.port, board, device_dir=args.device, frozen=args.frozen)
 
 
 def _dry_run_deploy(port, board, device_dir):
@@ -283,6 +283,10 @@ def _cmd_phone(args):
         return 2
 
 
+_FROZEN_HELP = ("the board's MicroPython has portier frozen in (docs/frozen.md): copy only "
+                "main.py and boot.py, remove portier/ from its filesystem")
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="portier", description="Portier host tools")
     parser.add_argument("--version", action="version", version="portier " + __version__)
@@ -337,6 +341,7 @@ def build_parser():
     p.add_argument("--baud", type=int, default=460800)
     p.add_argument("--dry-run", action="store_true", help="print the esptool and mpremote commands")
     p.add_argument("--device", help="deploy this device bundle too (`portier provision`)")
+    p.add_argument("--frozen", action="store_true", help=_FROZEN_HELP)
     p.set_defaults(func=_cmd_flash)
 
     p = sub.add_parser("deploy", help="copy the compiled firmware to a board (changed files only)")
@@ -344,6 +349,7 @@ def build_parser():
     p.add_argument("--board", help="a name in boards/ or a board file (checked against the board)")
     p.add_argument("--dry-run", action="store_true", help="print the mpremote commands")
     p.add_argument("--device", help="also copy this device bundle (`portier provision`)")
+    p.add_argument("--frozen", action="store_true", help=_FROZEN_HELP)
     p.set_defaults(func=_cmd_deploy)
 
     p = sub.add_parser("provision", help="make a door's bundle: keys, certificates, config, "

@@ -341,9 +341,13 @@ class DeployResult:
 
 
 def deploy(port, board=None, firmware_root=paths.FIRMWARE, reset=True, out=None,
-           build_dir=None, device_dir=None):
+           build_dir=None, device_dir=None, frozen=False):
     """Bring the board's firmware up to date with firmware_root and, with device_dir, with the
-    device bundle `portier provision` made there; returns a DeployResult."""
+    device bundle `portier provision` made there; returns a DeployResult.
+
+    frozen: the board's MicroPython image has the portier package frozen in (manifest.py,
+    docs/frozen.md): only main.py and boot.py are copied, and every portier/ file on the
+    filesystem is removed, since the filesystem comes before the frozen modules on sys.path."""
     out = sys.stdout if out is None else out
     bundle = None if device_dir is None else DeviceBundle(device_dir)
     if bundle is not None:
@@ -369,6 +373,8 @@ def deploy(port, board=None, firmware_root=paths.FIRMWARE, reset=True, out=None,
     build_dir = build_dir or tempfile.mkdtemp(prefix="portier-deploy-")
     try:
         local = build_image(firmware_root, build_dir, state.arch)
+        if frozen:
+            local = [f for f in local if "/" not in f.remote]
         mpy_files = [f for f in local if f.remote.endswith(".mpy")]
         if mpy_files:
             check_version(state, mpy_header_version(mpy_files[0].local))

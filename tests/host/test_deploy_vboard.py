@@ -187,3 +187,15 @@ def test_busy_port_is_named(vboard, capsys):
     finally:
         holder.close()
     assert deploy.port_problem(vboard.port) is None
+
+
+def test_frozen_deploy_keeps_only_the_entry_points(vboard, firmware):
+    # A board whose image has portier frozen in: the filesystem's portier/ would shadow it.
+    deploy.deploy(vboard.port, firmware_root=str(firmware), reset=False)
+    before = _flash_files(vboard.flash_dir)
+    result = deploy.deploy(vboard.port, firmware_root=str(firmware), reset=False, frozen=True)
+    assert result.copied == []
+    assert sorted(result.removed) == sorted(p for p in before if p.startswith("portier/"))
+    assert sorted(_flash_files(vboard.flash_dir)) == ["boot.py", "main.py"]
+    again = deploy.deploy(vboard.port, firmware_root=str(firmware), reset=False, frozen=True)
+    assert again.copied == [] and again.removed == []
