@@ -79,5 +79,5 @@ def log_call(cfg, ev, start):
 
     _, problem = calllog.append(cfg.call_log, cfg.call_log_max, ev.direction, ev.peer,
                                 ev.outcome, ev.reason, start, ev.duration_s)
-    forget_modules(("portier.signaling.calllog",))
+    forget_modules(("portier.signaling.calllog", "portier.jsonlog"))
     return problem

@@ -113,7 +113,7 @@ def test_append_over_an_unreadable_file_says_so_and_starts_anew():
     try:
         fsutil.save_atomic(_PATH, b"{not json")
         entry, problem = append(_PATH, 50, "in", "door:1@home", "missed", "timeout", 5, 0)
-        assert problem == "not JSON"
+        assert "not JSON" in problem
         log = CallLog(_PATH)
         log.load()
         assert log.entries() == [entry]

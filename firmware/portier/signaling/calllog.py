@@ -1,17 +1,15 @@
 # The call log: what happened to each call, on this device, bounded and persisted atomically.
 # Sans-IO apart from the optional file: the caller gives start times and durations; nothing
 # here reads a clock. One entry per call per party (the calls issue's invariant).
-import json
-
 from micropython import const
 
-from portier import fsutil
+from portier.jsonlog import JsonLog
 
 _DEFAULT_MAX = const(50)
 _MAX_FILE = const(16384)  # 50 entries of ~120 bytes, with room to spare
 _MAX_PEER = const(96)
 _MAX_REASON = const(32)
-_VERSION = const(1)
+_MAX_LOAD = const(500)  # config's call_log_max bound
 
 # Outcomes, from the point of view of the device that logs them.
 OUTGOING = ("answered", "declined", "busy", "unanswered", "cancelled", "failed")
@@ -47,60 +45,16 @@ def _check_entry(e):
             raise CallLogError(key)
 
 
-class CallLog:
+class CallLog(JsonLog):
     def __init__(self, path=None, max_entries=_DEFAULT_MAX):
-        self.path = path
-        self.max_entries = max_entries
-        self._entries = []
+        JsonLog.__init__(self, path, max_entries, "calls", _check_entry, CallLogError, _MAX_FILE,
+                         _MAX_LOAD)
 
     def add(self, direction, peer, outcome, reason=None, start=0, duration=0):
         """Record one call; start in the caller's time base (unix seconds when the board has
-        NTP time), duration in whole seconds. The oldest entry goes when the log is full."""
-        entry = {"dir": direction, "peer": peer, "outcome": outcome, "reason": reason,
-                 "start": start, "duration": duration}
-        _check_entry(entry)  # before any change: a bad entry leaves the log as it was
-        self._entries.append(entry)
-        if len(self._entries) > self.max_entries:
-            self._entries.pop(0)
-        if self.path:
-            fsutil.save_atomic(self.path, self.dumps())
-        return entry
-
-    def entries(self):
-        return list(self._entries)
-
-    def __len__(self):
-        return len(self._entries)
-
-    def dumps(self):
-        return json.dumps({"v": _VERSION, "calls": self._entries}).encode()
-
-    def loads(self, data):
-        """Replace the entries with a serialised log; raises CallLogError and keeps the current
-        entries if anything in it is malformed."""
-        if len(data) > _MAX_FILE:
-            raise CallLogError("log of %d bytes" % len(data))
-        try:
-            doc = json.loads(data)
-        except ValueError:
-            raise CallLogError("not JSON")
-        if not isinstance(doc, dict) or doc.get("v") != _VERSION:
-            raise CallLogError("version")
-        calls = doc.get("calls")
-        if not isinstance(calls, list):
-            raise CallLogError("calls")
-        for e in calls:
-            _check_entry(e)
-        self._entries = calls[-self.max_entries:]
-
-    def load(self):
-        """Read the log file if there is one (at boot)."""
-        try:
-            data = fsutil.load(self.path, _MAX_FILE)
-        except OSError as e:
-            raise CallLogError(str(e))
-        if data is not None:
-            self.loads(data)
+        NTP time), duration in whole seconds (see JsonLog.add_entry)."""
+        return self.add_entry({"dir": direction, "peer": peer, "outcome": outcome,
+                               "reason": reason, "start": start, "duration": duration})
 
 
 def append(path, max_entries, direction, peer, outcome, reason=None, start=0, duration=0):
