@@ -20,6 +20,10 @@ _MAX_FRAME = const(4096)  # an offer to 8 devices with pkmsg encs stays well und
 _CONNECT_MS = const(10000)
 _OUTBOX_MAX = const(16)  # stanzas held while the link is down (the call engine's, say)
 _IDLE_WAKE_MS = const(1000)  # the keepalive loop's longest sleep
+# A write that has not drained by then (a peer that stopped reading, a dead path TCP has not
+# noticed) breaks the link. Without it the caller (the app's timer loop) would hang, and the
+# board's watchdog (30 s) would reset the board instead of the link reconnecting.
+_WRITE_MS = const(10000)
 
 
 class Link:
@@ -51,6 +55,7 @@ class Link:
         self._closed = asyncio.Event()
         self._ping_n = 0
         self._running = True
+        self.write_timeout_ms = _WRITE_MS
 
     # ---- for the app ----
 
@@ -110,7 +115,7 @@ class Link:
 
         frame = encode_frame(wire.encode(node), _MAX_FRAME)
         async with self._lock:  # one drain at a time: concurrent drains would repeat bytes
-            await self._stream.write(frame)
+            await wait_for_ms(self._stream.write(frame), self.write_timeout_ms)
         self.timer.sent(time.ticks_ms())
         if self.trace is not None:
             self.trace("out", node)
