@@ -1,7 +1,7 @@
-# The media and end-to-end part of the import check of test_firmware_imports.py, in a
+# The media part of the import check of test_firmware_imports.py, in a
 # MicroPython process of its own.
 from test_firmware_imports import MEDIA, import_all
 
 
-def test_media_and_e2e_modules_import():
+def test_media_modules_import():
     import_all(lambda mod: mod.startswith(MEDIA))
