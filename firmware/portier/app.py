@@ -230,6 +230,8 @@ class App(DeviceIO):
             self._started[ev.call_id] = self.link.wall_time(now)
         if ev.kind == "ringing":
             self._led(controls.LED_RINGING)
+            if ev.direction == "out":
+                self._prefetch_media()
         elif ev.kind == "answered":
             self._led(controls.LED_IN_CALL)
         elif ev.kind == "media":

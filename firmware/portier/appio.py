@@ -31,16 +31,27 @@ class DeviceIO:
 
     # ---- media (portier.net.media, built alongside) ----
 
+    def _prefetch_media(self):
+        """An outgoing call rings: its keys are wrapped, so the Signal code goes and the media
+        code comes now, while people walk to their phones, not between accept and first audio
+        (an import of the media stack takes tens of ms on the host, far more on a board)."""
+        if self.media_class is None:
+            self.shed()
+            self._load_media()
+
+    def _load_media(self):
+        # The default, loaded at the first call and then kept: dropped after each call, it
+        # did not fit back into the fragmented heap at the next (tests/host/test_door_heap).
+        from portier import appmem
+
+        self.media_class = appmem.load_media()
+        self.log("D", "app", "media loaded", ok=self.media_class is not None)
+        return self.media_class
+
     async def _start_media(self, ev):
         await self._stop_media()
         self.shed()  # the call key is in ev: the Signal code is done with until the next call
-        media_class = self.media_class
-        if media_class is None:
-            # The default, loaded at the first call and then kept: dropped after each call, it
-            # did not fit back into the fragmented heap at the next (tests/host/test_door_heap).
-            from portier import appmem
-
-            media_class = self.media_class = appmem.load_media()
+        media_class = self.media_class or self._load_media()
         if media_class is None:
             self.log("W", "app", "no media module: call without audio", call_id=ev.call_id)
             return

@@ -41,6 +41,10 @@ DOOR_VOICE = os.path.join(ASSETS, "male-16k.wav")  # the visitor at the door
 PHONE_VOICE = os.path.join(ASSETS, "female-16k.wav")  # the resident
 _KEY_ATTRS = ("reason", "type", "duration", "result")
 _STEP_TIMEOUT_S = 20
+# Ringing -> answer: no one answers within a millisecond of the ring. The door fetches its media
+# code while its call rings (portier.appio._prefetch_media); a scripted instant answer would
+# time that import instead of the accept -> first audio path.
+ANSWER_AFTER_S = 0.3
 
 
 class SimError(Exception):
@@ -469,6 +473,7 @@ class Simulation:
         await door.wait_for(_event("ringing", direction="out"), what="ringing at the door")
 
     async def _talk_then_hang_up(self, answering, hanging_up):
+        await asyncio.sleep(ANSWER_AFTER_S)
         t_accept = (time.monotonic() - self.t0) * 1000
         await answering.command("answer")
         firsts = []

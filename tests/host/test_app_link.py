@@ -282,6 +282,9 @@ def test_pairing_then_press_rings_every_paired_phone(ca, tmp_path):
             out = await door.wait(_stanza("out", "call", "offer"))
             assert out["encs"] == 2
             await _until(lambda: all(phones[j].engine.current() is not None for j in phones))
+            await door.wait(_event("ringing"))
+            # the ringing door loads its media code now, not between accept and first audio
+            await door.wait(lambda x: x.get("msg") == "media loaded" and x.get("ok"))
             await phones[ANNA].command("answer")  # unwraps the key with the real session
             await door.wait(_event("answered"))
             media = await door.wait(_event("media"))
