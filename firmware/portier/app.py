@@ -259,22 +259,22 @@ def config_path(argv=None):
     argv = sys.argv if argv is None else argv
     if len(argv) > 1:
         return argv[1]
+    return getenv("PORTIER_CONFIG") or "portier.json"
+
+
+def getenv(name):
+    """An environment variable, or None (also on a board, whose os has no environment)."""
     try:
         import os
 
-        path = os.getenv("PORTIER_CONFIG")
-    except (AttributeError, ImportError):  # a board's os has no environment
-        path = None
-    return path or "portier.json"
+        return os.getenv(name)
+    except (AttributeError, ImportError):
+        return None
 
 
 def pick_hal(cfg):
-    try:  # `portier vboard` names its pin folder here (a real board's os has no environment)
-        import os
-
-        vboard_io = os.getenv("PORTIER_VBOARD_IO")
-    except (AttributeError, ImportError):
-        vboard_io = None
+    vboard_io = getenv("PORTIER_VBOARD_IO")  # `portier vboard` names its pin folder here
+    # (vboardio.ENV; not imported for it: a board never loads that module)
     if vboard_io and cfg.audio.get("board") is None:
         from portier.hal import vboardio
 

@@ -2,14 +2,10 @@
 # portier.unlock.Unlocker -> the strike (hal.open_door), the door log and an <unlock_result>
 # reply. Phone side: the "unlock PIN" command -> an <unlock> stanza; the door's answer is logged.
 # Imported on first use, so a door that never hears an unlock never loads it.
-import os
 import time
 
 from portier import unlock as ul
-
-
-def _new_id():
-    return "".join("%02X" % b for b in os.urandom(16))
+from portier.signaling.engine import new_id
 
 
 class DoorUnlock:
@@ -68,7 +64,7 @@ async def _on_unlock(app, msg):
 
     reply = st.Stanza("unlock_result", call_id=msg.call_id, call_creator=msg.call_creator,
                       result=d.result, reason=None if opened else d.reason,
-                      retry_after_s=d.retry_after_s, to=d.device, stanza_id=_new_id())
+                      retry_after_s=d.retry_after_s, to=d.device, stanza_id=new_id())
     await app.link.send(reply.to_node())
 
 
@@ -107,6 +103,6 @@ async def send_unlock(app, args):
     enc_type, ciphertext = session.encrypt(app.store, call.peer,
                                            ul.encode_request(call.id, counter, pin))
     s = st.Stanza("unlock", call_id=call.id, call_creator=call.creator,
-                  enc=st.enc(ciphertext, enc_type), to=call.peer, stanza_id=_new_id())
+                  enc=st.enc(ciphertext, enc_type), to=call.peer, stanza_id=new_id())
     await app.link.send(s.to_node())
     app.log("I", "app", "unlock sent", call_id=call.id, counter=counter)

@@ -23,12 +23,9 @@ ENV = "PORTIER_VBOARD_IO"
 
 def io_dir():
     """The pin folder a virtual board gives its door, or None (not on a virtual board)."""
-    try:
-        import os
+    from portier.app import getenv
 
-        return os.getenv(ENV) or None
-    except (AttributeError, ImportError):  # a real board's os has no environment
-        return None
+    return getenv(ENV) or None
 
 
 class VboardDoor(VirtualDoor):

@@ -72,8 +72,10 @@ class SrtpContext:
         xor_impl, mac = _impls(impl)
         kbuf = KeystreamBuffer(keystream_blocks)
 
+        key, salt = bytes(master_key), bytes(master_salt)  # the caller may reuse its buffers
+
         def derive(label, n):
-            return session_key(master_key, master_salt, label, n, kbuf)
+            return session_key(key, salt, label, n, kbuf)
 
         self._rtp_cipher = AesCm(derive(LABEL_RTP_KEY, 16), derive(LABEL_RTP_SALT, 14), kbuf,
                                  xor_impl)
@@ -81,7 +83,7 @@ class SrtpContext:
         # SRTCP keys, cipher, MAC and window are made at the first RTCP packet: a Portier call
         # sends none, and a board then holds neither srtcp.py nor a second cipher and MAC.
         self._rtcp = None
-        self._rtcp_args = (bytes(master_key), bytes(master_salt), kbuf, xor_impl, mac, window)
+        self._rtcp_args = (derive, kbuf, xor_impl, mac, window)
         self._tag_len = tag_len
         # sender RTP: highest index sent (roc, s_l), bound SSRC
         self._tx_started = False
@@ -196,14 +198,10 @@ class SrtpContext:
         if self._rtcp is None:
             from .srtcp import SrtcpStream
 
-            key, salt, kbuf, xor_impl, mac = self._rtcp_args[:5]
-
-            def derive(label, n):
-                return session_key(key, salt, label, n, kbuf)
-
+            derive, kbuf, xor_impl, mac, window = self._rtcp_args
             self._rtcp = SrtcpStream(
                 AesCm(derive(LABEL_RTCP_KEY, 16), derive(LABEL_RTCP_SALT, 14), kbuf, xor_impl),
-                mac(derive(LABEL_RTCP_AUTH, 20)), self._rtcp_args[5])
+                mac(derive(LABEL_RTCP_AUTH, 20)), window)
             self._rtcp_args = None
         return self._rtcp
 

@@ -117,14 +117,14 @@ class _Call:
         self.timers = {}  # name -> ticks_ms deadline
 
 
-def _new_id():
+def new_id():
     # 16 random bytes as 32 uppercase hex characters, as the model's call-ids and stanza ids
     return "".join("%02X" % b for b in os.urandom(16))
 
 
 def _stanza(action, call, **fields):
     # Every stanza the engine sends about a call: its ids, a fresh stanza id, the given fields.
-    return st.Stanza(action, call_id=call.id, call_creator=call.creator, stanza_id=_new_id(),
+    return st.Stanza(action, call_id=call.id, call_creator=call.creator, stanza_id=new_id(),
                      **fields)
 
 
@@ -204,7 +204,7 @@ class CallEngine:
         for device in devices:  # wrap first: a failure here leaves no call behind
             enc_type, ciphertext = self.keys.wrap(device, call_key)
             dest.append((device, st.enc(ciphertext, enc_type)))
-        call = _Call(_new_id(), self.me, "out", to, _OFFERING, now_ms)
+        call = _Call(new_id(), self.me, "out", to, _OFFERING, now_ms)
         call.call_key = call_key
         for device in devices:
             call.legs[device] = _LEG_OFFERED
@@ -317,7 +317,7 @@ class CallEngine:
         self._send(_receipt(offer, caller))
         if self._calls:  # one call at a time: a door is busy while it talks
             self._send(st.Stanza("reject", call_id=offer.call_id, call_creator=offer.call_creator,
-                                 reason="busy", to=caller, stanza_id=_new_id()))
+                                 reason="busy", to=caller, stanza_id=new_id()))
             self._log_only(offer.call_id, caller, "busy", now_ms)
             return None
         call = _Call(offer.call_id, offer.call_creator, "in", caller, _INCOMING, now_ms)
