@@ -1,5 +1,6 @@
 # Helpers for core tests that run under pytest (CPython) and tests/mp_runner.py (MicroPython).
 # Core tests cannot use pytest's features on MicroPython, so they use these instead.
+import os
 import sys
 
 ON_MICROPYTHON = sys.implementation.name == "micropython"
@@ -40,3 +41,13 @@ def unhex(text):
     import binascii
 
     return binascii.unhexlify("".join(text.split()))
+
+
+def remove_file(path):
+    """Delete a file a test wrote and the temporary file of an atomic write of it (fsutil);
+    either may be absent."""
+    for p in (path, path + ".tmp"):
+        try:
+            os.remove(p)
+        except OSError:
+            pass

@@ -1,7 +1,7 @@
 # The call log: bounded, validated, persisted atomically, reloaded intact.
 import os
 
-from coretest import assert_raises
+from coretest import assert_raises, remove_file
 from portier import fsutil
 from portier.signaling.calllog import CallLog, CallLogError, append
 
@@ -9,11 +9,7 @@ _PATH = "portier-test-calllog.json"
 
 
 def _cleanup():
-    for p in (_PATH, _PATH + ".tmp"):
-        try:
-            os.remove(p)
-        except OSError:
-            pass
+    remove_file(_PATH)
 
 
 def test_entries_and_bound():

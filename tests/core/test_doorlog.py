@@ -2,9 +2,8 @@
 # print generically; and the virtual door's strike (vdoor.open_door), which the unlock path
 # drives: energised for the pulse, released after it, every opening recorded.
 import json
-import os
 
-from coretest import assert_raises
+from coretest import assert_raises, remove_file
 from portier import fsutil
 from portier.doorlog import UNLOCK_REFUSED, UNLOCKED, DoorLog, DoorLogError
 
@@ -12,11 +11,7 @@ _PATH = "_test_door_log.json"
 
 
 def _cleanup():
-    for p in (_PATH, _PATH + ".tmp"):
-        try:
-            os.remove(p)
-        except OSError:
-            pass
+    remove_file(_PATH)
 
 
 def _file():

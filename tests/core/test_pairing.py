@@ -4,7 +4,7 @@
 import json
 import os
 
-from coretest import assert_raises
+from coretest import assert_raises, remove_file
 from portier import pairing
 from portier.config import ConfigError
 from portier.e2e import E2eError, keys, session
@@ -34,11 +34,7 @@ def _door():
 
 
 def _cleanup():
-    for p in (_PATH, _PATH + ".tmp"):
-        try:
-            os.remove(p)
-        except OSError:
-            pass
+    remove_file(_PATH)
 
 
 def test_pair_message_opens_and_phone_is_kept():

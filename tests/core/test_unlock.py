@@ -4,7 +4,7 @@
 # are refused; wrong PINs lock the door with growing delays that survive a restart.
 import os
 
-from coretest import assert_raises, unhex
+from coretest import assert_raises, remove_file, unhex
 from e2epair import DOOR, PHONE, answered_pair
 from portier import unlock as ul
 from portier.e2e import keys, session
@@ -30,11 +30,7 @@ class _Call:  # what the engine's answered call offers portier.unlock
 
 
 def _cleanup():
-    for p in (_STATE, _STATE + ".tmp"):
-        try:
-            os.remove(p)
-        except OSError:
-            pass
+    remove_file(_STATE)
 
 
 def _state_bytes():
