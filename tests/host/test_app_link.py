@@ -238,9 +238,6 @@ def test_pairing_then_press_rings_every_paired_phone(ca, tmp_path):
     phone profile). Each phone pairs over a real X3DH session; the door keeps both on flash;
     its button then offers the household one enc per paired phone; Anna answers, Ben is told
     accepted_elsewhere."""
-    from portier import app, config
-    from portier.hal.vdoor import VirtualDoor
-
     RecordingMedia.made.clear()  # shared with other modules' tests that import it
 
     async def body():
@@ -255,16 +252,7 @@ def test_pairing_then_press_rings_every_paired_phone(ca, tmp_path):
         tasks = []
         try:
             await door.wait(lambda d: d.get("msg") == "ready")
-            for jid in (ANNA, BEN):
-                cfg = config.check(_config(ca, jid, tmp_path, sb.port, pair_with=[DOOR],
-                                           profile="phone", control="none"))
-                phones[jid] = app.App(cfg, VirtualDoor({}), media_class=RecordingMedia,
-                                      log=lambda lvl, src, msg, f, j=jid: logs[j].append(
-                                          dict(f, lvl=lvl, src=src, msg=msg)))
-                tasks.append(asyncio.create_task(phones[jid].run()))
-            for jid in (ANNA, BEN):
-                await door.wait(lambda d, j=jid: d.get("msg") == "paired" and d["device"] == j,
-                                timeout=60)
+            await start_paired_phones(ca, tmp_path, sb.port, door, phones, logs, tasks)
             paired = json.loads((tmp_path / "door" / "e2e" / "paired.json").read_text())
             assert sorted(paired) == [ANNA, BEN]
             await _until(lambda: all(any(x["msg"] == "paired" for x in logs[j]) for j in logs))
@@ -321,6 +309,25 @@ def test_pairing_then_press_rings_every_paired_phone(ca, tmp_path):
             await sb.close()
 
     _run(body())
+
+
+async def start_paired_phones(ca, tmp_path, port, door, phones, logs, tasks):
+    """A phone (portier.app, profile phone, in this process) per JID in logs, each pairing with
+    the door; returns once the door has kept them all. phones[jid]: its App, logs[jid]: its log
+    lines, tasks: their run() tasks."""
+    from portier import app, config
+    from portier.hal.vdoor import VirtualDoor
+
+    for jid in logs:
+        cfg = config.check(_config(ca, jid, tmp_path, port, pair_with=[DOOR], profile="phone",
+                                   control="none"))
+        phones[jid] = app.App(cfg, VirtualDoor({}), media_class=RecordingMedia,
+                              log=lambda lvl, src, msg, f, j=jid: logs[j].append(
+                                  dict(f, lvl=lvl, src=src, msg=msg)))
+        tasks.append(asyncio.create_task(phones[jid].run()))
+    for jid in logs:
+        await door.wait(lambda d, j=jid: d.get("msg") == "paired" and d["device"] == j,
+                        timeout=60)
 
 
 class RecordingMedia:

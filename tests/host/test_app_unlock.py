@@ -25,7 +25,8 @@ from portier.wire import stanza as wire  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(__file__))
 from minisb import MiniSwitchboard, server_tls  # noqa: E402
-from test_app_link import Device, RecordingMedia, _config, _event, _provision_door, _until  # noqa: E402
+from test_app_link import (Device, _config, _event, _provision_door, _until,  # noqa: E402
+                           start_paired_phones)
 
 DOOR = "door:1@home"
 ANNA = "anna:2@home"
@@ -68,8 +69,6 @@ def test_unlock_only_by_the_answerer_with_the_pin(tmp_path, runtime):
         door_cfg["switchboard"]["port"] = sb.port
         door = await Device(runtime, door_cfg, tmp_path).start()
         phones, tasks, logs = {}, [], {ANNA: [], BEN: []}
-        from portier import app, config
-        from portier.hal.vdoor import VirtualDoor
 
         def refused(reason, since):
             return door.wait(lambda d: door.lines.index(d) >= since and d.get("msg") == "unlock refused"
@@ -90,16 +89,7 @@ def test_unlock_only_by_the_answerer_with_the_pin(tmp_path, runtime):
 
         try:
             await door.wait(lambda d: d.get("msg") == "ready")
-            for jid in (ANNA, BEN):
-                cfg = config.check(_config(ca, jid, tmp_path, sb.port, pair_with=[DOOR],
-                                           profile="phone", control="none"))
-                phones[jid] = app.App(cfg, VirtualDoor({}), media_class=RecordingMedia,
-                                      log=lambda lvl, src, msg, f, j=jid: logs[j].append(
-                                          dict(f, lvl=lvl, src=src, msg=msg)))
-                tasks.append(asyncio.create_task(phones[jid].run()))
-            for jid in (ANNA, BEN):
-                await door.wait(lambda d, j=jid: d.get("msg") == "paired" and d["device"] == j,
-                                timeout=60)
+            await start_paired_phones(ca, tmp_path, sb.port, door, phones, logs, tasks)
             anna, ben = phones[ANNA], phones[BEN]
 
             # ringing: no answered call yet, at either end
