@@ -203,9 +203,7 @@ def provision(board, wifi_ssid, switchboard, household, wifi_password, pin, name
     """Make a door's bundle; returns a Bundle. board: a name in boards/, a board file, or
     "vboard". wifi_password and pin: the secrets ("" for an open network / unlock off)."""
     from . import provisioning
-    from .switchboard_db import Database, DbError
 
-    host, port = parse_switchboard(switchboard)
     board_obj = None
     if board != VIRTUAL_BOARD:
         try:
@@ -213,17 +211,9 @@ def provision(board, wifi_ssid, switchboard, household, wifi_password, pin, name
         except boards.BoardError as e:
             raise ProvisionError(str(e)) from None
     doc = secrets_document(wifi_password, pin)
-    household_dir = household_dir or os.path.join("households", household)
-    db = db or os.path.join(household_dir, "switchboard.db")
-    hh, created = open_household(household, household_dir, host)
-    database = Database(db)
-    try:
-        provisioning.register_household(database, hh)
-        number = database.next_device_number(household, name)
-        jid = "%s:%d@%s" % (name, number, household)
-        fwconfig.check_jid(jid)
-        folder = out or os.path.join("devices", jid)
-        _clear(folder, force)
+    with _NewDevice(switchboard, household, name, out, household_dir, db, force) as new:
+        host, port, hh, database = new.host, new.port, new.household, new.database
+        jid, number, folder = new.jid, new.number, new.folder
         parent = os.path.dirname(os.path.abspath(folder))
         os.makedirs(parent, exist_ok=True)  # devices/ itself keeps the usual mode
         cfg = door_config(jid, household, host, port, wifi_ssid, board_obj)
@@ -246,11 +236,7 @@ def provision(board, wifi_ssid, switchboard, household, wifi_password, pin, name
         finally:
             os.umask(old_umask)
         _tighten(folder)
-    except (DbError, fwconfig.ConfigError) as e:
-        raise ProvisionError(str(e)) from None
-    finally:
-        database.close()
-    return Bundle(folder, jid, household_dir, created, db, bundle_files(folder))
+    return Bundle(folder, jid, new.household_dir, new.created, new.db, bundle_files(folder))
 
 
 PHONE_CONFIG_NAME = "phone.json"
@@ -263,20 +249,15 @@ def provision_phone(switchboard, household, door, name, out=None, household_dir=
     program runs from anywhere) that pairs with and calls `door`. No secrets: a phone opens no
     door by PIN of its own, it sends the one its user types."""
     from . import provisioning
-    from .switchboard_db import Database, DbError
 
-    host, port = parse_switchboard(switchboard)
-    household_dir = household_dir or os.path.join("households", household)
-    db = db or os.path.join(household_dir, "switchboard.db")
-    hh, created = open_household(household, household_dir, host)
-    database = Database(db)
+    door = door or "door:1@%s" % household
     try:
-        provisioning.register_household(database, hh)
-        door = fwconfig.check_jid(door or "door:1@%s" % household, "--door")
-        number = database.next_device_number(household, name)
-        jid = fwconfig.check_jid("%s:%d@%s" % (name, number, household))
-        folder = out or os.path.join("devices", jid)
-        _clear(folder, force)
+        fwconfig.check_jid(door, "--door")
+    except fwconfig.ConfigError as e:
+        raise ProvisionError(str(e)) from None
+    with _NewDevice(switchboard, household, name, out, household_dir, db, force) as new:
+        host, port, hh, database = new.host, new.port, new.household, new.database
+        jid, number, folder = new.jid, new.number, new.folder
         os.makedirs(folder, mode=0o700, exist_ok=True)
         provisioning.add_device(hh, name, db=database, folder=folder, number=number)
         base = os.path.abspath(folder)
@@ -292,11 +273,47 @@ def provision_phone(switchboard, household, door, name, out=None, household_dir=
             json.dump(cfg, f, indent=1)
             f.write("\n")
         _tighten(folder)
-    except (DbError, fwconfig.ConfigError) as e:
-        raise ProvisionError(str(e)) from None
-    finally:
-        database.close()
-    return Bundle(folder, jid, household_dir, created, db, [PHONE_CONFIG_NAME])
+    return Bundle(folder, jid, new.household_dir, new.created, new.db, [PHONE_CONFIG_NAME])
+
+
+class _NewDevice:
+    """The account step both bundles share, as a `with` block: the household (made the first
+    time), its registration in the switchboard database, the device's JID name:N@household,
+    and its bundle folder (refused if it exists, unless force). Database and config errors in
+    the block become ProvisionError; the database is closed at its end."""
+
+    def __init__(self, switchboard, household, name, out, household_dir, db, force):
+        self.host, self.port = parse_switchboard(switchboard)
+        self.household_dir = household_dir or os.path.join("households", household)
+        self.db = db or os.path.join(self.household_dir, "switchboard.db")
+        self._args = (household, name, out, force)
+        self.database = None
+
+    def __enter__(self):
+        from . import provisioning
+        from .switchboard_db import Database
+
+        household, name, out, force = self._args
+        self.household, self.created = open_household(household, self.household_dir, self.host)
+        self.database = Database(self.db)
+        try:
+            provisioning.register_household(self.database, self.household)
+            self.number = self.database.next_device_number(household, name)
+            self.jid = fwconfig.check_jid("%s:%d@%s" % (name, self.number, household))
+            self.folder = out or os.path.join("devices", self.jid)
+            _clear(self.folder, force)
+        except BaseException as e:
+            self.__exit__(type(e), e, None)
+            raise
+        return self
+
+    def __exit__(self, kind, e, tb):
+        from .switchboard_db import DbError
+
+        self.database.close()
+        if isinstance(e, (DbError, fwconfig.ConfigError)):
+            raise ProvisionError(str(e)) from None
+        return False
 
 
 def _clear(folder, force):
