@@ -5,7 +5,6 @@
 import time
 
 from portier import unlock as ul
-from portier.signaling.engine import new_id
 
 
 class DoorUnlock:
@@ -61,6 +60,7 @@ async def _on_unlock(app, msg):
     if d.device is None:
         return
     from portier.signaling import stanzas as st
+    from portier.signaling.engine import new_id  # loaded with the App; not at this import
 
     reply = st.Stanza("unlock_result", call_id=msg.call_id, call_creator=msg.call_creator,
                       result=d.result, reason=None if opened else d.reason,
@@ -88,7 +88,7 @@ async def send_unlock(app, args):
     """Phone side: ask the door of the answered call to open, with the PIN."""
     from portier.e2e import session
     from portier.signaling import stanzas as st
-    from portier.signaling.engine import CallError
+    from portier.signaling.engine import CallError, new_id
 
     if len(args) != 1:
         raise CallError("unlock takes one PIN")

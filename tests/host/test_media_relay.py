@@ -264,10 +264,11 @@ def test_loss_and_reordering_on_the_relay_path(tmp_path):
         door, phone = asyncio.run(main())
         st = phone.stats.to_dict()
         # the relay's own drops are concealed by design; so, now and then, is a held packet
-        # that comes after its frame (a quiet machine conceals 3-5 beyond the drops)
+        # that comes after its frame (a quiet machine conceals 3-5 beyond the drops; a run
+        # with 7 more scored PESQ 1.76 under a busy suite)
         return (door, phone), [dict(st, concealed=st["concealed"] - door.stats.sent // 20)]
 
-    door, phone = _until_clean(once, clean=8)
+    door, phone = _until_clean(once, clean=5)
     st = phone.stats.to_dict()
     dropped = door.stats.sent // 20
     assert st["srtp_rejected"] == 0 and st["bad"] == 0 and st["duplicates"] == 0
