@@ -5,7 +5,6 @@ heap (of those tried) with which the door pairs two phones and rings them. Host 
 ESP32 is slower (bench_e2e has the per-operation ratios)."""
 
 import asyncio
-import json
 import os
 import sys
 import tempfile
@@ -60,7 +59,6 @@ async def scenario(ca, tmp, heap):
         t_in = _ticks(door.lines, lambda d: d.get("msg") == "in" and d.get("tag") == "pair")
         t_out = _ticks(door.lines, lambda d: d.get("msg") == "out" and d.get("tag") == "pair")
         out["pair_ms"] = t_out - t_in
-        n = len(sb.received)
         t0 = time.monotonic()
         await door.send("press")
         await sb.wait_for(lambda j, node: node.tag == "call" and node.content[0].tag == "offer")

@@ -28,7 +28,7 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import benchlib  # noqa: E402
-from portier_host import build, mprun, paths  # noqa: E402
+from portier_host import mprun, paths  # noqa: E402
 
 GOAL_US = 100.0  # host MicroPython with viper, per full-duplex frame
 FRAME_BUDGET_US = 20000.0
@@ -177,24 +177,16 @@ def _params(frames, rounds, loop_n, loop_rounds, lock_rounds=True):
                                     tuple(c for c, _ in CONFIGS), lock_rounds))
 
 
-def _mp_trees(tmp):
-    """The firmware compiled as deployed, and a copy without the viper modules (what a
-    firmware without the native emitter falls back to)."""
-    viper = os.path.join(tmp, "viper")
-    errors = build.compile_host_tree(paths.FIRMWARE, viper)
-    if errors:
-        raise SystemExit("\n".join(errors))
+def _bytecode_tree(viper, tmp):
+    """A copy of the compiled firmware without the viper modules (what a firmware without the
+    native emitter falls back to)."""
     bytecode = os.path.join(tmp, "bytecode")
     shutil.copytree(viper, bytecode, ignore=shutil.ignore_patterns("*_viper.mpy"))
-    return viper, bytecode
+    return bytecode
 
 
 def _run_mp(tree, params):
-    # The compiled tree only: the firmware sources (which mprun puts on the path) must not
-    # supply the viper modules left out of the bytecode tree.
-    code = ("sys.path[:] = [%r] + [p for p in sys.path if p != %r]\n" % (tree, paths.FIRMWARE)
-            + params + _BODY)
-    return mprun.run_snippet(code, heapsize="256k", timeout=900)
+    return mprun.run_snippet(params + _BODY, heapsize="256k", timeout=900, tree=tree)
 
 
 def _run_cpython(params):
@@ -239,15 +231,11 @@ def run(quick=False):
         p_fast = _params(20, 101, 20000, 101)
         p_slow = _params(2, 21, 20000, 21, False)
         p_cp = _params(5, 41, 20000, 41)
-    tmp = tempfile.mkdtemp(prefix="portier-bench-frame-")
-    try:
-        viper_tree, bytecode_tree = _mp_trees(tmp)
+    with mprun.compiled_firmware() as viper_tree, tempfile.TemporaryDirectory() as tmp:
         runs = {
             "MicroPython, viper": _parse(_run_mp(viper_tree, p_fast)),
-            "MicroPython, bytecode only": _parse(_run_mp(bytecode_tree, p_slow)),
+            "MicroPython, bytecode only": _parse(_run_mp(_bytecode_tree(viper_tree, tmp), p_slow)),
         }
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     runs["CPython (shim)"] = _parse(_run_cpython(p_cp))
     viper = runs["MicroPython, viper"]
     if not all(viper["impl"]) or any(runs["MicroPython, bytecode only"]["impl"]):

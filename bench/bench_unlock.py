@@ -127,18 +127,8 @@ print(gc.mem_alloc() - base)
 
 def _mpy_import_bytes():
     """The same import from the firmware precompiled with mpy-cross, as a board runs it."""
-    import tempfile
-
-    from portier_host import build
-
-    with tempfile.TemporaryDirectory() as tree:
-        errors = build.compile_host_tree(paths.FIRMWARE, tree)
-        if errors:
-            raise SystemExit("firmware does not compile: %s" % errors[0])
-        script = os.path.join(tree, "_bench_import.py")
-        with open(script, "w") as f:
-            f.write("import sys\nsys.path.insert(0, %r)\n" % tree + _IMPORT_MPY)
-        return mprun.run_micropython([script], "256k").stdout.strip()
+    with mprun.compiled_firmware() as tree:
+        return mprun.run_snippet(_IMPORT_MPY, "256k", tree=tree).strip()
 
 
 def run(quick=False):

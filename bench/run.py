@@ -75,17 +75,21 @@ def run_one(name, quick, tmp, capture=False):
     if quick:
         cmd.append("--quick")
     t0 = time.monotonic()
+    tail = ""
     if capture:  # run beside others: print its output in one piece when it is done
         proc = subprocess.run(cmd, cwd=os.path.dirname(HERE), stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True)
         print("== bench_%s.py\n%s" % (name, proc.stdout), end="", flush=True)
         rc = proc.returncode
+        # Repeated with the failure at the end, where a caller that keeps only the last part of
+        # the output (the smoke test, CI) still sees why.
+        tail = "\n".join(proc.stdout.splitlines()[-30:])
     else:
         print("== bench_%s.py" % name, flush=True)
         rc = subprocess.call(cmd, cwd=os.path.dirname(HERE))
     took = time.monotonic() - t0
     if rc != 0 or not os.path.exists(out):
-        return {"name": name, "error": "exit status %d" % rc, "seconds": took}
+        return {"name": name, "error": "exit status %d" % rc, "seconds": took, "tail": tail}
     with open(out) as f:
         res = json.load(f)
     res["seconds"] = took
@@ -286,6 +290,8 @@ def main(argv):
         for name, res in zip(names, done):
             if "error" in res:
                 print("bench: bench_%s.py failed (%s)" % (name, res["error"]), flush=True)
+                if res["tail"]:
+                    print("  its last lines:\n    " + res["tail"].replace("\n", "\n    "))
                 report["failed"].append((name, res["error"]))
             else:
                 report["results"][name] = res

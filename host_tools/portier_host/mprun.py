@@ -1,10 +1,11 @@
 """Run code under the real MicroPython unix port from host tests and benchmarks."""
 
+import contextlib
 import os
 import subprocess
 import tempfile
 
-from . import paths
+from . import build, paths
 
 
 def run_micropython(args, heapsize="96k", cwd=paths.REPO, timeout=300, check=True):
@@ -19,9 +20,25 @@ def run_micropython(args, heapsize="96k", cwd=paths.REPO, timeout=300, check=Tru
     return proc
 
 
-def run_snippet(code, heapsize="96k", timeout=300, check=True):
-    """Run a piece of Python under MicroPython with firmware/ on sys.path; returns stdout."""
-    prologue = "import sys\nsys.path.insert(0, %r)\n" % paths.FIRMWARE
+@contextlib.contextmanager
+def compiled_firmware():
+    """A temporary tree of the firmware compiled with mpy-cross for the host, as a board imports
+    it (no compile on the heap); for run_snippet(tree=...)."""
+    with tempfile.TemporaryDirectory(prefix="portier-mpy-") as tree:
+        errors = build.compile_host_tree(paths.FIRMWARE, tree)
+        if errors:
+            raise RuntimeError("the firmware does not compile: %s" % "; ".join(errors))
+        yield tree
+
+
+def run_snippet(code, heapsize="96k", timeout=300, check=True, tree=None):
+    """Run a piece of Python under MicroPython with firmware/ on sys.path, or only the compiled
+    `tree` (see compiled_firmware) when given; returns stdout."""
+    if tree:  # the sources must not supply what the tree leaves out
+        prologue = "import sys\nsys.path[:] = [%r] + [p for p in sys.path if p != %r]\n" % (
+            tree, paths.FIRMWARE)
+    else:
+        prologue = "import sys\nsys.path.insert(0, %r)\n" % paths.FIRMWARE
     fd, path = tempfile.mkstemp(suffix=".py", prefix="portier-mp-")
     try:
         with os.fdopen(fd, "w") as f:
