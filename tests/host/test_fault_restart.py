@@ -94,9 +94,12 @@ class World:
         await old.close()
         self.s.sb = None
 
-    async def start_switchboard(self):
-        """Start it again on the same ports with the same database."""
+    async def start_switchboard(self, relay_port=None):
+        """Start it again on the same ports (relay_port: another one for the relay) with the
+        same database."""
         (host, port), (rhost, rport), ctx, db = self._addr
+        if relay_port is not None:
+            rport = relay_port
         for _ in range(40):  # a port of the closed one may take a loop turn to be free again
             sb = Switchboard(db, ssl_context=ctx, ring_timeout_s=self.s.ring_timeout_s,
                              trace=self.s._trace)
@@ -241,11 +244,12 @@ def test_press_without_link_logs_no_link_and_rings_nobody_later(tmp_path):
     _run(body())
 
 
-def test_switchboard_gone_while_talking_both_hang_up_once_for_lost_media(tmp_path):
-    """docs/protocol.md 8.3 (c): the switchboard (and so the relay) stays away; media stops
-    first, so after MEDIA_SILENCE_MS each side hangs up with reason connection_lost before the
-    link's 20 s grace. Their terminates wait in the links' outboxes, reach the other side after
-    the restart and are ignored there (the call is closed): one log entry each. Then a new call."""
+def test_restart_that_loses_the_relay_while_talking_ends_the_call_once_for_lost_media(tmp_path):
+    """docs/protocol.md 8.3 (c), when the audio does not come back: the switchboard restarts at
+    once, but its relay is elsewhere now (a relay that lost its bindings acts the same until the
+    legs' next keepalive binds). The links are back within the grace, the audio is not, so after
+    MEDIA_SILENCE_MS each side hangs up with reason connection_lost; the terminates cross and the
+    later one is ignored: one log entry each. Then a new call works."""
     async def body():
         async with World(tmp_path) as w:
             await w.s._ring()
@@ -254,21 +258,19 @@ def test_switchboard_gone_while_talking_both_hang_up_once_for_lost_media(tmp_pat
                 await _wait(party, _msg("media", "first audio"), what="first audio")
             n_door, n_phone = len(w.door.lines), len(w.phone.party.lines)
             await w.stop_switchboard()
+            await w.start_switchboard(relay_port=0)
+            await w.relinked(2)
             ends = []
             for party, start in ((w.door, n_door), (w.phone.party, n_phone)):
-                await _wait(party, _msg("app", "media lost"), start, timeout=40, what="media lost")
-                ends.append(await _wait(party, _event("ended"), start, what="call end"))
+                ends.append(await _wait(party, _event("ended"), start, timeout=40, what="call end"))
             for end in ends:
                 assert (end["outcome"], end["reason"]) == ("answered", "connection_lost")
-            assert not any(_msg("app", "link lost")(d) for _, d in w.door.lines[n_door:])
-            await w.start_switchboard()
-            await w.relinked(2)
-            # the held terminates went out and were acked and ignored: no second entry
-            for party, start in ((w.door, n_door), (w.phone.party, n_phone)):
-                await _wait(party, lambda d: _msg("link", "in", tag="call")(d)
-                            and d.get("action") == "terminate", start, what="held terminate")
-            assert w.phone.app.engine.ignored >= 1
-            assert _leds(w.door, n_door)[:2] == [controls.LED_CONNECTING, controls.LED_IDLE]
+            # at least one side heard the silence itself (the other may have had its terminate)
+            assert any(_msg("app", "media lost")(d) for party, start in
+                       ((w.door, n_door), (w.phone.party, n_phone)) for _, d in party.lines[start:])
+            assert not any(_msg("app", "link lost")(d) for _, d in w.door.lines)
+            await _wait(w.door, _msg("app", "led", state=controls.LED_IDLE), n_door)
+            assert _leds(w.door, n_door) == [controls.LED_IDLE]  # in call until it ended
 
             n, n_phone = len(w.door.lines), len(w.phone.party.lines)
             await w.s.door.command("press")
