@@ -217,7 +217,7 @@ class App(DeviceIO):
         from portier.signaling.engine import Event, new_id
 
         self._no_link_press = True
-        self.log("W", "app", "no link: call not placed", down=self.link.timer.state)
+        self.log("W", "app", "no link: call not placed", link_state=self.link.timer.state)
         await self._on_event(Event("ended", new_id(), "out", to, outcome="failed",
                                    reason=REASON_NO_LINK))
 

@@ -121,6 +121,13 @@ class RelayCore:
         old = call.legs.get(pid)
         if old is not None and old != addr:
             self._by_addr.pop(old, None)  # the party moved (NAT rebinding): follow it
+        owner = self._by_addr.get(addr)
+        if owner is not None and owner != (handle, pid):
+            # The address served another leg before (a port the OS gave out again): that leg
+            # loses it, so the other call's end cannot unbind this one.
+            stale = self._calls.get(owner[0])
+            if stale is not None and stale.legs.get(owner[1]) == addr:
+                del stale.legs[owner[1]]
         if old != addr and self._store is not None:  # keepalive binds change nothing: no write
             self._store.save_relay_leg(handle, pid, addr[0], addr[1], call.expiry)
         call.legs[pid] = addr
@@ -135,7 +142,8 @@ class RelayCore:
                 if now_s - c.last_s > IDLE_TIMEOUT_S or now_s > c.expiry]
         for handle in gone:
             for addr in self._calls.pop(handle).legs.values():
-                self._by_addr.pop(addr, None)
+                if self._by_addr.get(addr, (handle,))[0] == handle:
+                    self._by_addr.pop(addr, None)
             if self._store is not None:
                 self._store.forget_relay_call(handle)
         return len(gone)

@@ -100,6 +100,21 @@ def test_idle_and_expired_calls_are_unbound():
     assert core2.expire(NOW + 601) == 1
 
 
+def test_an_address_reused_by_a_new_call_stays_bound_when_the_old_call_ends():
+    core, _ = _bound_pair()  # A and B talk in the first call
+    token2 = mint_token(SECRET, 600, NOW + 10)
+    C = ("127.0.0.1", 40004)
+    core.datagram(_bind(1, token2), A, NOW + 10)  # A's port, given out again for a new call
+    core.datagram(_bind(2, token2), C, NOW + 10)
+    assert core.datagram(b"\x80b", B, NOW + 10) == []  # the old peer no longer reaches A
+    for t in range(NOW + 10, NOW + 100, 20):  # the new call is busy, the old one goes quiet
+        assert core.datagram(b"\x80a", A, t) == [(b"\x80a", C)]
+        core.datagram(b"\x80c", C, t)
+    assert core.expire(NOW + 100) == 1  # the old call
+    assert core.datagram(b"\x80a", A, NOW + 100) == [(b"\x80a", C)]
+    assert core.datagram(b"\x80b", B, NOW + 100) == []
+
+
 def test_bindings_outlive_a_restart_through_the_database(tmp_path):
     from portier_host.switchboard_db import Database
 

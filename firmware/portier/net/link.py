@@ -226,6 +226,7 @@ class Link:
                 if time.ticks_diff(now, t) < self.hold_ms:
                     await self._write(node)
                 else:
-                    self.log("I", "held stanza dropped", tag=node.tag, held_ms=time.ticks_diff(now, t))
+                    self.log("I", "held stanza dropped", tag=node.tag,
+                             held_ms=time.ticks_diff(now, t))
             if self.on_ready is not None:
                 await self.on_ready(self)
