@@ -3,8 +3,8 @@
 # parses every stanza from these tables, which costs a board far less RAM than a class per action.
 #
 # This module holds the tables a call needs while it is under way (reject, terminate, transport,
-# mute_v2, heartbeat, ack, enc); those that set a call up (offer, preaccept, accept, receipt,
-# relay, te2, relaylatency) and the unlock pair are in _setuptables.py, loaded by table() on
+# mute_v2, heartbeat, the unlock pair, ack, enc); those that set a call up (offer, preaccept,
+# accept, receipt, relay, te2, relaylatency) are in _setuptables.py, loaded by table() on
 # first use and dropped with the Signal code at the app's quiet moments (portier.appmem: media
 # start, call end), so they are not held through the call.
 from ._callkinds import ATTRS, BODY, BOOL, DEC, ENCTYPE, FIXED, ID, JID, JIDS, NEST, ONE, OPT, REASON, REQ
@@ -34,6 +34,11 @@ TABLES = {
     ), False, None),
     "mute_v2": (IDS + ("mute-state", "muted", BOOL | REQ, None), (), False, None),
     "heartbeat": (IDS, (), False, None),
+    # Portier extension (docs/protocol.md section 10): door unlock, its words outside the
+    # version-1 dictionary (raw strings on the wire), so older decoders read "unknown" actions.
+    "unlock": (IDS, ("enc", NEST | ONE << 5, "enc", "enc", ()), False, None),
+    "unlock_result": (IDS + ("result", "result", REASON | REQ, None, "reason", "reason", REASON, None,
+                             "retry_after", "retry_after_s", DEC, None), (), False, None),
     # outside <call>
     "ack": (("class", "ack_class", STR | REQ, "call", "id", "stanza_id", ID | REQ, None, "to", "to", JID, None,
              "from", "frm", JID, None, "type", "ack_type", STR, None, "participant", "participant", JID, None,
@@ -48,7 +53,7 @@ TABLES = {
 CALL_ACTIONS = ("offer", "preaccept", "accept", "reject", "terminate", "transport", "relaylatency", "mute_v2",
                 "heartbeat", "unlock", "unlock_result")
 ADDRESS_FIELD = "address"  # te2 / relaylatency bodies: 6-byte IPv4+port or 18-byte IPv6+port
-_SETUP = ("offer", "preaccept", "accept", "receipt", "relay", "te2", "relaylatency", "unlock", "unlock_result")
+_SETUP = ("offer", "preaccept", "accept", "receipt", "relay", "te2", "relaylatency")
 
 
 def table(action):

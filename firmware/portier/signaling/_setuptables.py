@@ -1,10 +1,9 @@
 # The tables of the stanzas that set a call up (docs/protocol.md 3.2-3.6, 3.12: offer, preaccept,
-# accept, <receipt>, the <relay> block and its <te2>, relaylatency) and of the door unlock pair
-# (section 10), in the flat format described in _calltables.py. Loaded by _calltables.table() on
-# first use; through a call the app drops this module at its quiet moments (portier.appmem), and
-# the next set-up (or an unlock) loads it again.
+# accept, <receipt>, the <relay> block and its <te2>, relaylatency), in the flat format described
+# in _calltables.py. Loaded by _calltables.table() on first use; through a call the app drops this
+# module at its quiet moments (portier.appmem), and the next set-up loads it again.
 from ._callkinds import ANY, ATTRS, AUDIO, BODY, DEC, DICT, ENCS, FIXED, ID, IGNORE, ITEMS, JID, LATENCY, MANY
-from ._callkinds import NEST, OFFER_CAPABILITY, ONE, OPT, PREACCEPT_CAPABILITY, REASON, RECEIPT_OF, REQ, STR
+from ._callkinds import NEST, OFFER_CAPABILITY, ONE, OPT, PREACCEPT_CAPABILITY, RECEIPT_OF, REQ, STR
 from ._calltables import DEST, IDS, REASON_ATTR
 
 _AUDIO = ("audio", AUDIO | MANY << 5, "audio", None, ())
@@ -42,11 +41,6 @@ SETUP_TABLES = {
         "te", BODY | ONE << 5, "address", None, ("latency", "rtt_ms", LATENCY | REQ, None,
                                                  "relay_name", "relay_name", STR, None),
     ) + DEST, False, None),
-    # Portier extension (docs/protocol.md section 10): door unlock, its words outside the
-    # version-1 dictionary (raw strings on the wire), so older decoders read "unknown" actions.
-    "unlock": (IDS, ("enc", NEST | ONE << 5, "enc", "enc", ()), False, None),
-    "unlock_result": (IDS + ("result", "result", REASON | REQ, None, "reason", "reason", REASON, None,
-                             "retry_after", "retry_after_s", DEC, None), (), False, None),
     # outside <call>
     "receipt": (("id", "stanza_id", ID | REQ, None, "to", "to", JID, None, "from", "frm", JID, None),
                 ("offer", RECEIPT_OF | ONE << 5, None, None, ()), False, None),
