@@ -2,7 +2,7 @@
 # the offer only until the switchboard acks it, the relay block and the callee's wrapped key
 # only until the media event has carried them to the app. The flows around still work: a late
 # duplicate ack is ignored, the call ends normally.
-from enginenet import RELAY, FakeKeys, Net, only, ring
+from enginenet import RELAY, FakeKeys, Net, only
 from portier.signaling import stanzas as st
 from portier.signaling.engine import CallEngine
 

@@ -4,7 +4,7 @@
 # module at its quiet moments (portier.appmem), and the next set-up loads it again.
 from ._callkinds import ANY, ATTRS, AUDIO, BODY, DEC, DICT, ENCS, FIXED, ID, IGNORE, ITEMS, JID, LATENCY, MANY
 from ._callkinds import NEST, OFFER_CAPABILITY, ONE, OPT, PREACCEPT_CAPABILITY, RECEIPT_OF, REQ, STR
-from ._calltables import DEST, IDS, REASON_ATTR
+from ._calltables import DEST, IDS
 
 _AUDIO = ("audio", AUDIO | MANY << 5, "audio", None, ())
 _VIDEO = ("video", IGNORE | OPT << 5, None, None, ())
