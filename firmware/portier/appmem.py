@@ -10,9 +10,11 @@ from micropython import const
 # The Signal-session code (store, X3DH, ratchet, protobuf, X25519) runs for a moment per call
 # or pairing: the call key's wrap/unwrap, a <pair>. Dropped at quiet moments (media start,
 # pairing done, call over) it does not sit on the heap through the call. The package module
-# portier.e2e stays: E2eError keeps its identity for every `except`.
+# portier.e2e stays: E2eError keeps its identity for every `except`. The link's pairing and
+# prekey stanzas (portier.signaling.linkpair) go with it: a door needs them only for a <pair>;
+# so do the tables of the stanzas that set a call up (portier.signaling._setuptables).
 _E2E = "portier.e2e."
-_E2E_TOO = ("portier.crypto.x25519",)
+_E2E_TOO = ("portier.crypto.x25519", "portier.signaling.linkpair", "portier.signaling._setuptables")
 
 
 _EARLY_GC_SHARE = const(16)  # collect after each 1/16 of the heap is allocated
@@ -52,7 +54,7 @@ def forget_modules(names):
 
 
 def transient_e2e_modules():
-    """The once-per-call e2e modules loaded now (see _E2E)."""
+    """The once-per-call e2e modules (and linkpair, _setuptables) loaded now (see _E2E)."""
     return [k for k in sys.modules if k.startswith(_E2E) or k in _E2E_TOO]
 
 

@@ -8,11 +8,14 @@ from portier import unlock as ul
 
 
 class DoorUnlock:
-    """The door's unlock state for the life of the app: the checks, the verifier, the log."""
+    """The door's unlock state for the life of the app: the checks and the PIN verifier. What an
+    unlock needs only for a moment is not kept (an unlock comes mid-call, on top of the media
+    stack): the Signal store is made per use, so the Signal code the decryption loads goes again
+    right after it (_forget), the secrets module is read once and dropped, and the door log is
+    loaded for each entry (_log_entry), not held with all its entries."""
 
     def __init__(self, app, now_ms):
         from portier import secrets
-        from portier.doorlog import DoorLog
 
         cfg = app.cfg
         salt = verifier = None
@@ -21,14 +24,41 @@ class DoorUnlock:
             salt, verifier = s.pin_salt, s.pin_hmac
         except ValueError as e:  # never the file's content: SecretsError names the field only
             app.log("E", "door", "secrets unreadable: unlock off", error=str(e))
-        self.log = DoorLog(cfg.door_log, cfg.door_log_max)
-        try:
-            self.log.load()
-        except ValueError as e:  # a corrupt log must not keep the door shut: start afresh
-            app.log("W", "door", "door log unreadable", error=str(e))
         # A corrupt state file raises here: unlock stays refused (fail closed) rather than
         # forgetting counters and failures.
-        self.unlocker = ul.Unlocker(app.store, cfg.unlock_state, salt, verifier, now_ms)
+        self.unlocker = ul.Unlocker(lambda: app.store, cfg.unlock_state, salt, verifier, now_ms)
+
+
+def _forget(app, extra=()):
+    """Drop the Signal code an unlock loaded (portier.appmem), and `extra` modules, in one
+    collection: mid-call, the next quiet moment is the call's end."""
+    from portier import appmem
+
+    appmem.forget_modules(appmem.transient_e2e_modules() + list(extra))
+
+
+def _log_entry(app, now, opened, fields):
+    """One door log entry; the log (portier.doorlog over portier.jsonlog) is loaded for it and
+    dropped after, as the call log is."""
+    from portier import appmem
+
+    _write_log_entry(app, now, opened, fields)  # its locals (the log, its class) end here
+    appmem.forget_modules(("portier.doorlog", "portier.jsonlog"))
+
+
+def _write_log_entry(app, now, opened, fields):
+    from portier.doorlog import UNLOCK_REFUSED, UNLOCKED, DoorLog
+
+    cfg = app.cfg
+    log = DoorLog(cfg.door_log, cfg.door_log_max)
+    try:
+        log.load()
+    except ValueError as e:  # a corrupt log must not keep the door shut: start afresh
+        app.log("W", "door", "door log unreadable", error=str(e))
+    try:
+        log.add(app.link.wall_time(now), UNLOCKED if opened else UNLOCK_REFUSED, **fields)
+    except (OSError, ValueError) as e:
+        app.log("E", "door", "door log not written", error=str(e))
 
 
 async def on_stanza(app, msg):
@@ -49,14 +79,9 @@ async def _on_unlock(app, msg):
     fields = {"peer": d.device, "call_id": d.call_id, "result": d.result, "reason": d.reason,
               "retry_after": d.retry_after_s}
     app.log("I" if opened else "W", "door", "unlocked" if opened else "unlock refused", **fields)
-    door = app._door_unlock
-    if door is not None:
-        from portier.doorlog import UNLOCK_REFUSED, UNLOCKED
-
-        try:
-            door.log.add(app.link.wall_time(now), UNLOCKED if opened else UNLOCK_REFUSED, **fields)
-        except (OSError, ValueError) as e:
-            app.log("E", "door", "door log not written", error=str(e))
+    if app._door_unlock is not None:
+        _forget(app, ("portier.secrets",))  # the decision is made and stored: its code goes
+        _log_entry(app, now, opened, fields)
     if d.device is None:
         return
     from portier.signaling import stanzas as st

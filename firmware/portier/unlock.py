@@ -198,12 +198,14 @@ class Decision:
 
 
 class Unlocker:
-    """The door's checks. store: the door's Signal store; pin_salt/pin_hmac: the verifier of
-    portier.secrets (None: unlock not set up); now_ms: ticks_ms at start. A stored failure
-    count re-arms its whole delay from now_ms: a restart never shortens a lockout."""
+    """The door's checks. store: the door's Signal store, or a function that returns it (the
+    app's: a store made per use, so the Unlocker holds no Signal code between unlocks and the
+    app can drop it, portier.appmem); pin_salt/pin_hmac: the verifier of portier.secrets
+    (None: unlock not set up); now_ms: ticks_ms at start. A stored failure count re-arms its
+    whole delay from now_ms: a restart never shortens a lockout."""
 
     def __init__(self, store, state_path, pin_salt, pin_hmac, now_ms):
-        self.store = store
+        self._store = store
         self.state = State(state_path)
         self._salt = pin_salt
         self._verifier = pin_hmac
@@ -282,7 +284,8 @@ class Unlocker:
             return counter, pin
 
         try:
-            counter, pin = session.decrypt(self.store, device, enc.type, enc.ciphertext, accept)
+            store = self._store() if callable(self._store) else self._store
+            counter, pin = session.decrypt(store, device, enc.type, enc.ciphertext, accept)
         except E2eError:  # forged, or already consumed: the ratchet refuses it
             return (why[0] if why else "bad_message"), None, None
         return None, counter, pin

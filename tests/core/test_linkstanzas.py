@@ -77,3 +77,30 @@ def test_malformed_link_stanzas_are_refused():
     assert_raises(LinkError, ls.failure, "bored")
     assert_raises(LinkError, ls.ready, "a:1@b", -1)
     assert isinstance(LinkError("x"), ValueError)
+
+
+def test_pairing_half_loads_on_first_use_and_comes_back_after_a_drop():
+    # The door's link path (hello, ready, ping/pong, call stanzas) never loads linkpair; a <pair>
+    # or one of its builders does, and after the app drops it (appmem) it loads afresh, whole.
+    import sys
+
+    from portier import appmem
+
+    appmem.forget_modules(["portier.signaling.linkpair"])
+    for node in (ls.ping("P1"), ls.ready("door:1@home", 5), ls.failure("auth")):
+        _rt(node)
+    assert not ls.is_call_stanza(ls.pong("P1"))
+    assert "portier.signaling.linkpair" not in sys.modules
+    assert_raises(LinkError, ls.parse, Node("message", {}))
+    assert "portier.signaling.linkpair" not in sys.modules
+    got = _rt(ls.pair_result("R1", "anna:1@home", True))
+    assert got.kind == "pair_result" and got.ok
+    assert "portier.signaling.linkpair" in sys.modules
+    assert "portier.signaling.linkpair" in appmem.transient_e2e_modules()
+    assert appmem.forget_modules(appmem.transient_e2e_modules()) >= 1
+    assert "portier.signaling.linkpair" not in sys.modules
+    got = _rt(Node("iq", {"id": "Q9", "type": "result"}))  # parse() alone loads it again
+    assert got.kind == "iq_result" and got.id == "Q9"
+    assert _rt(ls.pair("R2", "door:1@home", "msg", b"\x01" * 9)).ciphertext == b"\x01" * 9
+    assert_raises(AttributeError, getattr, ls, "no_such_builder")
+    assert not hasattr(ls, "_parse_pair")  # only the builders are reachable here

@@ -42,6 +42,32 @@ def test_token_numbers_used_below():
     assert len(tokens.TOKENS) - 1 <= tokens.MAX_TOKEN
 
 
+def test_token_index_finds_every_token_and_nothing_else():
+    # tokens.index is a hash index over TOKENS: every token at its own position, as a fresh
+    # (not interned) string too; near misses, prefixes, empty and non-str -> 0, with no allocation.
+    import micropython
+
+    for i in range(1, len(tokens.TOKENS)):
+        text = tokens.TOKENS[i]
+        assert tokens.index(text) == i, text
+        assert tokens.index(str(text.encode(), "utf-8")) == i, text
+    for text in ("", "Call", "call ", "cal", "calls", "offerr", "8001", "10", "portier.", "lid@x",
+                 "S.whatsapp.net", "pcmu\x00", "k"):
+        assert tokens.index(text) == 0, text
+    for other in (None, 1, b"call", ["call"]):
+        assert tokens.index(other) == 0
+    # many strings that are not tokens land on occupied slots: each must still say 0
+    for n in range(600 if ON_MICROPYTHON else 5000):
+        assert tokens.index("x%d" % n) == 0
+    fresh = str(b"terminate", "ascii")
+    micropython.heap_lock()
+    try:
+        found = tokens.index(fresh) + tokens.index("no-such-token")
+    finally:
+        micropython.heap_unlock()
+    assert found == 0x18
+
+
 def test_tag_only_nodes():
     _both_ways(Node("call"), "d0 01")
     _both_ways(Node("a"), "d0 fc 01 61")

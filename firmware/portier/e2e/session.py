@@ -9,7 +9,6 @@ from micropython import const
 from . import E2eError
 from .messages import parse_prekey_message, parse_signal_message
 from .ratchet import MAX_STATE_BYTES, State
-from .x3dh import responder_state
 
 MAX_STATES = const(3)
 _RECORD_MAGIC = const(0x52)  # "R"
@@ -122,6 +121,8 @@ def _decrypt_pkmsg(store, address, data, accept):
             record.pop(i)
             store.put_session(address, pack_record([state.to_bytes()] + record))
             return result
+    from .x3dh import responder_state  # only a new session's pkmsg: a msg never loads X3DH
+
     store.check_identity(address, pk.identity_key)
     identity_private, identity_public, registration = store.identity()
     signed_private, signed_public, _ = store.signed_prekey(pk.signed_prekey_id)

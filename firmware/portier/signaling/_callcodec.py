@@ -1,10 +1,10 @@
 # The generic engine behind portier.signaling.stanzas: builds a Node from a Stanza and parses a
-# Node back, driven by the tables in _calltables.py. Parsing checks required attributes, value
+# Node back, driven by the tables in _calltables.py (and _setuptables.py). Parsing checks required attributes, value
 # syntax and child order, and raises CallStanzaError (a StanzaError) for anything else.
 from portier.wire._node import Node  # not .stanza: the call layer needs no codec
 
 from . import _callkinds as T
-from ._calltables import CALL_ACTIONS, ENVELOPE, TABLES
+from ._calltables import CALL_ACTIONS, ENVELOPE, table
 from ._callvalues import CallStanzaError, _get_attrs, _put_attrs, read_value  # noqa: F401
 
 
@@ -12,14 +12,14 @@ class Stanza:
     """One call stanza: `.action` plus the fields its table names (None when absent)."""
 
     def __init__(self, action, **fields):
-        table = TABLES.get(action)
-        if table is None and action != "unknown":
+        spec = table(action)
+        if spec is None and action != "unknown":
             raise CallStanzaError("no stanza %r" % (action,))
         self.action = action
         if action in CALL_ACTIONS or action == "unknown":
             _attr_defaults(self, ENVELOPE)
-        if table is not None:
-            _defaults(self, table)
+        if spec is not None:
+            _defaults(self, spec)
         for k in fields:
             if not hasattr(self, k) and action != "unknown":
                 raise CallStanzaError("%s has no field %s" % (action, k))
@@ -54,8 +54,8 @@ class Stanza:
         return _envelope(self, node) if self.action in CALL_ACTIONS else node
 
 
-def _defaults(obj, table):
-    attrs, children, keep_extra, body_field = table
+def _defaults(obj, spec):
+    attrs, children, keep_extra, body_field = spec
     _attr_defaults(obj, attrs)
     if keep_extra:
         obj.extra = {}

@@ -2,12 +2,12 @@
 from portier.wire._node import Node  # not .stanza: the call layer needs no codec
 
 from . import _callkinds as T
-from ._calltables import ADDRESS_FIELD, TABLES
+from ._calltables import ADDRESS_FIELD, IDS, table
 from ._callcodec import CallStanzaError, _put_attrs, read_value
 
 
 def build_node(action, obj):
-    attrs_spec, children, keep_extra, body_field = TABLES[action]
+    attrs_spec, children, keep_extra, body_field = table(action)
     attrs = dict(obj.extra) if keep_extra else {}
     _put_attrs(attrs_spec, obj, attrs)
     if body_field is not None:
@@ -88,5 +88,5 @@ def _build_child(children, i, obj, kids):
         if obj.of != "offer" and obj.of != "accept":
             raise CallStanzaError("receipt of %r" % obj.of)
         ids = {}
-        _put_attrs(TABLES["offer"][0], obj, ids)
+        _put_attrs(IDS, obj, ids)
         kids.append(Node(obj.of, ids))

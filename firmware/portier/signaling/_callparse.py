@@ -1,11 +1,11 @@
 # Table-driven parsing of one stanza element: required attributes, value syntax, child order.
 from . import _callkinds as T
-from ._calltables import ADDRESS_FIELD, TABLES
+from ._calltables import ADDRESS_FIELD, IDS, table
 from ._callcodec import CallStanzaError, Stanza, _body, _get_attrs, read_value
 
 
 def parse_node(action, node):
-    attrs_spec, children, keep_extra, body_field = TABLES[action]
+    attrs_spec, children, keep_extra, body_field = table(action)
     obj = Stanza(action)
     _get_attrs(attrs_spec, node, obj)
     if keep_extra:
@@ -76,7 +76,7 @@ def _parse_child(children, j, kids, i, obj):
         if tag != "offer" and tag != "accept" or kid.content is not None:
             raise CallStanzaError("<receipt> holds one empty <offer> or <accept>")
         obj.of = tag
-        _get_attrs(TABLES["offer"][0], kid, obj)
+        _get_attrs(IDS, kid, obj)
     return i + 1
 
 

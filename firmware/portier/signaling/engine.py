@@ -295,6 +295,7 @@ class CallEngine:
                     return self._end(call, "refused", "failed", "error %d" % ack.error_code, now_ms)
                 call.relay = ack.relay
                 call.timers.pop("ack", None)
+                call.offer = None  # acked: never sent again, so not held through the call
                 return self._move(call, "acked")
         return None  # acks of everything else need nothing
 
@@ -463,6 +464,8 @@ class CallEngine:
         call.timers["max"] = time.ticks_add(now_ms, self.max_call_ms)
         self._emit("answered", call, device)
         self._emit("media", call, device, call_key=call.call_key, codec=call.codec, relay=call.relay)
+        # What set the call up is the media event's now: not held through the call (~2 KB).
+        call.offer = call.relay = call.enc = None
 
     def _duration_s(self, call, now_ms):
         if call.answered_ms is None:

@@ -42,14 +42,28 @@ TOKENS = (
 
 
 
-# text -> byte: a dict, about 1.5 KiB more than a binary search over TOKENS but 15x faster per
-# lookup on MicroPython, and the encoder looks up every string (measured in bench_stanzas).
-_INDEX = {}
+# text -> byte: an open-addressing hash index in one 512-byte bytearray (slot: the low bits of
+# hash(text), then the next slots until the token or an empty slot), built at import since each
+# runtime hashes strings its own way. It allocates nothing per lookup and is about 1.4 KB lighter
+# than the dict it replaces on the 64-bit host, at about 1.2x the dict's lookup time (0.30 vs
+# 0.25 us there: 159 tokens fill 31 % of the slots, so a lookup rarely probes twice).
+_SLOTS = const(512)
+_INDEX = bytearray(_SLOTS)
 for _i in range(1, len(TOKENS)):
-    _INDEX[TOKENS[_i]] = _i
-del _i
+    _h = hash(TOKENS[_i]) & (_SLOTS - 1)
+    while _INDEX[_h]:
+        _h = (_h + 1) & (_SLOTS - 1)
+    _INDEX[_h] = _i
+del _i, _h
 
 
 def index(text):
     """The token byte for text, or 0 when text is not in the dictionary."""
-    return _INDEX.get(text, 0) if isinstance(text, str) else 0
+    if not isinstance(text, str):
+        return 0
+    h = hash(text) & (_SLOTS - 1)
+    while True:
+        i = _INDEX[h]
+        if not i or TOKENS[i] == text:
+            return i
+        h = (h + 1) & (_SLOTS - 1)
