@@ -3,16 +3,13 @@ object sizes). Not part of `make bench` (bench/bench_*.py); run it by hand:
 
   .venv/bin/python bench/heapprobe.py imports          # import cost per firmware module
   .venv/bin/python bench/heapprobe.py peak [--heap 384k]   # live heap over an answered call
-  .venv/bin/python bench/heapprobe.py fit [--lo 64] [--hi 384] [--step 8] [--repeat 3]
-                                                       # smallest -X heapsize= completing it
 
 "imports": one MicroPython process imports every host-importable firmware module in dependency
 order (a module's portier imports first), so each row is that module's own cost: gc.mem_alloc()
 after gc.collect(), before and after its import.
 "peak": the answered scenario of `portier sim` (--talk 2) with a sampler task in the door that
 every 20 ms collects and reads gc.mem_alloc(): the live high-water and the log line it followed.
-"fit": bisects the door's heap (kB) over the same scenario, without the sampler; a size counts
-as completing when --repeat runs in a row do (near the limit the outcome depends on timing).
+The smallest heap completing the call: `python -m portier_host.heapfit` (bench_call reports it).
 """
 
 import argparse
@@ -173,36 +170,6 @@ def cmd_peak(args):
     return 1 if result["problems"] else 0
 
 
-def _completes(kb, talk_s, repeat=1):
-    """The call completes at kb, `repeat` times in a row (near the limit it depends on timing:
-    when the collector runs decides how fragmented the heap is at the big allocations)."""
-    for i in range(repeat):
-        result, _ = _sim("%dk" % kb, talk_s, False)
-        ok = not result["problems"]
-        why = "" if ok else (result["problems"][-1].splitlines() or [""])[-1][:150]
-        print("  %4d k: %s %s" % (kb, "ok" if ok else "FAIL", why), flush=True)
-        if not ok:
-            return False
-    return True
-
-
-def cmd_fit(args):
-    lo, hi = args.lo, args.hi  # lo assumed failing, hi must complete
-    if not _completes(hi, args.talk, args.repeat):
-        print("does not complete even at %dk" % hi)
-        return 1
-    while hi - lo > args.step:
-        mid = (lo + hi) // 2 // args.step * args.step
-        if mid <= lo:
-            mid = lo + args.step
-        if _completes(mid, args.talk, args.repeat):
-            hi = mid
-        else:
-            lo = mid
-    print("smallest heap completing the answered call: %dk (step %dk)" % (hi, args.step))
-    return 0
-
-
 _FIRMWARE = [paths.FIRMWARE]  # --firmware: another tree for the door (e.g. `git archive` of a
 # commit, to measure "before"); the phones and the switchboard always run this checkout.
 
@@ -331,16 +298,10 @@ def main(argv):
     p = sub.add_parser("peak")
     p.add_argument("--heap", default="384k")
     p.add_argument("--talk", type=float, default=2.0)
-    p = sub.add_parser("fit")
-    p.add_argument("--lo", type=int, default=64)
-    p.add_argument("--hi", type=int, default=384)
-    p.add_argument("--step", type=int, default=8)
-    p.add_argument("--talk", type=float, default=2.0)
-    p.add_argument("--repeat", type=int, default=3, help="runs that must all complete")
     ap.add_argument("--firmware", default=paths.FIRMWARE, help="the door's firmware/ folder")
     args = ap.parse_args(argv[1:])
     _FIRMWARE[0] = os.path.abspath(args.firmware)
-    return {"imports": cmd_imports, "peak": cmd_peak, "fit": cmd_fit}[args.cmd](args)
+    return {"imports": cmd_imports, "peak": cmd_peak}[args.cmd](args)
 
 
 if __name__ == "__main__":

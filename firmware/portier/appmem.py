@@ -24,7 +24,7 @@ def collect_early():
     """MicroPython: collect after every heap/16 bytes allocated instead of when the heap is full.
     Garbage then never fills the heap around the call's live objects, so the big blocks a call
     needs (media buffers, a stanza's attribute table) still find room: the answered call
-    completes in a heap about 8 % smaller (bench/heapprobe.py fit), at the price of more, not
+    completes in a heap about 8 % smaller (portier_host.heapfit), at the price of more, not
     longer, collections (a pause marks live data, as a full-heap collection does).
     Returns the threshold set, or None where the runtime has no gc.threshold (CPython)."""
     if not hasattr(gc, "threshold"):

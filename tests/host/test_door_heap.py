@@ -3,11 +3,11 @@ in one door process (the door rings the phone, then the phone calls the door), s
 door drops at quiet moments (the Signal session after the call key, the media stack after a
 call, the call log module) comes back intact for the next call, in both directions.
 
-HEAP is the budget: bench/heapprobe.py fit found 272k for the answered call (3 runs in a row,
-2026-11-24; it was 360k before the door dropped code at quiet moments); 320k leaves room for
-timing noise (near the limit, when the collector runs decides how fragmented the heap is).
-Code that makes the door hold more through a call fails here: measure with
-`bench/heapprobe.py fit` and cut, or raise HEAP knowingly."""
+HEAP is the budget: `python -m portier_host.heapfit` found 272k for the answered call (confirmed
+3 times, 2026-11-24; it was 360k before the door dropped code at quiet moments); 320k leaves
+room for two calls and timing noise (near the limit, when the collector runs decides how
+fragmented the heap is). Code that makes the door hold more through a call fails here: measure
+with heapfit and `bench/heapprobe.py peak` and cut, or raise HEAP knowingly."""
 
 import asyncio
 import json
