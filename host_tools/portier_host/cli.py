@@ -200,8 +200,6 @@ def _deploy(port, board, wait_s=0, device_dir=None, frozen=False):
 
 
 def _cmd_deploy(args):
-    from . import deploy
-
     board = _load_board_or_exit(args.board) if args.board else None
     if args.dry_run:
         if board is None:
