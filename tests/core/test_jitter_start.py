@@ -23,7 +23,10 @@ _T0 = 1000
 
 
 def _code(k):
-    return 0x10 + (k % 200)  # one mu-law code per packet: frame k decodes to a known value
+    # One mu-law code per packet (k < 128): frame k decodes to a known value, never below
+    # 900 in magnitude (louder than a pause).
+    k &= 0x7F
+    return 0x10 + k if k < 64 else 0x90 + k - 64
 
 
 def _replay(jb, late, phase, pops):
@@ -113,3 +116,37 @@ def test_a_lone_packet_still_plays():
     kinds, order = _replay(jb, bytes(1), 0, 4)
     assert order.count(0) == 1 and kinds[order.index(0)] == OK
     assert jb.stats.played == 1
+
+
+def _every_fourth_late(n, ms):
+    late = bytearray(n)
+    for k in range(3, n, 4):
+        late[k] = ms
+    return late
+
+
+def test_a_lead_short_of_the_guard_only_waits_for_a_pause():
+    # Every 4th packet 15 ms late against a 20 ms lead: none comes after its turn, but the lead
+    # is under jitter + guard. In unbroken sound the frame that deepens the buffer waits for a
+    # pause (up to 3 s) instead of going into the sound after 200 ms.
+    late = _every_fourth_late(100, 15)
+    jb = _jb()
+    kinds, order = _replay(jb, late, 0, 110)
+    st = jb.stats
+    assert (st.late, st.lost, st.stretched, st.concealed) == (0, 0, 0, 0), kinds
+    assert [i for i in order if i >= 0] == list(range(100))
+    # The same with a pause (silent frames 60-64): the buffer deepens there.
+    jb = _jb()
+    payload = bytearray(N)
+    out = bytearray(2 * N)
+    for p in range(100):
+        t = _T0 + 20 * p
+        k = p  # packet p arrives during this tick (a 15 ms late one before the next pop)
+        c = 0xFF if 60 <= k < 65 else _code(k)
+        for i in range(N):
+            payload[i] = c
+        jb.put(payload, 0, N, k, k * N, t + late[k])
+        jb.pop_into(out, t + 20)
+        if p == 59:
+            assert jb.stats.stretched == 0
+    assert jb.stats.stretched == 1 and jb.stats.late == 0 and jb.stats.lost == 0
