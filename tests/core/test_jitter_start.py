@@ -126,10 +126,10 @@ def _every_fourth_late(n, ms):
 
 
 def test_a_lead_short_of_the_guard_only_waits_for_a_pause():
-    # Every 4th packet 15 ms late against a 20 ms lead: none comes after its turn, but the lead
+    # Every 4th packet 18 ms late against a 20 ms lead: none comes after its turn, but the lead
     # is under jitter + guard. In unbroken sound the frame that deepens the buffer waits for a
     # pause (up to 3 s) instead of going into the sound after 200 ms.
-    late = _every_fourth_late(100, 15)
+    late = _every_fourth_late(100, 18)
     jb = _jb()
     kinds, order = _replay(jb, late, 0, 110)
     st = jb.stats
@@ -141,7 +141,7 @@ def test_a_lead_short_of_the_guard_only_waits_for_a_pause():
     out = bytearray(2 * N)
     for p in range(100):
         t = _T0 + 20 * p
-        k = p  # packet p arrives during this tick (a 15 ms late one before the next pop)
+        k = p  # packet p arrives during this tick (an 18 ms late one before the next pop)
         c = 0xFF if 60 <= k < 65 else _code(k)
         for i in range(N):
             payload[i] = c

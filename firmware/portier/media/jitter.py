@@ -14,9 +14,9 @@
 # 20 ms of margin: calls that started at a small phase concealed every packet a few ms late
 # (1 s simulated calls, phone -> door: 1 run in 5 with PESQ 1.9-3.7 instead of 4.46). So the
 # buffer keeps the lead at the jitter measured plus a guard of half a frame (need_ms), starts
-# with one more guard of margin (nothing is measured yet), moves towards it by a frame when
-# an adaptation window never reached it or always exceeded it by a frame, and on a late
-# packet grows at the next pause rather than at the window's end.
+# with one more guard of margin (nothing is measured yet), moves by a frame when an
+# adaptation window never came within half a guard of it or always exceeded it by a frame, and
+# on a late packet grows at the next pause rather than at the window's end.
 #
 # Lost frames are concealed (_jitter_plc.py): G.711 Appendix I-style pitch repetition, or
 # interpolation from both sides when the frame after the gap is already here.
@@ -360,8 +360,9 @@ class JitterBuffer:
     def _adapt(self, lead):
         # Over each window of pops the smallest lead is the slack that jitter never used, the
         # largest is how far ahead playout got. Slack of a whole frame beyond the lead needed:
-        # drop one frame. Never reaching it: insert one. One move per window, so jitter inside
-        # the lead needed moves nothing.
+        # drop one frame. Never within half a guard of it: insert one. One move per window; the
+        # band between (25 ms wide) keeps a jitter estimate that wanders by a few ms from
+        # moving the playout point back and forth.
         if lead < self._win_min:
             self._win_min = lead
         if lead > self._win_max:
@@ -373,7 +374,7 @@ class JitterBuffer:
         action = 0
         if self._win_min >= need + self._frame_ms:
             action = 1
-        elif self._win_max < need:
+        elif self._win_max < need - (self._guard >> 1):
             action = -1
         if action != self._action:
             self._pending = 0
