@@ -27,6 +27,7 @@ from portier.net import streams
 
 _TIMER_WAKE_MS = 100  # the engine's timers are checked at least this often
 MEDIA_SILENCE_MS = 10000  # no packet from the peer this long (or since media start): hang up
+REASON_NO_LINK = "no_link"  # the call log's reason for a press that found no switchboard link
 
 
 class App(DeviceIO):
@@ -57,6 +58,8 @@ class App(DeviceIO):
         self._running = True
         self._done = None
         self._door_unlock = None  # portier.appunlock.DoorUnlock, made at the first <unlock>
+        self._led_state = None  # what _led last showed
+        self._no_link_press = False  # a press found no link: error LED until the link is back
         ssl_ctx = None
         if not cfg.insecure:
             ssl_ctx = streams.client_tls(read_file(cfg.ca_path), read_file(cfg.cert_path),
@@ -124,8 +127,11 @@ class App(DeviceIO):
                 self.log("W", "app", "media lost", silent_ms=media.silent_ms(now))
                 await self._stop_media()
                 if call is not None:
-                    self.engine.hang_up(call.id, now)
+                    from portier.signaling.engine import REASON_CONNECTION_LOST
+
+                    self.engine.hang_up(call.id, now, REASON_CONNECTION_LOST)
                     await self._pump()
+            self._show_led(now)
             wait = _TIMER_WAKE_MS
             deadline = self.engine.next_deadline()
             if deadline is not None:
@@ -199,8 +205,21 @@ class App(DeviceIO):
                 raise CallError("no device to call configured")
             devices = [self.cfg.call]
             to = self.cfg.call
+        if not self.link.ready and self.engine.current() is None:
+            return await self._no_link(to)
         call_id = self.engine.place_call(to, devices, now)
         self._started[call_id] = self.link.wall_time(now)
+
+    async def _no_link(self, to):
+        """A press while the switchboard is unreachable (docs/protocol.md 8.3): no call is
+        placed or held for later (a ring minutes late finds nobody at the door); the call log
+        gets a failed call, reason no_link, and the LED shows the error until the link is back."""
+        from portier.signaling.engine import Event, new_id
+
+        self._no_link_press = True
+        self.log("W", "app", "no link: call not placed", link_state=self.link.timer.state)
+        await self._on_event(Event("ended", new_id(), "out", to, outcome="failed",
+                                   reason=REASON_NO_LINK))
 
     # ---- engine output ----
 
@@ -229,11 +248,11 @@ class App(DeviceIO):
         if ev.call_id not in self._started:
             self._started[ev.call_id] = self.link.wall_time(now)
         if ev.kind == "ringing":
-            self._led(controls.LED_RINGING)
+            self._show_led(now)
             if ev.direction == "out":
                 self._prefetch_media()
         elif ev.kind == "answered":
-            self._led(controls.LED_IN_CALL)
+            self._show_led(now)
         elif ev.kind == "media":
             await self._start_media(ev)
         elif ev.kind == "ended":
@@ -247,9 +266,26 @@ class App(DeviceIO):
                 self.log("W", "app", "call log unreadable: started anew", error=problem)
             self.log("I", "app", "call log", direction=ev.direction, peer=ev.peer,
                      outcome=ev.outcome, reason=ev.reason, start=start, duration=ev.duration_s)
-            self._led(controls.LED_IDLE if self.link.ready else controls.LED_CONNECTING)
+            self._show_led(now)
+
+    def _show_led(self, now):
+        """The LED shows the call while there is one, else the link: idle when linked,
+        connecting while it is down within the grace, error past the grace or after a press
+        that found no link (docs/protocol.md 8.3)."""
+        if self.engine.current() is not None:
+            state = controls.LED_IN_CALL if self.engine.answered_call() else controls.LED_RINGING
+        elif self.link.ready:
+            self._no_link_press = False
+            state = controls.LED_IDLE
+        elif self._no_link_press or self.link.timer.past_grace(now):
+            state = controls.LED_ERROR
+        else:
+            state = controls.LED_CONNECTING
+        if state != self._led_state:
+            self._led(state)
 
     def _led(self, state):
+        self._led_state = state
         self.hal.led(state, time.ticks_ms())
         self.log("D", "app", "led", state=state)
 

@@ -7,7 +7,6 @@ import time
 
 from portier import pairing
 from portier.applog import describe
-from portier.hal import controls
 from portier.net import streams
 
 _IQ_WAIT_MS = 10000
@@ -99,7 +98,7 @@ class DeviceIO:
         self._log("D", "link", direction, describe(node))
 
     async def _on_ready(self, link):
-        self._led(controls.LED_IDLE if self.engine.current() is None else controls.LED_IN_CALL)
+        self._show_led(time.ticks_ms())  # idle, or the call's state when one goes on
         if self.cfg.profile == "phone":
             from portier.e2e import session  # the door never loads it here
 

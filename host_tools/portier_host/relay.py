@@ -5,6 +5,11 @@ Tokens are stateless: the switchboard mints them with a secret it shares with th
 relay started on its own (`portier relay --secret-file F`) needs no control channel. A token is
 handle (8 random bytes) | expiry (u32 BE unix seconds) | HMAC-SHA256(secret, handle|expiry)[:12].
 Layout of bind datagrams: docs/protocol.md section 7 and firmware/portier/wire/relaybind.py.
+
+Bindings can outlive the process: given a store (the switchboard's database when the relay runs
+in-process), every new or moved leg is written there and a restarted relay forwards for them at
+once, so a call in progress survives a switchboard restart (docs/protocol.md 8.3) instead of
+waiting for both parties' next keepalive bind, which the media-silence hang-up may beat.
 """
 
 import asyncio
@@ -52,14 +57,33 @@ class _Call:
 
 
 class RelayCore:
-    """Sans-IO relay: datagram(data, addr, now_s) -> list of (data, addr) to send."""
+    """Sans-IO relay: datagram(data, addr, now_s) -> list of (data, addr) to send.
 
-    def __init__(self, secret):
+    store: None, or an object keeping bindings across restarts (switchboard_db.Database):
+    relay_legs() -> [(handle, pid, host, port, expiry)], save_relay_leg(handle, pid, host, port,
+    expiry), forget_relay_call(handle). now_s: the clock for the loaded calls' idle timers."""
+
+    def __init__(self, secret, store=None, now_s=None):
         self._secret = secret
+        self._store = store
         self._calls = {}  # handle -> _Call
         self._by_addr = {}  # address -> (handle, pid)
         self.stats = {"forwarded": 0, "bound": 0, "dropped_unbound": 0, "dropped_no_peer": 0,
-                      "dropped_bad_bind": 0, "dropped_oversize": 0}
+                      "dropped_bad_bind": 0, "dropped_oversize": 0, "restored": 0}
+        if store is not None:
+            self._restore(store.relay_legs(), time.time() if now_s is None else now_s)
+
+    def _restore(self, legs, now_s):
+        for handle, pid, host, port, expiry in legs:
+            if now_s > expiry:
+                self._store.forget_relay_call(handle)
+                continue
+            call = self._calls.get(handle)
+            if call is None:
+                call = self._calls[handle] = _Call(expiry, now_s)
+            call.legs[pid] = (host, port)
+            self._by_addr[(host, port)] = (handle, pid)
+            self.stats["restored"] += 1
 
     def datagram(self, data, addr, now_s):
         if len(data) > MAX_DATAGRAM:
@@ -97,6 +121,15 @@ class RelayCore:
         old = call.legs.get(pid)
         if old is not None and old != addr:
             self._by_addr.pop(old, None)  # the party moved (NAT rebinding): follow it
+        owner = self._by_addr.get(addr)
+        if owner is not None and owner != (handle, pid):
+            # The address served another leg before (a port the OS gave out again): that leg
+            # loses it, so the other call's end cannot unbind this one.
+            stale = self._calls.get(owner[0])
+            if stale is not None and stale.legs.get(owner[1]) == addr:
+                del stale.legs[owner[1]]
+        if old != addr and self._store is not None:  # keepalive binds change nothing: no write
+            self._store.save_relay_leg(handle, pid, addr[0], addr[1], call.expiry)
         call.legs[pid] = addr
         call.last_s = now_s
         self._by_addr[addr] = (handle, pid)
@@ -109,7 +142,10 @@ class RelayCore:
                 if now_s - c.last_s > IDLE_TIMEOUT_S or now_s > c.expiry]
         for handle in gone:
             for addr in self._calls.pop(handle).legs.values():
-                self._by_addr.pop(addr, None)
+                if self._by_addr.get(addr, (handle,))[0] == handle:
+                    self._by_addr.pop(addr, None)
+            if self._store is not None:
+                self._store.forget_relay_call(handle)
         return len(gone)
 
     def calls(self):
@@ -139,8 +175,8 @@ class Relay:
         self.address = transport.get_extra_info("sockname")[:2]
 
     @classmethod
-    async def start(cls, secret, host="127.0.0.1", port=0):
-        core = RelayCore(secret)
+    async def start(cls, secret, host="127.0.0.1", port=0, store=None):
+        core = RelayCore(secret, store)
         loop = asyncio.get_running_loop()
         transport, protocol = await loop.create_datagram_endpoint(
             lambda: _Protocol(core), local_addr=(host, port))

@@ -165,7 +165,9 @@ class Switchboard:
 
     async def start(self, host="127.0.0.1", port=0, relay_host="127.0.0.1", relay_port=0):
         if self.run_relay:
-            self.relay = await relay.Relay.start(self.relay_secret, relay_host, relay_port)
+            # Its bindings live in the database: a restarted switchboard keeps calls' media.
+            self.relay = await relay.Relay.start(self.relay_secret, relay_host, relay_port,
+                                                 store=self.db)
             self.relay_address = self.relay.address
         if self.relay_address is None:
             raise ValueError("no relay: run_relay=False needs relay_address")

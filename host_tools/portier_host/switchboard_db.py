@@ -38,6 +38,13 @@ CREATE TABLE IF NOT EXISTS prekeys (
     public BLOB NOT NULL,
     added INTEGER NOT NULL,
     PRIMARY KEY (jid, key_id));
+CREATE TABLE IF NOT EXISTS relay_legs (
+    handle BLOB NOT NULL,
+    pid INTEGER NOT NULL,
+    host TEXT NOT NULL,
+    port INTEGER NOT NULL,
+    expiry INTEGER NOT NULL,
+    PRIMARY KEY (handle, pid));
 """
 
 
@@ -182,3 +189,16 @@ class Database:
             db.execute("ROLLBACK")
             raise
         return None if row is None else (row[0], bytes(row[1]))
+
+    # -- the in-process relay's bindings (portier_host.relay: a restart keeps calls' media) --
+
+    def relay_legs(self):
+        return [(bytes(r[0]), r[1], r[2], r[3], r[4]) for r in self._db.execute(
+            "SELECT handle, pid, host, port, expiry FROM relay_legs")]
+
+    def save_relay_leg(self, handle, pid, host, port, expiry):
+        self._db.execute("INSERT OR REPLACE INTO relay_legs VALUES (?, ?, ?, ?, ?)",
+                         (bytes(handle), pid, host, port, expiry))
+
+    def forget_relay_call(self, handle):
+        self._db.execute("DELETE FROM relay_legs WHERE handle = ?", (bytes(handle),))

@@ -275,3 +275,26 @@ def test_link_lost_ends_everything_once():
     assert (end.outcome, end.reason, end.duration_s) == ("answered", "connection_lost", 49)
     assert door.pending() == [] and door.current() is None
 
+
+
+def test_hang_up_for_lost_media_tells_the_peer_why():
+    # The app's media-silence hang-up (docs/protocol.md 8.3): both ends log the call once,
+    # answered, with reason connection_lost; the crossing terminate of the other end is ignored.
+    door, phones, net = _setup(1)
+    call_id = ring(door, phones, net)
+    phones[0].answer(call_id, 1000)
+    net.pump(1000)
+    door.events()
+    phones[0].events()
+    door.hang_up(call_id, 21000, reason="connection_lost")
+    phones[0].hang_up(call_id, 21000, reason="connection_lost")  # its media went quiet too
+    sent = [m for m in door.pending()]
+    assert [(m.action, m.reason, m.duration) for m in sent] == [("terminate", "connection_lost", 20)]
+    for m in sent:
+        net._route(DOOR, m, 21000)
+    net.pump(21000)
+    for engine in (door, phones[0]):
+        end = only(engine.events(), "ended")
+        assert (end.outcome, end.reason, end.duration_s) == ("answered", "connection_lost", 20)
+        assert engine.current() is None
+    assert phones[0].ignored == 1 and door.ignored == 1  # each other's late terminate

@@ -114,3 +114,28 @@ def test_never_ready_since_boot_counts_as_down():
     t = ka.LinkTimer(0)
     assert not t.lost(19999)
     assert t.lost(20000)
+
+
+def test_past_grace_from_the_outage_start_until_ready():
+    base = time.ticks_add(0, -5000)  # the outage spans the counter's wrap
+    t = _ready_timer(base)
+    assert not t.past_grace(_at(base, 60000))  # up: never
+    t.down(_at(base, 1000))
+    t.down(_at(base, 9000))  # a failed reconnect does not restart the outage
+    assert not t.past_grace(_at(base, 20999))
+    assert t.past_grace(_at(base, 21000))
+    assert t.lost(_at(base, 21000))
+    assert t.past_grace(_at(base, 40000))  # still down: still past (lost() reported once)
+    t.connected(_at(base, 41000))
+    assert t.past_grace(_at(base, 41000))  # connected is not ready
+    t.ready(_at(base, 41500))
+    assert not t.past_grace(_at(base, 41500))
+    t.down(_at(base, 50000))  # a new outage starts its own grace
+    assert not t.past_grace(_at(base, 69999))
+    assert t.past_grace(_at(base, 70000))
+
+
+def test_never_ready_since_boot_is_past_grace_after_20s():
+    t = ka.LinkTimer(0)
+    assert not t.past_grace(19999)
+    assert t.past_grace(20000)

@@ -18,6 +18,7 @@ from portier_host import paths, pki
 paths.use_firmware()
 
 from portier.e2e import keys as e2e_keys  # noqa: E402
+from portier.hal.controls import LED_CONNECTING, LED_ERROR, LED_IDLE, LED_RINGING  # noqa: E402
 from portier.e2e.stores import FileStore  # noqa: E402
 from portier.signaling import linkstanzas as ls  # noqa: E402
 from portier.signaling import stanzas as st  # noqa: E402
@@ -133,6 +134,10 @@ class Device:
         await self._reader
 
 
+def _leds(device):
+    return [d["state"] for d in device.lines if d.get("msg") == "led"]
+
+
 def _event(kind):
     return lambda d: d.get("src") == "engine" and d.get("kind") == kind
 
@@ -227,6 +232,14 @@ def test_link_drop_reconnects_with_backoff(ca, tmp_path, runtime):
                 ended = await door.wait(_event("ended"), timeout=40)
                 assert ended["reason"] == "connection_lost" and ended["outcome"] == "missed"
                 assert 19.5 <= time.monotonic() - t_down < 30
+                # the LED: ringing until the call ended, then the error past the grace
+                await door.wait(lambda d: d.get("msg") == "led" and d["state"] == LED_ERROR)
+                assert _leds(door) == [LED_CONNECTING, LED_IDLE, LED_CONNECTING, LED_IDLE,
+                                       LED_RINGING, LED_ERROR]
+            else:  # idle: connecting at once (the error only past the 20 s grace)
+                await door.wait(lambda d: d.get("msg") == "led" and door.lines.index(d) >= n)
+                assert _leds(door) == [LED_CONNECTING, LED_IDLE, LED_CONNECTING, LED_IDLE,
+                                       LED_CONNECTING]
         finally:
             await door.stop()
 

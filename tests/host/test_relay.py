@@ -100,6 +100,63 @@ def test_idle_and_expired_calls_are_unbound():
     assert core2.expire(NOW + 601) == 1
 
 
+def test_an_address_reused_by_a_new_call_stays_bound_when_the_old_call_ends():
+    core, _ = _bound_pair()  # A and B talk in the first call
+    token2 = mint_token(SECRET, 600, NOW + 10)
+    C = ("127.0.0.1", 40004)
+    core.datagram(_bind(1, token2), A, NOW + 10)  # A's port, given out again for a new call
+    core.datagram(_bind(2, token2), C, NOW + 10)
+    assert core.datagram(b"\x80b", B, NOW + 10) == []  # the old peer no longer reaches A
+    for t in range(NOW + 10, NOW + 100, 20):  # the new call is busy, the old one goes quiet
+        assert core.datagram(b"\x80a", A, t) == [(b"\x80a", C)]
+        core.datagram(b"\x80c", C, t)
+    assert core.expire(NOW + 100) == 1  # the old call
+    assert core.datagram(b"\x80a", A, NOW + 100) == [(b"\x80a", C)]
+    assert core.datagram(b"\x80b", B, NOW + 100) == []
+
+
+def test_bindings_outlive_a_restart_through_the_database(tmp_path):
+    from portier_host.switchboard_db import Database
+
+    db = Database(str(tmp_path / "sb.db"))
+    core = RelayCore(SECRET, db, NOW)
+    token = mint_token(SECRET, 600, NOW)
+    core.datagram(_bind(1, token), A, NOW)
+    core.datagram(_bind(2, token), B, NOW)
+    for t in (NOW + 10, NOW + 20):  # keepalive binds from the same address: no new row
+        core.datagram(_bind(1, token), A, t)
+    assert len(db.relay_legs()) == 2
+    db.close()
+
+    db = Database(str(tmp_path / "sb.db"))  # the switchboard restarted
+    again = RelayCore(SECRET, db, NOW + 30)
+    assert again.stats["restored"] == 2 and again.calls() == 1
+    srtp = b"\x80\x00\x00\x07" + os.urandom(40)
+    assert again.datagram(srtp, A, NOW + 31) == [(srtp, B)]  # no bind needed first
+    assert again.datagram(srtp, B, NOW + 31) == [(srtp, A)]
+    moved = ("127.0.0.1", 40100)
+    again.datagram(_bind(1, token), moved, NOW + 32)  # a moved party is written down too
+    assert sorted((p, (h, port)) for _, p, h, port, _ in db.relay_legs()) == [(1, moved), (2, B)]
+    assert again.expire(NOW + 32 + relay.IDLE_TIMEOUT_S + 1) == 1
+    assert db.relay_legs() == []  # an unbound call is gone from the database as well
+    assert RelayCore(SECRET, db, NOW + 200).calls() == 0
+    db.close()
+
+
+def test_expired_bindings_are_not_restored(tmp_path):
+    from portier_host.switchboard_db import Database
+
+    db = Database(str(tmp_path / "sb.db"))
+    core = RelayCore(SECRET, db, NOW)
+    token = mint_token(SECRET, 60, NOW)
+    core.datagram(_bind(1, token), A, NOW)
+    core.datagram(_bind(2, token), B, NOW)
+    later = RelayCore(SECRET, db, NOW + 61)  # restarted after the token's expiry
+    assert later.calls() == 0 and later.datagram(b"\x80", A, NOW + 61) == []
+    assert db.relay_legs() == []
+    db.close()
+
+
 def test_udp_relay_on_loopback():
     async def run():
         r = await relay.Relay.start(SECRET)

@@ -111,6 +111,13 @@ class LinkTimer:
         spread = nominal * _JITTER_PCT // 100  # +-25 %
         return nominal - spread + (self._rand16() * 2 * spread) // 65535
 
+    def past_grace(self, now_ms):
+        """The link has been down (or never ready) for GRACE_MS or more: the door shows its
+        error LED until ready() (docs/protocol.md 8.3)."""
+        if self._down_since is None:
+            return False
+        return self._lost_reported or time.ticks_diff(now_ms, self._down_since) >= GRACE_MS
+
     def lost(self, now_ms):
         """True once per outage, when the link has been down (or never ready) for GRACE_MS:
         the moment a call in progress ends with connection_lost."""

@@ -50,12 +50,15 @@ class Link:
         self.connect_ms = None  # connect -> <ready>, the last time
         self._buf = bytearray(_RX_BUF)
         self._stream = None
-        self._outbox = []
+        self._outbox = []  # [ticks_ms held, node] pairs, oldest first
         self._lock = asyncio.Lock()
         self._closed = asyncio.Event()
         self._ping_n = 0
         self._running = True
         self.write_timeout_ms = _WRITE_MS
+        # A stanza held longer than the grace is dropped at <ready>: its call has ended
+        # connection_lost by then, and a late offer or request would ring or ask for nobody.
+        self.hold_ms = ka.GRACE_MS
 
     # ---- for the app ----
 
@@ -67,11 +70,11 @@ class Link:
 
     async def send(self, node):
         """Send now when the link is ready; otherwise hold it (bounded, oldest dropped) for the
-        next <ready>. Returns True when it went out."""
+        next <ready> if that comes within hold_ms. Returns True when it went out."""
         if not self.ready:
             if len(self._outbox) >= _OUTBOX_MAX:
                 self._outbox.pop(0)
-            self._outbox.append(node)
+            self._outbox.append((time.ticks_ms(), node))
             return False
         try:
             await self._write(node)
@@ -219,7 +222,11 @@ class Link:
             self.connect_ms = time.ticks_diff(now, self._t0)
             self.log("I", "ready", connect_ms=self.connect_ms, server_t=msg.t, n=self.connects)
             held, self._outbox = self._outbox, []
-            for node in held:
-                await self._write(node)
+            for t, node in held:
+                if time.ticks_diff(now, t) < self.hold_ms:
+                    await self._write(node)
+                else:
+                    self.log("I", "held stanza dropped", tag=node.tag,
+                             held_ms=time.ticks_diff(now, t))
             if self.on_ready is not None:
                 await self.on_ready(self)

@@ -64,6 +64,7 @@ _ELSEWHERE = {"accepted_elsewhere": "answered_elsewhere", "rejected_elsewhere": 
 _KEY_LEN = const(32)
 _CLOSED_KEPT = const(32)  # closed call-ids remembered, so late stanzas are acked and ignored
 REASON_MAX_DURATION = "max_duration"  # Portier's reason for the maximum-call-duration hang-up
+REASON_CONNECTION_LOST = "connection_lost"  # the link (past its grace) or the peer's media is gone
 
 # leg states of one callee device, on the caller's side
 _LEG_OFFERED = const(0)
@@ -240,16 +241,18 @@ class CallEngine:
         self._send(_stanza("reject", call, reason="busy" if busy else None, to=call.peer))
         self._end(call, "reject", "busy" if busy else "declined", None, now_ms)
 
-    def hang_up(self, call_id, now_ms):
+    def hang_up(self, call_id, now_ms, reason=None):
+        """reason: of an answered call's terminate and log entry; the app gives
+        REASON_CONNECTION_LOST when the peer's media stopped (docs/protocol.md 8.3)."""
         call = self._calls.get(call_id)
         if call is None:
             raise CallError("no call %s" % call_id)
         if call.state == _INCOMING:
             return self.reject(call_id, now_ms)
         if call.state == _ACTIVE or call.state == _ACCEPTING:
-            self._send(_stanza("terminate", call, duration=self._duration_s(call, now_ms),
-                               to=call.peer))
-            self._end(call, "hang_up", "answered", None, now_ms)
+            self._send(_stanza("terminate", call, reason=reason,
+                               duration=self._duration_s(call, now_ms), to=call.peer))
+            self._end(call, "hang_up", "answered", reason, now_ms)
             return None
         self._terminate_legs(call, "cancelled", None)
         self._end(call, "cancel", "cancelled", "cancelled", now_ms)
@@ -261,7 +264,7 @@ class CallEngine:
         for call in list(self._calls.values()):
             outcome = {_ACTIVE: "answered", _INCOMING: "missed", _ACCEPTING: "missed"}.get(
                 call.state, "failed")
-            self._end(call, "link_lost", outcome, "connection_lost", now_ms)
+            self._end(call, "link_lost", outcome, REASON_CONNECTION_LOST, now_ms)
 
     # ---- stanzas ----
 
