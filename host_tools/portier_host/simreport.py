@@ -90,9 +90,11 @@ def render_text(result):
         out.append("")
         out.append("Media:")
         for party, s in result["media"].items():
-            out.append("  %-10s sent %d, received %d, lost %d, rejected by SRTP %d" % (
-                party, s.get("sent", 0), s.get("received", 0), s.get("lost", 0),
-                s.get("srtp_rejected", 0)))
+            out.append("  %-10s sent %d, received %d, lost %d, late %d, concealed %d, "
+                       "rejected by SRTP %d; jitter buffer %s ms, %d stretched, %d dropped" % (
+                           party, s.get("sent", 0), s.get("received", 0), s.get("lost", 0),
+                           s.get("late", 0), s.get("concealed", 0), s.get("srtp_rejected", 0),
+                           s.get("target_ms", "?"), s.get("stretched", 0), s.get("dropped", 0)))
     if result.get("quality"):
         out.append("")
         out.append("Audio quality (what arrived vs what was sent):")

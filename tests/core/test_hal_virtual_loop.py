@@ -78,7 +78,7 @@ def test_loopback_call_through_the_whole_audio_path():
             g711.ENCODERS[rtp.PT_L16](pcm, payload, 320)
             parsed.parse_into(pkt, len(pkt))
             jb.put(pkt, parsed.payload_off, parsed.payload_len, parsed.seq, parsed.ts, 20 * k)
-            kinds.append(jb.pop_into(out, 20 * k + 5))
+            kinds.append(jb.pop_into(out, 20 * k + 20))  # a frame of margin: starts at once
             echo.far_end(out, 320)
             await dev.write_frame(out)
         return kinds

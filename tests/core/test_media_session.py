@@ -176,10 +176,11 @@ def test_loss_and_reordering_are_concealed_and_counted():
             assert exact_frame_lag(sig, out, k, 320, 8, 140) >= 0, k
             matched += 1
     st = b.stats.to_dict()
-    # 8 packets dropped; a reordered packet is late (its frame concealed) until the jitter
-    # buffer has grown its target depth to absorb the reordering
-    assert 0 < st["late"] < 8 and st["lost"] == 8 + st["late"]
-    assert st["received"] == 72 - st["late"] and st["concealed"] >= st["lost"]
+    # 8 packets dropped; a packet reordered by one frame comes 20 ms late, which the frame of
+    # margin the jitter buffer starts with absorbs: none is late (concealed before it came).
+    # The buffer then grows for that jitter, so the last drop (tick 77) may not be played yet.
+    assert st["late"] == 0 and 7 <= st["lost"] <= 8
+    assert st["received"] == 72 and st["concealed"] >= st["lost"]
     assert matched >= 60 and st["srtp_rejected"] == 0
 
 

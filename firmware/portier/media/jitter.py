@@ -6,6 +6,18 @@
 # when the network is calm, bounded by min_ms..max_ms; under steady loss it holds one frame
 # more. The buffer level is moved towards the target, preferably in a pause of speech, by
 # playing one concealment frame without advancing (stretch) or by skipping one (shrink).
+#
+# The level is measured in time, not in whole packets: the lead (lead_ms) is how long before
+# its playout the next frame came, or would have come on the fastest path seen (arrival clock
+# against the sequence clock, to the ms). Packets count in 20 ms steps while the playout clock
+# runs at an arbitrary phase to the arrivals, so "one packet buffered" is anything from 0 to
+# 20 ms of margin: calls that started at a small phase concealed every packet a few ms late
+# (1 s simulated calls, phone -> door: 1 run in 5 with PESQ 1.9-3.7 instead of 4.46). So the
+# buffer keeps the lead at the jitter measured plus a guard of half a frame (need_ms), starts
+# with one more guard of margin (nothing is measured yet), moves by a frame when an
+# adaptation window never came within half a guard of it or always exceeded it by a frame, and
+# on a late packet grows at the next pause rather than at the window's end.
+#
 # Lost frames are concealed (_jitter_plc.py): G.711 Appendix I-style pitch repetition, or
 # interpolation from both sides when the frame after the gap is already here.
 from micropython import const
@@ -24,10 +36,11 @@ _RESTART_AFTER = const(2)  # RFC 3550 A.1 style: two in-order packets confirm a 
 _LOSS_SHIFT = const(7)  # loss-rate average over about 128 frames (2.5 s)
 _LOSSY_Q = const(0x10000 * 128 * 2 // 100)  # 2 % of frames lost, in that average's units
 _QUIET = const(300)  # mean |sample| below this (about -40 dBFS) counts as a pause
-_GROW_WAIT = const(10)  # ... but a stretch waits at most 200 ms for one
-_SHRINK_WAIT = const(150)  # and a shrink at most 3 s
+_GROW_WAIT = const(10)  # ... but one short of the jitter itself waits at most 200 ms
+_SHRINK_WAIT = const(150)  # and any other move at most 3 s
 _WINDOW = const(25)  # pops per adaptation decision: 0.5 s of 20 ms frames
 _CALM_DECAY_SHIFT = const(6)  # the jitter estimate loses 1/64 of itself per packet (~1.3 s)
+_GUARD_DIV = const(2)  # the lead's guard above the jitter: half a frame (10 ms)
 
 
 def _seq_diff(a, b):
@@ -77,6 +90,7 @@ class JitterBuffer:
         self._n = frame_samples
         self._pbytes = payload_bytes
         self._frame_ms = frame_ms
+        self._guard = frame_ms // _GUARD_DIV
         self.min_ms = min_ms
         self.max_ms = max_ms
         self._silence_ms = silence_ms
@@ -108,9 +122,7 @@ class JitterBuffer:
         self._last_ts = 0
         self._suspect = -1  # RFC 3550 A.1 probation for a big sequence jump
         self._suspect_n = 0
-        self._win_n = 0  # pops in the current adaptation window
-        self._win_min = 0x3FFFFFFF  # depth extremes at pop time in this window
-        self._win_max = 0
+        self._new_window()  # pops in the current adaptation window, lead extremes in it
         self._action = 0  # +1: drop a frame (shrink), -1: insert one (stretch), 0: hold
 
     # -- status --------------------------------------------------------------------------------
@@ -135,6 +147,31 @@ class JitterBuffer:
             return 0
         d = _seq_diff(self._high, ref) + 1
         return d * self._frame_ms if d > 0 else 0
+
+    def lead_ms(self, now_ms):
+        """How long before its playout (at now_ms) the next frame to play arrived, or would
+        have arrived on the fastest path seen so far; 0 before any packet."""
+        ref = self._play if self._play >= 0 else self._lowest()
+        if ref < 0 or self._base_seq < 0:
+            return 0
+        sent = _seq_diff(ref, self._base_seq) * self._frame_ms  # on the sequence clock
+        return _ticks_diff(now_ms, self._base_ms) - sent - self._floor
+
+    def need_ms(self):
+        """The lead the buffer keeps: the jitter measured (one frame more under steady loss),
+        within the depth bounds beyond the frame being played, plus the guard. Unlike
+        target_ms() it is not rounded to frames: a step there would move the playout point
+        back and forth as the jitter estimate crosses it."""
+        j = self._jitter >> 4
+        if self._lossy:
+            j += self._frame_ms
+        lo = self.min_ms - self._frame_ms
+        hi = self.max_ms - self._frame_ms
+        if j < lo:
+            j = lo
+        elif j > hi:
+            j = hi
+        return j + self._guard
 
     def _lowest(self):
         low = -1
@@ -166,14 +203,24 @@ class JitterBuffer:
             behind = _seq_diff(seq, self._play)
             if behind < 0:
                 st.late += 1  # its frame was concealed already
+                self._measure(seq, now_ms)  # its transit counts in the jitter estimate
                 self._late_bump(-behind)
+                if self._action >= 0:  # too shallow: grow at the next pause, not at the
+                    self._action = -1  # end of the adaptation window
+                    self._pending = 0
+                return False
+            ref = self._play
+        else:  # not started yet: the buffer spans from the lowest packet held
+            ref = self._lowest() if self._count else -1
+            if ref >= 0 and _seq_diff(self._high, seq) >= self._nslots:
+                st.late += 1  # a whole buffer behind the newest: it could never play
                 return False
         slot = seq & self._mask
         held = self._seqs[slot]
         if held == seq:
             st.duplicates += 1
             return False
-        if held >= 0 or (self._play >= 0 and _seq_diff(seq, self._play) >= self._nslots):
+        if held >= 0 or (ref >= 0 and _seq_diff(seq, ref) >= self._nslots):
             self._overflow(seq)  # more than the buffer holds: move the playout point on
         copy_into(self._slots[slot], payload, off, n)
         self._seqs[slot] = seq
@@ -237,6 +284,7 @@ class JitterBuffer:
             self._base_ms = now_ms
 
     def _late_bump(self, frames):
+        # A packet `frames` behind the playout point: grow by a frame more than it missed by.
         j = (frames + 1) * self._frame_ms << 4
         if j > self._jitter:
             self._jitter = j
@@ -256,22 +304,28 @@ class JitterBuffer:
             self._lossy = True
         elif self._loss_q < _LOSSY_Q // 2:
             self._lossy = False
-        self._adapt(self.depth_ms())
+        lead = self.lead_ms(now_ms)
+        self._adapt(lead)
         slot = self._play & self._mask
         have = self._seqs[slot] == self._play
         if self._action:
             # Move the playout point in a pause (a quiet last frame), where a dropped or an
             # inserted 20 ms is not heard. In unbroken speech a stretch waits at most
-            # _GROW_WAIT pops (late packets cost more than one inserted frame), a shrink
+            # _GROW_WAIT pops when the lead is short of the jitter itself (late packets cost
+            # more than one inserted frame); short of the guard only, or a shrink, waits
             # _SHRINK_WAIT pops.
             self._pending += 1
-            now = self._quiet or self._pending >= (_GROW_WAIT if self._action < 0 else _SHRINK_WAIT)
+            wait = _SHRINK_WAIT
+            if self._action < 0 and lead < self.need_ms() - self._guard:
+                wait = _GROW_WAIT
+            now = self._quiet or self._pending >= wait
             if have and now and self._action > 0 and self._count > 1:
                 self._drop(slot)  # shrink: skip this frame, play the next one
                 slot = self._play & self._mask
                 have = self._seqs[slot] == self._play
             elif have and now and self._action < 0:
                 self._action = 0
+                self._new_window()
                 st.stretched += 1
                 return self._conceal(out, False)
         if have:
@@ -303,36 +357,41 @@ class JitterBuffer:
             return FRAME_CONCEALED
         return self._conceal(out, True)
 
-    def _adapt(self, depth):
-        # Over each window of pops the shallowest depth is the slack that jitter never used,
-        # the deepest is how far the buffer fills. Slack of a whole frame beyond the target:
-        # drop one frame. Never filling up to the target: insert one. One move per window,
-        # so jitter inside the target moves nothing.
-        if depth < self._win_min:
-            self._win_min = depth
-        if depth > self._win_max:
-            self._win_max = depth
+    def _adapt(self, lead):
+        # Over each window of pops the smallest lead is the slack that jitter never used, the
+        # largest is how far ahead playout got. Slack of a whole frame beyond the lead needed:
+        # drop one frame. Never within half a guard of it: insert one. One move per window; the
+        # band between (25 ms wide) keeps a jitter estimate that wanders by a few ms from
+        # moving the playout point back and forth.
+        if lead < self._win_min:
+            self._win_min = lead
+        if lead > self._win_max:
+            self._win_max = lead
         self._win_n += 1
         if self._win_n < _WINDOW:
             return
-        target = self.target_ms()
+        need = self.need_ms()
         action = 0
-        if self._win_min >= target + self._frame_ms:
+        if self._win_min >= need + self._frame_ms:
             action = 1
-        elif self._win_max < target:
+        elif self._win_max < need - (self._guard >> 1):
             action = -1
         if action != self._action:
             self._pending = 0
         self._action = action
+        self._new_window()
+
+    def _new_window(self):
         self._win_n = 0
         self._win_min = 0x3FFFFFFF
-        self._win_max = 0
+        self._win_max = -0x3FFFFFFF
 
     def _drop(self, slot):
         self._seqs[slot] = -1
         self._count -= 1
         self._play = (self._play + 1) & 0xFFFF
         self._action = 0
+        self._new_window()  # the leads seen before the move no longer apply
         self.stats.dropped += 1
 
     def _conceal(self, out, advance):
@@ -349,10 +408,10 @@ class JitterBuffer:
         return FRAME_SILENCE
 
     def _wait_start(self, out, now_ms):
-        if self._count and self.depth_ms() >= self.target_ms():
+        # Start once the first frame has the lead needed plus one more guard: no jitter is
+        # measured yet. The lead grows while waiting, so a lone packet (a short talk spurt)
+        # starts too.
+        if self._count and self.lead_ms(now_ms) >= self.need_ms() + self._guard:
             self._play = self._lowest()
-            return self.pop_into(out, now_ms)
-        if self._count and _ticks_diff(now_ms, self._last_rx) >= self.target_ms():
-            self._play = self._lowest()  # a short talk spurt: play what came
             return self.pop_into(out, now_ms)
         return self._silence(out)

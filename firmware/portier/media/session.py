@@ -61,8 +61,8 @@ class MediaStats:
     """Counters of one call's media. Packets and bytes are SRTP datagrams on the wire."""
 
     KEYS = ("sent", "bytes_sent", "binds_sent", "received", "bytes_received", "played",
-            "lost", "late", "concealed", "silence", "duplicates", "srtp_rejected", "bad",
-            "binds_received")
+            "lost", "late", "concealed", "silence", "duplicates", "stretched", "dropped",
+            "restarts", "target_ms", "srtp_rejected", "bad", "binds_received")
 
     def __init__(self):
         self.sent = 0  # audio packets sent
@@ -99,6 +99,22 @@ class MediaStats:
     @property
     def duplicates(self):
         return self._jitter.stats.duplicates
+
+    @property
+    def stretched(self):  # concealment frames inserted to deepen the jitter buffer
+        return self._jitter.stats.stretched
+
+    @property
+    def dropped(self):  # frames skipped to make it shallower, or on overflow
+        return self._jitter.stats.dropped
+
+    @property
+    def restarts(self):  # sequence discontinuities taken as a new stream
+        return self._jitter.stats.restarts
+
+    @property
+    def target_ms(self):  # the jitter buffer's target depth now (grows with jitter and loss)
+        return self._jitter.target_ms()
 
     def to_dict(self):
         """A plain dict of every counter (allocates: not for the frame paths)."""
