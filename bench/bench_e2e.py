@@ -1,6 +1,7 @@
 """End-to-end call-key layer: ms per X25519, per pkmsg unwrap, per msg unwrap with and without a
 DH ratchet step, per wrap; bytes of flash and heap one session takes. Under real MicroPython
-(96 KiB heap, as on a board without PSRAM) and CPython.
+(96 KiB heap, as on a board without PSRAM; firmware and benchmark precompiled with mpy-cross, as
+a board runs them) and CPython.
 
 Goals on the host MicroPython (issue 5): X25519 <= 3 ms, msg unwrap with a DH step <= 8 ms,
 pkmsg unwrap <= 20 ms, wrap or unwrap without a DH step <= 0.5 ms.
@@ -14,10 +15,8 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import benchlib  # noqa: E402
-from portier_host import mprun, paths  # noqa: E402
+from portier_host import build, mprun, paths  # noqa: E402
 
-# The firmware is imported before the rest of the benchmark is compiled (see _snippet): on a
-# 96 KiB heap, modules compiled after a large script find only small holes.
 _IMPORTS = r"""
 import gc, os, time
 from portier.e2e.callkey import wrap, unwrap
@@ -31,8 +30,7 @@ from portier.crypto.x25519 import x25519, generate_private, public_key
 
 # Each pkmsg unwrap goes to a copy of the door's store (the dict is copied, not the bytes) that is
 # dropped afterwards: eight sessions kept side by side ran the 96 KiB heap out of memory about
-# once in 30 runs, and a board keeps its sessions on flash, not on the heap. Comments stay out
-# of _BODY: it is compiled on that heap too.
+# once in 30 runs, and a board keeps its sessions on flash, not on the heap.
 _BODY = r"""
 try:
     ticks_us, ticks_diff = time.ticks_us, time.ticks_diff
@@ -155,8 +153,19 @@ if churn_line:
 """
 
 
-def _snippet():
-    return _IMPORTS + "exec(%r)\n" % _BODY
+def _mp_lines(tree, code, heapsize):
+    """Runs code as a module precompiled with mpy-cross, importing the firmware from the
+    compiled tree: nothing is compiled on the 96 KiB heap (compiling this benchmark there took
+    the few KB the heap had left, and whether it fitted depended on the checkout's path)."""
+    src = os.path.join(tree, "_bench_e2e_run.py")
+    with open(src, "w") as f:
+        f.write(code)
+    error = build.compile_module(src, src[:-3] + ".mpy")
+    os.remove(src)
+    if error:
+        raise SystemExit("bench_e2e: %s" % error)
+    return mprun.run_snippet("import _bench_e2e_run\n", heapsize, timeout=600,
+                             tree=tree).splitlines()
 
 
 def _cpython_lines():
@@ -196,12 +205,12 @@ def _rows(lines):
 
 
 def run(quick=False):
-    small = (mprun.run_snippet(_ALONE).splitlines()
-             + mprun.run_snippet(_snippet(), timeout=600).splitlines())
-    big = {}
-    if not quick:
-        big = _rows(mprun.run_snippet(_ALONE, heapsize="512k").splitlines()
-                    + mprun.run_snippet(_snippet(), heapsize="512k", timeout=600).splitlines())
+    with mprun.compiled_firmware() as tree:
+        small = _mp_lines(tree, _ALONE, "96k") + _mp_lines(tree, _IMPORTS + _BODY, "96k")
+        big = {}
+        if not quick:
+            big = _rows(_mp_lines(tree, _ALONE, "512k")
+                        + _mp_lines(tree, _IMPORTS + _BODY, "512k"))
     cp = _rows(_cpython_lines())
     rows, sizes, figures = [], [], {}
     for line in small:
