@@ -126,6 +126,20 @@ class World:
         return self.s._logs()
 
 
+async def _declined_call(w, phone_entries):
+    """A new call after the fault: the door rings the phone, which declines; returns both call
+    logs once the phone's has `phone_entries` entries."""
+    n, n_phone = len(w.door.lines), len(w.phone.party.lines)
+    await w.s.door.command("press")
+    await _wait(w.phone.party, _event("ringing"), n_phone, what="ring after the fault")
+    await w.phone.command("reject")
+    end = await _wait(w.door, _event("ended"), n, what="declined call's end")
+    assert end["outcome"] == "declined"
+    await _wait(w.door, _msg("app", "call log"), n, what="door's log entry")
+    await _until(lambda: len(w.logs()["phone1"]) == phone_entries, what="phone's log entries")
+    return w.logs()
+
+
 def test_restart_while_ringing_the_call_rings_on_and_is_answered(tmp_path):
     """The call lives in the engines, not in the switchboard: a restart while the household rings
     loses nothing the call needs (the relay tokens verify with the secret kept in the database)."""
@@ -148,15 +162,7 @@ def test_restart_while_ringing_the_call_rings_on_and_is_answered(tmp_path):
             await _wait(w.door, _msg("app", "led", state=controls.LED_IDLE), n_door)
 
             # a new call afterwards
-            n, n_phone = len(w.door.lines), len(w.phone.party.lines)
-            await w.s.door.command("press")
-            await _wait(w.phone.party, _event("ringing"), n_phone, what="second ring")
-            await w.phone.command("reject")
-            end = await _wait(w.door, _event("ended"), n, what="second call end")
-            assert end["outcome"] == "declined"
-            await _wait(w.door, _msg("app", "call log"), n, what="door's log entry")
-            await _until(lambda: len(w.logs()["phone1"]) == 2, what="phone's two log entries")
-            logs = w.logs()
+            logs = await _declined_call(w, 2)
         assert [(e["dir"], e["outcome"], e["reason"]) for e in logs["door"]] == [
             ("out", "answered", None), ("out", "declined", None)]
         assert [(e["dir"], e["outcome"], e["reason"]) for e in logs["phone1"]] == [
@@ -228,15 +234,7 @@ def test_press_without_link_logs_no_link_and_rings_nobody_later(tmp_path):
             assert not any(_msg("link", "out", tag="call")(d) for _, d in w.door.lines[n:])
             assert not any(_event("ringing")(d) for _, d in w.phone.party.lines)
 
-            n = len(w.door.lines)
-            await w.s.door.command("press")
-            await _wait(w.phone.party, _event("ringing"), what="ring after the link is back")
-            await w.phone.command("reject")
-            end = await _wait(w.door, _event("ended"), n, what="call end")
-            assert end["outcome"] == "declined"
-            await _wait(w.door, _msg("app", "call log"), n, what="door's log entry")
-            await _until(lambda: len(w.logs()["phone1"]) == 1, what="phone's log entry")
-            logs = w.logs()
+            logs = await _declined_call(w, 1)
         assert [(e["outcome"], e["reason"]) for e in logs["door"]] == [
             ("failed", "no_link"), ("declined", None)]
         assert [(e["outcome"], e["reason"]) for e in logs["phone1"]] == [("declined", None)]
@@ -272,15 +270,7 @@ def test_restart_that_loses_the_relay_while_talking_ends_the_call_once_for_lost_
             await _wait(w.door, _msg("app", "led", state=controls.LED_IDLE), n_door)
             assert _leds(w.door, n_door) == [controls.LED_IDLE]  # in call until it ended
 
-            n, n_phone = len(w.door.lines), len(w.phone.party.lines)
-            await w.s.door.command("press")
-            await _wait(w.phone.party, _event("ringing"), n_phone, what="ring after the restart")
-            await w.phone.command("reject")
-            end = await _wait(w.door, _event("ended"), n, what="second call end")
-            assert end["outcome"] == "declined"
-            await _wait(w.door, _msg("app", "call log"), n, what="door's log entry")
-            await _until(lambda: len(w.logs()["phone1"]) == 2, what="phone's log entries")
-            logs = w.logs()
+            logs = await _declined_call(w, 2)
         for name in ("door", "phone1"):
             assert [(e["outcome"], e["reason"]) for e in logs[name]] == [
                 ("answered", "connection_lost"), ("declined", None)], logs[name]
