@@ -266,8 +266,9 @@ class Esp32Door:
             if wifi.connected:
                 self._log("I", "wifi up", addr=self._addr(), attempts=wifi.attempts)
             else:
+                # The LED is left to the app: it shows connecting, then the error, once the
+                # switchboard link drops (a blip the link survives changes nothing to show).
                 self._log("W", "wifi down", status=self.wlan.status())
-                self.led(controls.LED_CONNECTING, now)  # the app shows idle again once linked
         act = wifi.action(now)
         if act == boardpolicy.CONNECT:
             self._connect(wifi.attempts)
