@@ -63,6 +63,12 @@ _ELSEWHERE = {"accepted_elsewhere": "answered_elsewhere", "rejected_elsewhere": 
 
 _KEY_LEN = const(32)
 _CLOSED_KEPT = const(32)  # closed call-ids remembered, so late stanzas are acked and ignored
+_RESENDS_KEPT = const(4)  # unacked stanzas held for retransmission, at most one per call
+# one held stanza: [call-id, stanza, sends so far, ticks_ms deadline of the next send]
+_R_CALL = const(0)
+_R_STANZA = const(1)
+_R_SENT = const(2)
+_R_DUE = const(3)
 REASON_MAX_DURATION = "max_duration"  # Portier's reason for the maximum-call-duration hang-up
 REASON_CONNECTION_LOST = "connection_lost"  # the link (past its grace) or the peer's media is gone
 
@@ -136,11 +142,15 @@ def _receipt(offer, caller):
 
 class CallEngine:
     def __init__(self, me, keys, audio=st.PORTIER_AUDIO, ring_timeout_ms=30000,
-                 max_call_ms=600000, ack_timeout_ms=2000, offer_tries=3, auto_answer=()):
+                 max_call_ms=600000, ack_timeout_ms=2000, offer_tries=3, auto_answer=(),
+                 resend_ms=2000, resend_tries=3):
         """me: this device's JID; keys: an object with wrap(device, call_key) ->
         (enc_type, ciphertext) and unwrap(device, enc_type, ciphertext) -> call_key (the
         Signal sessions of portier.e2e.callkey, bound to this device's store); auto_answer:
-        the devices whose calls are answered without a button press (paired phones)."""
+        the devices whose calls are answered without a button press (paired phones);
+        resend_ms, resend_tries: an accept, transport, reject or answered call's terminate
+        without the peer's ack is sent again after resend_ms, then twice that, ..., up to
+        resend_tries sends in all (docs/protocol.md 8.3)."""
         self.me = me
         self.keys = keys
         self.audio = list(audio)  # our codecs, preferred first
@@ -149,6 +159,9 @@ class CallEngine:
         self.ack_timeout_ms = ack_timeout_ms
         self.offer_tries = offer_tries
         self.auto_answer = auto_answer
+        self.resend_ms = resend_ms
+        self.resend_tries = resend_tries
+        self._resends = []  # [call-id, stanza, sends, due] awaiting the peer's ack, oldest first
         self._calls = {}  # call-id -> _Call, not ended
         self._closed = []  # recently ended call-ids, oldest first
         self._out = []
@@ -171,6 +184,9 @@ class CallEngine:
             for t in call.timers.values():
                 if best is None or time.ticks_diff(t, best) < 0:
                     best = t
+        for r in self._resends:
+            if best is None or time.ticks_diff(r[_R_DUE], best) < 0:
+                best = r[_R_DUE]
         return best
 
     def current(self):
@@ -226,20 +242,22 @@ class CallEngine:
                 raise ValueError("call key of %d bytes" % len(call_key))
         except ValueError as e:  # a key we cannot open: the call cannot be taken
             # Like "busy", this ends only our leg: another device may still answer.
-            self._send(_stanza("reject", call, reason=REASON_ERROR, to=call.peer))
             self._end(call, "key_failed", "failed", "key: %s" % e, now_ms)
+            self._send_acked(call.id, _stanza("reject", call, reason=REASON_ERROR, to=call.peer),
+                             now_ms)
             return
         self._move(call, "answer")
         call.call_key = call_key
-        self._send(_stanza("accept", call, audio=[call.codec], to=call.peer))
+        self._send_acked(call.id, _stanza("accept", call, audio=[call.codec], to=call.peer), now_ms)
         # Media waits for the caller's <transport>: when two devices answer at once, only the
         # one the caller picked may bind the relay leg (they share its token) or hold a key.
 
     def reject(self, call_id, now_ms, busy=False):
         call = self._intent(call_id, "reject")
         # The model's decline is an empty <reject>; "busy" ends only this device's leg.
-        self._send(_stanza("reject", call, reason="busy" if busy else None, to=call.peer))
         self._end(call, "reject", "busy" if busy else "declined", None, now_ms)
+        self._send_acked(call.id, _stanza("reject", call, reason="busy" if busy else None,
+                                          to=call.peer), now_ms)
 
     def hang_up(self, call_id, now_ms, reason=None):
         """reason: of an answered call's terminate and log entry; the app gives
@@ -250,9 +268,10 @@ class CallEngine:
         if call.state == _INCOMING:
             return self.reject(call_id, now_ms)
         if call.state == _ACTIVE or call.state == _ACCEPTING:
-            self._send(_stanza("terminate", call, reason=reason,
-                               duration=self._duration_s(call, now_ms), to=call.peer))
+            terminate = _stanza("terminate", call, reason=reason,
+                                duration=self._duration_s(call, now_ms), to=call.peer)
             self._end(call, "hang_up", "answered", reason, now_ms)
+            self._send_acked(call.id, terminate, now_ms)
             return None
         self._terminate_legs(call, "cancelled", None)
         self._end(call, "cancel", "cancelled", "cancelled", now_ms)
@@ -265,6 +284,7 @@ class CallEngine:
             outcome = {_ACTIVE: "answered", _INCOMING: "missed", _ACCEPTING: "missed"}.get(
                 call.state, "failed")
             self._end(call, "link_lost", outcome, REASON_CONNECTION_LOST, now_ms)
+        self._resends = []  # past the grace: the link's outbox has dropped them too
 
     # ---- stanzas ----
 
@@ -297,7 +317,8 @@ class CallEngine:
                 call.timers.pop("ack", None)
                 call.offer = None  # acked: never sent again, so not held through the call
                 return self._move(call, "acked")
-        return None  # acks of everything else need nothing
+        self._drop_resend(ack.stanza_id, None)
+        return None  # acks of everything else need nothing beyond that
 
     def _on_receipt(self, receipt):
         call = self._calls.get(receipt.call_id)
@@ -320,9 +341,10 @@ class CallEngine:
             return None
         self._send(_receipt(offer, caller))
         if self._calls:  # one call at a time: a door is busy while it talks
-            self._send(st.Stanza("reject", call_id=offer.call_id, call_creator=offer.call_creator,
-                                 reason="busy", to=caller, stanza_id=new_id()))
             self._log_only(offer.call_id, caller, "busy", now_ms)
+            self._send_acked(offer.call_id, st.Stanza(
+                "reject", call_id=offer.call_id, call_creator=offer.call_creator, reason="busy",
+                to=caller, stanza_id=new_id()), now_ms)
             return None
         call = _Call(offer.call_id, offer.call_creator, "in", caller, _INCOMING, now_ms)
         call.enc = enc
@@ -351,7 +373,7 @@ class CallEngine:
         self._move(call, "accepted")
         self._terminate_legs(call, "accepted_elsewhere", device)
         # The model's relay-choice <transport> (type 1) tells the winner to start its media.
-        self._send(_stanza("transport", call, message_type=1, to=device))
+        self._send_acked(call.id, _stanza("transport", call, message_type=1, to=device), now_ms)
         self._activate(call, device, now_ms)
 
     def _on_transport(self, call, msg, now_ms):
@@ -359,6 +381,7 @@ class CallEngine:
             self.ignored += 1  # only the caller's confirmation of our accept counts
             return
         self._move(call, "confirmed")
+        self._drop_resend(None, call.id)  # the caller had our accept: its ack is moot
         self._activate(call, call.peer, now_ms)
 
     def _on_reject(self, call, msg, now_ms):
@@ -400,6 +423,9 @@ class CallEngine:
                 if t is not None and time.ticks_diff(now_ms, t) >= 0 and call.id in self._calls:
                     del call.timers[name]
                     _TIMERS[name](self, call, now_ms)
+        for r in list(self._resends):
+            if time.ticks_diff(now_ms, r[_R_DUE]) >= 0 and r in self._resends:
+                self._resend(r, now_ms)
 
     def _ack_timer(self, call, now_ms):
         if call.tries >= self.offer_tries:
@@ -416,9 +442,40 @@ class CallEngine:
             self._end(call, "ring_timeout", "missed", "timeout", now_ms)
 
     def _max_timer(self, call, now_ms):
-        self._send(_stanza("terminate", call, reason=REASON_MAX_DURATION,
-                           duration=self._duration_s(call, now_ms), to=call.peer))
+        terminate = _stanza("terminate", call, reason=REASON_MAX_DURATION,
+                            duration=self._duration_s(call, now_ms), to=call.peer)
         self._end(call, "max_duration", "answered", REASON_MAX_DURATION, now_ms)
+        self._send_acked(call.id, terminate, now_ms)
+
+    # ---- retransmission of what the peer must ack (docs/protocol.md 8.3) ----
+
+    def _send_acked(self, call_id, stanza, now_ms):
+        """Send a stanza the peer must ack and hold it until the ack comes: it replaces the
+        call's held one (a call holds at most one), the oldest of other calls goes when too
+        many are held."""
+        self._send(stanza)
+        if self.resend_tries <= 1:
+            return
+        self._drop_resend(None, call_id)
+        if len(self._resends) >= _RESENDS_KEPT:
+            self._resends.pop(0)
+        self._resends.append([call_id, stanza, 1, time.ticks_add(now_ms, self.resend_ms)])
+
+    def _resend(self, r, now_ms):
+        # the same stanza, same id: a receiver that had it acks again and changes nothing
+        self._send(r[_R_STANZA])
+        r[_R_SENT] += 1
+        if r[_R_SENT] >= self.resend_tries:
+            self._resends.remove(r)  # the last try: nothing is left to do without an ack
+        else:
+            r[_R_DUE] = time.ticks_add(now_ms, self.resend_ms << (r[_R_SENT] - 1))
+
+    def _drop_resend(self, stanza_id, call_id):
+        for r in self._resends:
+            if r[_R_CALL] == call_id or (stanza_id is not None
+                                         and r[_R_STANZA].stanza_id == stanza_id):
+                self._resends.remove(r)
+                return
 
     # ---- helpers ----
 
@@ -474,6 +531,7 @@ class CallEngine:
 
     def _end(self, call, move, outcome, reason, now_ms):
         self._move(call, move)
+        self._drop_resend(None, call.id)  # an accept or transport about it is moot now
         del self._calls[call.id]
         self._remember_closed(call.id)
         call.call_key = None  # nothing keyed outlives the call
