@@ -5,7 +5,8 @@ Invariants, checked after every step and once everything settles:
 - at most one unfinished call per party;
 - no party ever gets the media key of a call it did not answer or that was not answered by it;
 - both ends of an answered call hold the same call key;
-- each party ends each call it took part in exactly once (one log entry), and, once the
+- each party ends each call it took part in exactly once (one log entry), retransmitted
+  accepts, transports, rejects and terminates included, and, once the
   network is quiet and the clocks have run past every timeout, no call is left open;
 """
 
@@ -128,6 +129,8 @@ class Calls(RuleBasedStateMachine):
     def one_call_each_and_keys_only_when_answered(self):
         for jid, engine in self.engines.items():
             assert len(engine._calls) <= 1, jid
+            held = [r[0] for r in engine._resends]  # stanzas awaiting the peer's ack
+            assert len(held) == len(set(held)) <= 4, (jid, held)  # one per call, a few calls
         for (party, call_id), key in self.keys.items():
             assert len(key) == 32
             for (other, cid), k2 in self.keys.items():

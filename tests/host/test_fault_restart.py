@@ -146,6 +146,8 @@ def test_restart_while_ringing_the_call_rings_on_and_is_answered(tmp_path):
     async def body():
         async with World(tmp_path) as w:
             await w.s._ring()
+            # the door logs its LED just after the ringing event _ring waits for: take it first
+            await _wait(w.door, _msg("app", "led", state=controls.LED_RINGING), what="ring LED")
             n_door = len(w.door.lines)
             await w.restart()
             await w.relinked(2)
@@ -274,5 +276,50 @@ def test_restart_that_loses_the_relay_while_talking_ends_the_call_once_for_lost_
         for name in ("door", "phone1"):
             assert [(e["outcome"], e["reason"]) for e in logs[name]] == [
                 ("answered", "connection_lost"), ("declined", None)], logs[name]
+
+    _run(body())
+
+
+def test_restart_that_swallows_the_doors_transport_heals(tmp_path):
+    """docs/protocol.md 8.3: the phone accepts, the door sends its <transport>, and the
+    switchboard dies before routing it (a test hook drops exactly that stanza, then the
+    switchboard restarts). The door's link saw no error, so the transport is not in its outbox;
+    the engine sends it again (same id) for want of the phone's ack, and the call is answered on
+    both sides instead of the phone logging `missed`."""
+    async def body():
+        async with World(tmp_path) as w:
+            await w.s._ring()
+            sb = w.s.sb
+            route = sb._route
+            swallowed = []
+
+            def dies_before_routing_it(link, to, node, call_id, action):
+                if action == "transport" and not swallowed:
+                    swallowed.append(node.attrs.get("id"))
+                    return None
+                return route(link, to, node, call_id, action)
+
+            sb._route = dies_before_routing_it
+            n_door, n_phone = len(w.door.lines), len(w.phone.party.lines)
+            await w.phone.command("answer")
+            await _until(lambda: swallowed, what="the door's transport")
+            await w.restart()
+            await w.relinked(2)
+            for party, start in ((w.door, n_door), (w.phone.party, n_phone)):
+                await _wait(party, _msg("media", "first audio"), start, what="first audio")
+            # the door's link carried the transport again, with the id of the swallowed one
+            sent = [d["id"] for _, d in w.door.lines[n_door:]
+                    if _msg("link", "out", tag="call", action="transport")(d)]
+            assert len(sent) >= 2 and set(sent) == set(swallowed), (sent, swallowed)
+            assert w.phone.app.engine.answered_call() is not None
+            await w.phone.command("hangup")
+            for party, start in ((w.door, n_door), (w.phone.party, n_phone)):
+                end = await _wait(party, _event("ended"), start, what="call end")
+                assert (end["outcome"], end["reason"]) == ("answered", None)
+            await _wait(w.door, _msg("app", "call log"), n_door, what="door's log entry")
+            await _until(lambda: len(w.logs()["phone1"]) == 1, what="phone's log entry")
+            logs = w.logs()
+        assert [(e["outcome"], e["reason"]) for e in logs["door"]] == [("answered", None)]
+        assert [(e["outcome"], e["reason"]) for e in logs["phone1"]] == [("answered", None)]
 
     _run(body())
