@@ -128,12 +128,10 @@ class JitterBuffer:
     # -- status --------------------------------------------------------------------------------
 
     def target_ms(self):
-        t = self._frame_ms + (self._jitter >> 4)
-        if self._lossy:
-            # Under steady loss one more frame of depth lets most gaps be interpolated from
-            # both sides (bench_audio: PESQ at 10 % loss rises by about 0.3).
-            t += self._frame_ms
-        t = (t + self._frame_ms // 2) // self._frame_ms * self._frame_ms  # nearest frame
+        """need_ms() as a depth (the frame being played counts) to the nearest frame, within
+        min_ms..max_ms: a status figure (stats, logs); the buffer itself keeps need_ms()."""
+        t = self.need_ms() - self._guard + self._frame_ms
+        t = (t + self._frame_ms // 2) // self._frame_ms * self._frame_ms
         if t < self.min_ms:
             return self.min_ms
         return self.max_ms if t > self.max_ms else t
@@ -159,11 +157,13 @@ class JitterBuffer:
 
     def need_ms(self):
         """The lead the buffer keeps: the jitter measured (one frame more under steady loss),
-        within the depth bounds beyond the frame being played, plus the guard. Unlike
-        target_ms() it is not rounded to frames: a step there would move the playout point
+        within the depth bounds beyond the frame being played, plus the guard. It is not
+        rounded to frames: a step there would move the playout point
         back and forth as the jitter estimate crosses it."""
         j = self._jitter >> 4
         if self._lossy:
+            # Under steady loss one more frame of depth lets most gaps be interpolated from
+            # both sides (bench_audio: PESQ at 10 % loss rises by about 0.3).
             j += self._frame_ms
         lo = self.min_ms - self._frame_ms
         hi = self.max_ms - self._frame_ms
