@@ -310,16 +310,10 @@ def test_pairing_then_press_rings_every_paired_phone(ca, tmp_path):
             assert any(x.get("msg") == "media stop" for x in logs[ANNA])
             await door.wait(lambda d: d.get("msg") in ("media start", "no media module: call without audio"))
         except BaseException:
-            for j in logs:
-                print(j, "\n".join(json.dumps(x) for x in logs[j][-30:]))
+            print_phone_logs(logs)
             raise
         finally:
-            for p in phones.values():
-                p.quit()
-            for t in tasks:
-                await asyncio.wait_for(t, 10)
-            await door.stop()
-            await sb.close()
+            await stop_all(door, sb, phones, tasks)
 
     _run(body())
 
@@ -341,6 +335,22 @@ async def start_paired_phones(ca, tmp_path, port, door, phones, logs, tasks):
     for jid in logs:
         await door.wait(lambda d, j=jid: d.get("msg") == "paired" and d["device"] == j,
                         timeout=60)
+
+
+def print_phone_logs(logs):
+    """On a failure: the last lines each phone logged (pytest shows them with the error)."""
+    for jid in logs:
+        print(jid, "\n".join(json.dumps(x) for x in logs[jid][-30:]))
+
+
+async def stop_all(door, sb, phones, tasks):
+    """Ends what start_paired_phones and the test started: the phones, the door, the switchboard."""
+    for p in phones.values():
+        p.quit()
+    for t in tasks:
+        await asyncio.wait_for(t, 10)
+    await door.stop()
+    await sb.close()
 
 
 class RecordingMedia:

@@ -26,7 +26,7 @@ from portier.wire import stanza as wire  # noqa: E402
 sys.path.insert(0, os.path.dirname(__file__))
 from minisb import MiniSwitchboard, server_tls  # noqa: E402
 from test_app_link import (Device, _config, _event, _provision_door, _until,  # noqa: E402
-                           start_paired_phones)
+                           print_phone_logs, start_paired_phones, stop_all)
 
 DOOR = "door:1@home"
 ANNA = "anna:2@home"
@@ -185,16 +185,10 @@ def test_unlock_only_by_the_answerer_with_the_pin(tmp_path, runtime):
             await anna.command("hangup")
             await door.wait(lambda d: door.lines.index(d) >= n and _event("ended")(d))
         except BaseException:
-            for j in logs:
-                print(j, "\n".join(json.dumps(x) for x in logs[j][-30:]))
+            print_phone_logs(logs)
             raise
         finally:
-            for p in phones.values():
-                p.quit()
-            for t in tasks:
-                await asyncio.wait_for(t, 10)
-            await door.stop()
-            await sb.close()
+            await stop_all(door, sb, phones, tasks)
         relays = [d for d in door.lines if d.get("msg") == "relay" and d.get("energised")]
         assert len(relays) == 1  # only the right PIN from the answerer, outside a lockout
         log = json.loads((tmp_path / "door-log.json").read_text())

@@ -126,6 +126,14 @@ class World:
         return self.s._logs()
 
 
+async def _talking(w):
+    """The door rings the phone, which answers; returns once both hear each other."""
+    await w.s._ring()
+    await w.phone.command("answer")
+    for party in (w.door, w.phone.party):
+        await _wait(party, _msg("media", "first audio"), what="first audio")
+
+
 async def _declined_call(w, phone_entries):
     """A new call after the fault: the door rings the phone, which declines; returns both call
     logs once the phone's has `phone_entries` entries."""
@@ -178,10 +186,7 @@ def test_restart_while_talking_media_resumes(tmp_path):
     the call's SRTP again at once: the call goes on, neither side hangs up for silence."""
     async def body():
         async with World(tmp_path) as w:
-            await w.s._ring()
-            await w.phone.command("answer")
-            for party in (w.door, w.phone.party):
-                await _wait(party, _msg("media", "first audio"), what="first audio")
+            await _talking(w)
             media = w.phone.app.media
             await _until(lambda: media.stats.received >= 25, what="half a second of audio")
             n_door = len(w.door.lines)
@@ -252,10 +257,7 @@ def test_restart_that_loses_the_relay_while_talking_ends_the_call_once_for_lost_
     later one is ignored: one log entry each. Then a new call works."""
     async def body():
         async with World(tmp_path) as w:
-            await w.s._ring()
-            await w.phone.command("answer")
-            for party in (w.door, w.phone.party):
-                await _wait(party, _msg("media", "first audio"), what="first audio")
+            await _talking(w)
             n_door, n_phone = len(w.door.lines), len(w.phone.party.lines)
             await w.stop_switchboard()
             await w.start_switchboard(relay_port=0)
