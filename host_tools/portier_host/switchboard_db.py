@@ -6,6 +6,7 @@ Only public keys live here: identity key, signed prekey and its signature, one-t
 The private halves stay in each device's own portier.e2e Store.
 """
 
+import contextlib
 import os
 import sqlite3
 import time
@@ -87,6 +88,18 @@ class Database:
     def close(self):
         self._db.close()
 
+    @contextlib.contextmanager
+    def _transaction(self):
+        """The statements inside commit together, or none of them does (the connection is in
+        autocommit mode otherwise)."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
     # -- settings --
 
     def setting(self, name):
@@ -122,23 +135,17 @@ class Database:
         """Register a device of an existing household (its account is made on first use)."""
         account, number, household = split_jid(jid)
         now = int(time.time())
-        db = self._db
-        db.execute("BEGIN IMMEDIATE")
         try:
-            if db.execute("SELECT 1 FROM households WHERE name = ?", (household,)).fetchone() is None:
-                raise DbError("no household %r" % household)
-            db.execute("INSERT OR IGNORE INTO accounts VALUES (?, ?, ?)", (household, account, now))
-            db.execute("INSERT INTO devices VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                       (jid, household, account, number, registration_id, bytes(identity_key),
-                        signed_prekey_id, bytes(signed_prekey), bytes(signature), now))
-            self._insert_prekeys(jid, prekeys, now)
-            db.execute("COMMIT")
+            with self._transaction() as db:
+                if db.execute("SELECT 1 FROM households WHERE name = ?", (household,)).fetchone() is None:
+                    raise DbError("no household %r" % household)
+                db.execute("INSERT OR IGNORE INTO accounts VALUES (?, ?, ?)", (household, account, now))
+                db.execute("INSERT INTO devices VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                           (jid, household, account, number, registration_id, bytes(identity_key),
+                            signed_prekey_id, bytes(signed_prekey), bytes(signature), now))
+                self._insert_prekeys(jid, prekeys, now)
         except sqlite3.IntegrityError as e:
-            db.execute("ROLLBACK")
             raise DbError("device %s: %s" % (jid, e)) from None
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
 
     def device(self, jid):
         row = self._db.execute("SELECT %s FROM devices WHERE jid = ?" % ", ".join(DeviceRecord.__slots__),
@@ -163,31 +170,19 @@ class Database:
             "WHERE jid = ? ORDER BY added DESC, key_id DESC LIMIT ?)", (jid, jid, MAX_PREKEYS))
 
     def add_prekeys(self, jid, prekeys):
-        db = self._db
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with self._transaction():
             self._insert_prekeys(jid, prekeys, int(time.time()))
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
 
     def prekey_count(self, jid):
         return self._db.execute("SELECT COUNT(*) FROM prekeys WHERE jid = ?", (jid,)).fetchone()[0]
 
     def take_prekey(self, jid):
         """Remove and return the oldest one-time prekey (key_id, public), or None."""
-        db = self._db
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with self._transaction() as db:
             row = db.execute("SELECT key_id, public FROM prekeys WHERE jid = ? "
                              "ORDER BY added, key_id LIMIT 1", (jid,)).fetchone()
             if row is not None:
                 db.execute("DELETE FROM prekeys WHERE jid = ? AND key_id = ?", (jid, row[0]))
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
         return None if row is None else (row[0], bytes(row[1]))
 
     # -- the in-process relay's bindings (portier_host.relay: a restart keeps calls' media) --
@@ -197,8 +192,12 @@ class Database:
             "SELECT handle, pid, host, port, expiry FROM relay_legs")]
 
     def save_relay_leg(self, handle, pid, host, port, expiry):
-        self._db.execute("INSERT OR REPLACE INTO relay_legs VALUES (?, ?, ?, ?, ?)",
-                         (bytes(handle), pid, host, port, expiry))
+        """One row per address, as the relay serves one leg per address: a port given out again
+        to a new call's leg takes it from the old call's, so a restart cannot hand it back."""
+        with self._transaction() as db:
+            db.execute("DELETE FROM relay_legs WHERE host = ? AND port = ?", (host, port))
+            db.execute("INSERT OR REPLACE INTO relay_legs VALUES (?, ?, ?, ?, ?)",
+                       (bytes(handle), pid, host, port, expiry))
 
     def forget_relay_call(self, handle):
         self._db.execute("DELETE FROM relay_legs WHERE handle = ?", (bytes(handle),))

@@ -100,6 +100,23 @@ def test_idle_and_expired_calls_are_unbound():
     assert core2.expire(NOW + 601) == 1
 
 
+def test_an_address_reused_by_a_new_call_belongs_to_it_after_a_restart(tmp_path):
+    from portier_host.switchboard_db import Database
+
+    db = Database(str(tmp_path / "sb.db"))
+    core = RelayCore(SECRET, db, NOW)
+    old, new = mint_token(SECRET, 600, NOW), mint_token(SECRET, 600, NOW + 10)
+    core.datagram(_bind(1, old), A, NOW)
+    core.datagram(_bind(2, old), B, NOW)
+    C = ("127.0.0.1", 40004)
+    core.datagram(_bind(1, new), A, NOW + 10)  # A's port, given out again for a new call
+    core.datagram(_bind(2, new), C, NOW + 10)
+    again = RelayCore(SECRET, db, NOW + 20)  # restarted: A is the new call's, whatever the order
+    assert again.datagram(b"\x80a", A, NOW + 21) == [(b"\x80a", C)]
+    assert again.datagram(b"\x80b", B, NOW + 21) == []
+    db.close()
+
+
 def test_an_address_reused_by_a_new_call_stays_bound_when_the_old_call_ends():
     core, _ = _bound_pair()  # A and B talk in the first call
     token2 = mint_token(SECRET, 600, NOW + 10)
