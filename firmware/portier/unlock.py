@@ -15,6 +15,7 @@ import time
 from micropython import const
 
 from portier import fsutil
+from portier.jsondepth import too_deep
 
 PIN_MIN = const(4)
 PIN_MAX = const(12)
@@ -140,6 +141,8 @@ class State:
             self._loads(data)
 
     def _loads(self, data):
+        if too_deep(data):
+            raise UnlockError("unlock state %s nested too deep" % self.path)
         try:
             d = json.loads(data)
         except ValueError:
