@@ -1,0 +1,639 @@
+"""Real SIP software from Debian's packages on loopback, for the bridge's tests and benchmark:
+Kamailio as the household's registrar/proxy and baresip as the resident's phone. Each runs in
+a folder of its own with a configuration written here, on ports picked free on 127.0.0.1, and
+is stopped by stop().
+
+    kam = Kamailio(folder); kam.start()                  sip:USER@127.0.0.1:kam.port
+    phone = Baresip(folder, "anna", kam.uri(), mic_wav)  auto-answers, records what it hears
+    await phone.start(); await phone.wait_event("REGISTER_OK")
+    await phone.command("sndcode", "*2468#")             RFC 4733 digits (baresip's default)
+
+baresip is driven through its ctrl_tcp module (JSON in netstrings): commands go out, call and
+registration events come back. What it hears is written by its sndfile module
+(dump-*-dec.wav, the decoded audio, 8 kHz for G.711); what it says is a WAV file played by
+its aufile module.
+"""
+
+import asyncio
+import glob
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+
+KAMAILIO = "kamailio"
+BARESIP = "baresip"
+_MODULES = "/usr/lib/baresip/modules"
+_START_S = 10
+
+
+class LabError(Exception):
+    pass
+
+
+def missing(*exes):
+    """The executables of `exes` that are not installed (a test skips naming them)."""
+    return [e for e in exes if shutil.which(e) is None]
+
+
+def free_port(kind=socket.SOCK_DGRAM, host="127.0.0.1"):
+    """A port free for UDP (and TCP) on host now; the caller binds it soon after."""
+    while True:
+        with socket.socket(socket.AF_INET, kind) as s:
+            s.bind((host, 0))
+            port = s.getsockname()[1]
+        other = socket.SOCK_STREAM if kind == socket.SOCK_DGRAM else socket.SOCK_DGRAM
+        try:
+            with socket.socket(socket.AF_INET, other) as s:
+                s.bind((host, port))
+            return port
+        except OSError:
+            continue
+
+
+# A registrar and proxy: REGISTER saves the contact, a request for a registered user goes to
+# its contact, in-dialog requests follow the route set. With users, REGISTER and INVITE need
+# digest authentication against their passwords (auth_db over db_text files).
+_KAMAILIO_CFG = """#!KAMAILIO
+debug=2
+log_stderror=yes
+children=1
+tcp_children=1
+disable_tcp=yes
+listen=udp:127.0.0.1:{port}
+mpath="{mpath}"
+loadmodule "tm.so"
+loadmodule "sl.so"
+loadmodule "rr.so"
+loadmodule "pv.so"
+loadmodule "maxfwd.so"
+loadmodule "usrloc.so"
+loadmodule "registrar.so"
+loadmodule "textops.so"
+loadmodule "siputils.so"
+loadmodule "xlog.so"
+{auth_modules}
+modparam("usrloc", "db_mode", 0)
+modparam("rr", "append_fromtag", 1)
+
+request_route {{
+    if (!mf_process_maxfwd_header("10")) {{
+        sl_send_reply("483", "Too Many Hops");
+        exit;
+    }}
+    if (has_totag()) {{
+        if (loose_route()) {{
+            t_relay();
+            exit;
+        }}
+        if (is_method("ACK")) {{
+            if (t_check_trans()) t_relay();
+            exit;
+        }}
+        sl_send_reply("404", "Not here");
+        exit;
+    }}
+    if (is_method("CANCEL")) {{
+        xlog("L_NOTICE", "lab: CANCEL to $rU reason=[$hdr(Reason)]\n");
+        if (t_check_trans()) t_relay();
+        exit;
+    }}
+    t_check_trans();
+{auth_route}
+    if (is_method("REGISTER")) {{
+        save("location");
+        exit;
+    }}
+    if (is_method("INVITE")) record_route();
+    if (!lookup("location")) {{
+        sl_send_reply("404", "Not Found");
+        exit;
+    }}
+    t_relay();
+}}
+"""
+
+_AUTH_MODULES = """loadmodule "db_text.so"
+loadmodule "auth.so"
+loadmodule "auth_db.so"
+modparam("auth_db", "db_url", "text://{db}")
+modparam("auth_db", "calculate_ha1", yes)
+modparam("auth_db", "password_column", "password")
+modparam("auth_db", "use_domain", 0)
+modparam("auth_db", "load_credentials", "")
+"""
+
+_AUTH_ROUTE = """    if (is_method("REGISTER|INVITE")) {
+        if (!auth_check("$fd", "subscriber", "1")) {
+            auth_challenge("$fd", "0");
+            exit;
+        }
+        consume_credentials();
+    }
+"""
+
+
+class Kamailio:
+    """Kamailio as a registrar and proxy on 127.0.0.1:port, in `folder`. users: {name:
+    password} to require digest authentication, or None for an open registrar."""
+
+    def __init__(self, folder, users=None, port=None):
+        self.folder = folder
+        self.users = users
+        self.port = port or free_port()
+        self.proc = None
+        self.log_path = os.path.join(folder, "kamailio.log")
+
+    def uri(self):
+        return "sip:127.0.0.1:%d" % self.port
+
+    def _write_config(self):
+        os.makedirs(self.folder, exist_ok=True)
+        auth_modules = auth_route = ""
+        if self.users:
+            db = os.path.join(self.folder, "db")
+            os.makedirs(db, exist_ok=True)
+            with open(os.path.join(db, "version"), "w") as f:
+                f.write("table_name(str) table_version(int)\nsubscriber:7\n")
+            with open(os.path.join(db, "subscriber"), "w") as f:
+                f.write("id(int,auto) username(str) domain(str,null) password(str) "
+                        "ha1(str,null) ha1b(str,null)\n")
+                for i, (user, password) in enumerate(sorted(self.users.items())):
+                    f.write("%d:%s::%s::\n" % (i + 1, user, password))
+            auth_modules = _AUTH_MODULES.format(db=db)
+            auth_route = _AUTH_ROUTE
+        cfg = _KAMAILIO_CFG.format(port=self.port, mpath=_module_path(),
+                                   auth_modules=auth_modules, auth_route=auth_route)
+        path = os.path.join(self.folder, "kamailio.cfg")
+        with open(path, "w") as f:
+            f.write(cfg)
+        return path
+
+    def start(self):
+        cfg = self._write_config()
+        run = os.path.join(self.folder, "run")
+        os.makedirs(run, exist_ok=True)
+        log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(
+            [KAMAILIO, "-f", cfg, "-DD", "-E", "-Y", run, "-m", "32", "-M", "4",
+             "-w", self.folder], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        log.close()
+        deadline = time.monotonic() + _START_S
+        while not _answers_options(self.port):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise LabError("kamailio did not start: %s" % self.log_tail())
+            time.sleep(0.05)
+
+    def log_tail(self, n=2000):
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read()[-n:]
+        except OSError:
+            return ""
+
+    def stop(self):
+        _stop(self.proc)
+        self.proc = None
+
+
+def _module_path():
+    for path in glob.glob("/usr/lib/*/kamailio/modules") + ["/usr/lib/kamailio/modules"]:
+        if os.path.isdir(path):
+            return path
+    raise LabError("kamailio's modules folder not found")
+
+
+def _answers_options(port):
+    """Any SIP response to an OPTIONS sent to 127.0.0.1:port."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        me = s.getsockname()[1]
+        msg = ("OPTIONS sip:127.0.0.1:{p} SIP/2.0\r\n"
+               "Via: SIP/2.0/UDP 127.0.0.1:{me};branch=z9hG4bK-lab{t}\r\n"
+               "Max-Forwards: 5\r\nFrom: <sip:lab@127.0.0.1>;tag=lab\r\n"
+               "To: <sip:127.0.0.1:{p}>\r\nCall-ID: lab-{t}@127.0.0.1\r\nCSeq: 1 OPTIONS\r\n"
+               "Content-Length: 0\r\n\r\n").format(p=port, me=me, t=time.monotonic_ns())
+        s.settimeout(0.2)
+        try:
+            s.sendto(msg.encode(), ("127.0.0.1", port))
+            return s.recv(2000).startswith(b"SIP/2.0 ")
+        except OSError:
+            return False
+
+
+def _stop(proc):
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def looped_wav(src, dst, times):
+    """src played `times` over, as dst: baresip's aufile ends the call at the file's end."""
+    import wave
+
+    with wave.open(src, "rb") as r:
+        params = r.getparams()
+        frames = r.readframes(r.getnframes())
+    with wave.open(dst, "wb") as w:
+        w.setparams(params)
+        w.writeframes(frames * times)
+    return dst
+
+
+class Baresip:
+    """baresip as the resident's SIP phone: account `user` at `registrar` (a sip: URI without
+    user), auto-answering after answer_delay_ms (None: rings until told to answer), playing
+    mic_wav (8 kHz mono 16-bit) and recording what it hears into folder/dump-*-dec.wav.
+
+    srtp: None (plain RTP), "srtp" (SDES offered, RTP/AVP with crypto lines, the common
+    opportunistic offer) or "srtp-mand" (RTP/SAVP only)."""
+
+    def __init__(self, folder, user, registrar, mic_wav, password=None, answer=True,
+                 srtp=None, codecs=("PCMU",)):
+        self.folder = folder
+        self.user = user
+        self.registrar = registrar
+        self.mic_wav = mic_wav
+        self.password = password
+        self.answer = answer
+        self.srtp = srtp
+        self.codecs = codecs
+        self.sip_port = free_port()
+        self.ctrl_port = free_port(socket.SOCK_STREAM)
+        self.proc = None
+        self.events = []
+        self._changed = None
+        self._reader = None
+        self._writer = None
+        self._responses = {}
+        self._token = 0
+        self._task = None
+
+    def aor(self):
+        host = self.registrar.split(":", 1)[1]
+        return "sip:%s@%s" % (self.user, host)
+
+    def _write_config(self):
+        os.makedirs(self.folder, exist_ok=True)
+        modules = ["g711.so", "aufile.so", "sndfile.so", "menu.so", "ctrl_tcp.so"]
+        if self.srtp:
+            modules.append("srtp.so")
+        modules.append("account.so")  # last: an account's mediaenc names a loaded module
+        cfg = [
+            "poll_method epoll",
+            "sip_listen 127.0.0.1:%d" % self.sip_port,
+            "sip_trans_def udp",
+            "call_local_timeout 120",
+            "audio_path %s" % self.folder,
+            "audio_player aufile,%s" % os.path.join(self.folder, "unused.wav"),
+            "audio_source aufile,%s" % self.mic_wav,
+            "audio_alert aufile,%s" % os.path.join(self.folder, "unused.wav"),
+            "ausrc_srate 8000",
+            "auplay_srate 8000",
+            "ausrc_channels 1",
+            "auplay_channels 1",
+            "audio_buffer 20-160",
+            "rtp_timeout 0",
+            "jitter_buffer_delay 1-10",
+            "dns_server 127.0.0.1:53",
+            "net_interface 127.0.0.1",
+            "module_path %s" % _MODULES,
+            "snd_path %s" % self.folder,
+            "ctrl_tcp_listen 127.0.0.1:%d" % self.ctrl_port,
+            "ringback_disabled yes",
+        ] + ["module %s" % m for m in modules]
+        with open(os.path.join(self.folder, "config"), "w") as f:
+            f.write("\n".join(cfg) + "\n")
+        params = ["answermode=%s" % ("auto" if self.answer else "manual"),
+                  "audio_codecs=%s" % ",".join(self.codecs), "regint=600", "ptime=20"]
+        if self.password:
+            params.append("auth_pass=%s" % self.password)
+        if self.srtp:
+            params.append("mediaenc=%s" % self.srtp)
+        with open(os.path.join(self.folder, "accounts"), "w") as f:
+            f.write("<%s>;%s\n" % (self.aor(), ";".join(params)))
+        for name in ("contacts", "uuid"):
+            open(os.path.join(self.folder, name), "a").close()
+
+    async def start(self):
+        self._write_config()
+        self._changed = asyncio.Event()
+        log = open(os.path.join(self.folder, "baresip.log"), "wb")
+        self.proc = subprocess.Popen([BARESIP, "-f", self.folder], cwd=self.folder,
+                                     stdout=log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL)
+        log.close()
+        deadline = time.monotonic() + _START_S
+        while True:
+            try:
+                self._reader, self._writer = await asyncio.open_connection("127.0.0.1",
+                                                                           self.ctrl_port)
+                break
+            except OSError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    raise LabError("baresip did not start: %s" % self.log_tail()) from None
+                await asyncio.sleep(0.05)
+        self._task = asyncio.ensure_future(self._read())
+
+    def log_tail(self, n=3000):
+        try:
+            with open(os.path.join(self.folder, "baresip.log"), errors="replace") as f:
+                return f.read()[-n:]
+        except OSError:
+            return ""
+
+    async def _read(self):
+        r = self._reader
+        try:
+            while True:
+                head = await r.readuntil(b":")
+                n = int(head[:-1])
+                body = await r.readexactly(n + 1)  # the netstring's trailing comma
+                msg = json.loads(body[:-1])
+                if msg.get("response"):
+                    self._responses[msg.get("token")] = msg
+                else:
+                    msg["t"] = time.monotonic()
+                    self.events.append(msg)
+                self._changed.set()
+        except (asyncio.IncompleteReadError, ConnectionError, ValueError):
+            self._changed.set()
+
+    async def command(self, cmd, params="", timeout_s=5):
+        """Run one baresip command (menu module: dial, hangup, accept, sndcode, ...); returns
+        its response's data text."""
+        self._token += 1
+        token = str(self._token)
+        body = json.dumps({"command": cmd, "params": params, "token": token}).encode()
+        self._writer.write(b"%d:%s," % (len(body), body))
+        await self._writer.drain()
+        deadline = time.monotonic() + timeout_s
+        while token not in self._responses:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise LabError("baresip: no response to %s" % cmd)
+            self._changed.clear()
+            try:
+                await asyncio.wait_for(self._changed.wait(), left)
+            except asyncio.TimeoutError:
+                pass
+        return self._responses.pop(token).get("data", "")
+
+    async def wait_event(self, kind, timeout_s=15, since=0):
+        """The first event of type `kind` at index >= since; (index, event)."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            for i in range(since, len(self.events)):
+                if self.events[i].get("type") == kind:
+                    return i, self.events[i]
+            left = deadline - time.monotonic()
+            if left <= 0 or self.proc.poll() is not None:
+                raise LabError("baresip %s: no %s event (got %s); log: %s" % (
+                    self.user, kind, [e.get("type") for e in self.events], self.log_tail()))
+            self._changed.clear()
+            try:
+                await asyncio.wait_for(self._changed.wait(), left)
+            except asyncio.TimeoutError:
+                pass
+
+    async def wait_registered(self, timeout_s=10):
+        """Until the registrar has this phone's binding (reginfo says OK); the REGISTER_OK
+        event may come before ctrl_tcp is connected, so the state is asked for."""
+        deadline = time.monotonic() + timeout_s
+        while "OK" not in await self.command("reginfo"):
+            if time.monotonic() > deadline:
+                raise LabError("baresip %s did not register: %s" % (self.user, self.log_tail()))
+            await asyncio.sleep(0.1)
+
+    def types(self):
+        return [e.get("type") for e in self.events]
+
+    def recordings(self):
+        """The WAV files sndfile wrote of what this phone heard (decoded), oldest first."""
+        return sorted(glob.glob(os.path.join(self.folder, "dump-*-dec.wav")),
+                      key=os.path.getmtime)
+
+    async def stop(self):
+        if self._writer is not None:
+            self._writer.close()
+        if self._task is not None:
+            self._task.cancel()
+        _stop(self.proc)
+        self.proc = None
+
+
+# ---- a household with a bridge: the door (real firmware), the switchboard, the bridge, a
+# softphone, Kamailio and the resident's baresip phone, all on loopback ----
+
+PIN = "2468"  # the door's unlock PIN here (portier_host.sim's)
+
+
+class BridgeProcess:
+    """`portier bridge --config FILE` in a child process; its JSON log lines go to a Party."""
+
+    def __init__(self, party, config_path, folder):
+        self.party = party
+        self.config_path = config_path
+        self.folder = folder
+        self.proc = None
+        self._reader = None
+        self._err = None
+        self.stderr = b""
+
+    async def start(self):
+        import sys
+
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "portier_host.cli", "bridge", "--config", self.config_path,
+            cwd=self.folder, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE)
+        self._reader = asyncio.ensure_future(self._read())
+        self._err = asyncio.ensure_future(self.proc.stderr.read())
+
+    async def _read(self):
+        while True:
+            line = await self.proc.stdout.readline()
+            if not line:
+                self.party.exited = True
+                self.party.changed.set()
+                return
+            try:
+                d = json.loads(line)
+            except ValueError:
+                d = {"src": "raw", "msg": line.decode(errors="replace").rstrip()}
+            self.party.record(d)
+
+    def stderr_text(self):
+        return self.stderr.decode(errors="replace")[-3000:]
+
+    async def stop(self):
+        if self.proc is None:
+            return
+        if self.proc.returncode is None:
+            self.proc.terminate()  # SIGTERM: the bridge ends its SIP legs and unregisters
+            try:
+                await asyncio.wait_for(self.proc.wait(), 8)
+            except asyncio.TimeoutError:
+                self.proc.kill()
+                await self.proc.wait()
+        await self._reader
+        self.stderr = await self._err
+
+
+def sip_event(kind, **match):
+    """A predicate for the bridge's "sip" log lines."""
+    def pred(d):
+        return d.get("src") == "sip" and d.get("msg") == kind and \
+            all(d.get(k) == v for k, v in match.items())
+    return pred
+
+
+class BridgeLab:
+    """Everything a bridge test needs, started by start() and ended by stop():
+
+    door     the real firmware app (MicroPython by default), unlock PIN PIN, its log lines
+             in parties["door"]; mic: bench/assets/male-16k.wav, what it hears: door/heard.wav
+    phone1   a softphone (portier.app on CPython, in this process), parties["phone1"]
+    bridge   `portier bridge` in a child process, registered with kam as sip:door@...
+    kam      Kamailio; anna: baresip registered there as sip:anna@..., the bridge's target,
+             saying bench/assets/female-8k.wav, recording what it hears
+    """
+
+    def __init__(self, workdir, ring_timeout_s=8, door_runtime="micropython", phones=1,
+                 anna_answers=True, srtp=None, bridge_srtp="optional"):
+        self.workdir = workdir
+        self.ring_timeout_s = ring_timeout_s
+        self.door_runtime = door_runtime
+        self.n_phones = phones
+        self.anna_answers = anna_answers
+        self.srtp = srtp
+        self.bridge_srtp = bridge_srtp
+        self.t0 = time.monotonic()
+        self.parties = {}
+        self.phones = []
+        self.door = self.bridge = self.sb = self.kam = self.anna = None
+
+    def _bridge_config(self, dev, folder):
+        from .. import sim
+
+        cfg = sim._device_config(dev, folder, self.sb.address, "phone", self.ring_timeout_s,
+                                 {}, {"pair_with": [self.door_jid], "call": self.door_jid,
+                                      "control": "none"})
+        port = free_port()
+        self.bridge_aor = "sip:door@127.0.0.1:%d" % self.kam.port
+        cfg["sip"] = {"mode": "client", "bind": "127.0.0.1", "port": port,
+                      "rtp_port": free_port(), "registrar": self.kam.uri(), "user": "door",
+                      "targets": [self.anna.aor()], "srtp": self.bridge_srtp,
+                      "codecs": ["PCMU", "PCMA"]}
+        path = os.path.join(folder, "bridge.json")
+        with open(path, "w") as f:
+            json.dump(cfg, f, indent=1)
+        return path
+
+    async def start(self):
+        from .. import build, paths, provisioning, sim
+        from ..switchboard import Switchboard
+
+        wd = self.workdir
+        hh = provisioning.create_household(sim.HOUSEHOLD, folder=os.path.join(wd, "household"))
+        db = os.path.join(wd, "switchboard.db")
+        provisioning.register_household(db, hh)
+        door_dir = os.path.join(wd, "door")
+        door_dev = provisioning.add_device(hh, "door", db=db, folder=door_dir)
+        bridge_dir = os.path.join(wd, "bridge")
+        bridge_dev = provisioning.add_device(hh, "bridge", db=db, folder=bridge_dir)
+        phone_devs = [provisioning.add_device(hh, "phone%d" % (i + 1), db=db,
+                                              folder=os.path.join(wd, "phone%d" % (i + 1)))
+                      for i in range(self.n_phones)]
+        self.door_jid = door_dev.jid
+        self.sb = Switchboard(db, ssl_context=hh.server_ssl_context(),
+                              ring_timeout_s=self.ring_timeout_s)
+        await self.sb.start()
+        self.kam = Kamailio(os.path.join(wd, "kamailio"))
+        self.kam.start()
+        self.anna = Baresip(os.path.join(wd, "anna"), "anna", self.kam.uri(),
+                            looped_wav(os.path.join(sim.ASSETS, "female-8k.wav"),
+                                       os.path.join(wd, "anna-says.wav"), 3),
+                            answer=self.anna_answers, srtp=self.srtp)
+        await self.anna.start()
+
+        self.parties["door"] = sim.Party("door", door_dev.jid, self.t0)
+        extra = {"auto_answer": []}
+        extra.update(sim._unlock_config(door_dir))
+        sim._device_config(door_dev, door_dir, self.sb.address, "door", self.ring_timeout_s,
+                           {"mic": sim.DOOR_VOICE, "speaker": os.path.join(door_dir, "heard.wav"),
+                            "realtime": True, "rate": 16000}, extra)
+        fw_tree = None
+        if self.door_runtime == "micropython":
+            fw_tree = os.path.join(wd, "door-firmware")
+            errors = build.compile_host_tree(paths.FIRMWARE, fw_tree)
+            if errors:
+                raise LabError("firmware does not compile: %s" % errors[0])
+        self.door = sim.DoorProcess(self.parties["door"], door_dir, self.door_runtime, fw_tree,
+                                    sim.DOOR_HEAP)
+        await self.door.start()
+
+        self.parties["bridge"] = sim.Party("bridge", bridge_dev.jid, self.t0)
+        self.bridge = BridgeProcess(self.parties["bridge"],
+                                    self._bridge_config(bridge_dev, bridge_dir), bridge_dir)
+        await self.bridge.start()
+        for i, dev in enumerate(phone_devs):
+            name = "phone%d" % (i + 1)
+            folder = os.path.join(wd, name)
+            d = sim._device_config(dev, folder, self.sb.address, "phone", self.ring_timeout_s,
+                                   {"mic": sim.PHONE_VOICE,
+                                    "speaker": os.path.join(folder, "heard.wav"),
+                                    "realtime": True, "rate": 16000},
+                                   {"pair_with": [door_dev.jid], "call": door_dev.jid,
+                                    "control": "none"})
+            self.parties[name] = sim.Party(name, dev.jid, self.t0)
+            runner = sim.PhoneRunner(self.parties[name], sim.fwconfig.check(d))
+            self.phones.append(runner)
+            runner.start()
+        door = self.parties["door"]
+        await door.wait_for(sim._msg("link", "ready"), what="link ready")
+        for jid in [bridge_dev.jid] + [dev.jid for dev in phone_devs]:
+            await door.wait_for(lambda d, j=jid: d.get("msg") == "paired" and d.get("device") == j,
+                                what="pairing with %s" % jid)
+        await self.parties["bridge"].wait_for(sip_event("registration", code=200),
+                                              what="SIP registration")
+        await self.anna.wait_registered()
+
+    async def stop(self):
+        for runner in self.phones:
+            await _quietly(runner.stop())
+        for part in (self.door, self.bridge, self.anna):
+            if part is not None:
+                await _quietly(part.stop())
+        if self.kam is not None:
+            self.kam.stop()
+        if self.sb is not None:
+            await _quietly(self.sb.close())
+
+    def log_tails(self):
+        """What each part said last: for a failing test's message."""
+        out = []
+        for name, party in self.parties.items():
+            out.append("== %s\n%s" % (name, "\n".join(json.dumps(d) for _, d in party.lines[-40:])))
+        if self.bridge is not None:
+            out.append("== bridge stderr\n%s" % self.bridge.stderr_text())
+        if self.anna is not None:
+            out.append("== baresip anna\n%s" % self.anna.log_tail())
+        if self.kam is not None:
+            out.append("== kamailio\n%s" % self.kam.log_tail())
+        return "\n".join(out)
+
+
+async def _quietly(coro):
+    try:
+        await asyncio.wait_for(coro, 10)
+    except Exception:  # noqa: BLE001 - stopping anyway; the test's own failure is reported
+        pass
