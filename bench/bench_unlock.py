@@ -49,6 +49,7 @@ class Call:
     creator = DOOR
     peer = PHONE
     direction = "out"
+    answered_ms = 0
 
 
 def stanza(enc_type, ct, frm=PHONE):
@@ -67,7 +68,7 @@ def batch(pin):
     out = []
     for _ in range(N):
         counter[0] += 1
-        out.append(stanza(*session.encrypt(phone, DOOR, ul.encode_request(CID, counter[0], pin))))
+        out.append(stanza(*session.encrypt(phone, DOOR, ul.encode_request(CID, counter[0], pin, 0))))
     return out
 
 

@@ -125,8 +125,9 @@ async def send_unlock(app, args):
         counter = ul.next_counter(ul.State(app.cfg.unlock_state))  # on disk before it is used
     except OSError as e:
         raise CallError("unlock counter not saved: %s" % e)
+    age_ms = time.ticks_diff(time.ticks_ms(), call.answered_ms)  # the door checks it: 10.3
     enc_type, ciphertext = session.encrypt(app.store, call.peer,
-                                           ul.encode_request(call.id, counter, pin))
+                                           ul.encode_request(call.id, counter, pin, age_ms))
     s = st.Stanza("unlock", call_id=call.id, call_creator=call.creator,
                   enc=st.enc(ciphertext, enc_type), to=call.peer, stanza_id=new_id())
     await app.link.send(s.to_node())

@@ -18,6 +18,7 @@
 import json
 
 from portier import fsutil
+from portier.jsondepth import too_deep
 
 _MAX_FILE = 4096
 _MAX_STR = 200  # paths, host names
@@ -212,6 +213,8 @@ def _audio(a):
 def loads(text):
     if len(text) > _MAX_FILE:
         raise ConfigError("config of %d bytes, over %d" % (len(text), _MAX_FILE))
+    if too_deep(text):
+        raise ConfigError("config nested too deep")
     try:
         d = json.loads(text)
     except ValueError as e:  # MicroPython's json raises ValueError; CPython's a subclass of it

@@ -8,6 +8,7 @@ import json
 from micropython import const
 
 from portier import fsutil
+from portier.jsondepth import too_deep
 
 _VERSION = const(1)
 
@@ -52,6 +53,8 @@ class JsonLog:
         in it is malformed."""
         if len(data) > self._max_file:
             raise self._error("log of %d bytes, over %d" % (len(data), self._max_file))
+        if too_deep(data):
+            raise self._error("log nested too deep")
         try:
             doc = json.loads(data)
         except ValueError:

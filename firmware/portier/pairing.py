@@ -6,6 +6,7 @@
 import json
 
 from portier import fsutil
+from portier.jsondepth import too_deep
 from portier.config import ConfigError, check_jid
 
 _MAX_PAIRED = 16
@@ -22,6 +23,8 @@ class PairedDevices:
         if data is None:
             return
         try:
+            if too_deep(data):
+                raise ValueError("nested too deep")
             items = json.loads(data)
             if not isinstance(items, list) or len(items) > _MAX_PAIRED:
                 raise ValueError("not a list of at most %d" % _MAX_PAIRED)

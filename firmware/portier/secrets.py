@@ -14,6 +14,7 @@ from binascii import unhexlify
 from micropython import const
 
 from portier import fsutil
+from portier.jsondepth import too_deep
 
 _MAX_FILE = const(1024)
 _MAX_PASSWORD = const(63)  # WPA2-PSK passphrase: 8..63 characters
@@ -70,6 +71,8 @@ def check(d):
 def loads(data):
     if len(data) > _MAX_FILE:
         raise SecretsError("secrets of %d bytes, over %d" % (len(data), _MAX_FILE))
+    if too_deep(data):
+        raise SecretsError("secrets file nested too deep")
     try:
         d = json.loads(data)
     except ValueError:  # not the message: it may quote the file's text

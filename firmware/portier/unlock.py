@@ -1,9 +1,9 @@
 # Door unlock, end-to-end authenticated (docs/protocol.md section 10, Portier extension).
 # The answering household device sends <unlock> whose <enc> is a Signal message over its own
-# pairwise session with the door; the plaintext names the call, a per-device counter and the
-# PIN. Unlocker checks it in the order section 10.4 fixes and keeps, in one small JSON file
-# (cfg.unlock_state, rewritten atomically), the last counter accepted from each device and the
-# door-wide count of consecutive wrong PINs.
+# pairwise session with the door; the plaintext names the call, a per-device counter, the PIN
+# and its age (the ms since the sender saw the call answered). Unlocker checks it in the order
+# section 10.3 fixes and keeps, in one small JSON file (cfg.unlock_state, rewritten atomically),
+# the last counter accepted from each device and the door-wide count of consecutive wrong PINs.
 #
 # Sans-IO apart from that file: time comes in as ticks_ms values, the Signal store is the
 # caller's. decide() checks an attempt and, once its message authenticates, consumes it (the
@@ -15,6 +15,7 @@ import time
 from micropython import const
 
 from portier import fsutil
+from portier.jsondepth import too_deep
 
 PIN_MIN = const(4)
 PIN_MAX = const(12)
@@ -26,9 +27,13 @@ _MAX_MESSAGE = const(2048)  # a Signal pkmsg with a 96-byte plaintext is ~250 by
 _MAX_DEVICES = const(32)  # as many as a board keeps Signal sessions
 _MAX_STATE_FILE = const(4096)
 _VERSION = const(1)
+# A request reaching the door more than this after it was made is refused `stale` (10.3 step 6):
+# a switchboard that withholds an unlock cannot open the door with it later in the call.
+FRESH_MS = const(5000)
 _F_CALL_ID = const(1)
 _F_COUNTER = const(2)
 _F_PIN = const(3)
+_F_AGE_MS = const(4)
 _F_PADDING = const(15)
 
 # Wrong-PIN delays (door-wide): the first FREE_FAILS - 1 wrong PINs cost nothing; the
@@ -79,9 +84,10 @@ def pin_verifier(salt, pin):
     return hmac_sha256(salt, check_pin(pin))
 
 
-def encode_request(call_id, counter, pin):
-    """The plaintext of an unlock <enc>: protobuf {1 callId, 2 counter, 3 pin, 15 padding},
-    exactly PLAINTEXT_LEN bytes."""
+def encode_request(call_id, counter, pin, age_ms):
+    """The plaintext of an unlock <enc>: protobuf {1 callId, 2 counter, 3 pin, 4 ageMs,
+    15 padding}, exactly PLAINTEXT_LEN bytes. age_ms: milliseconds from the moment this device
+    saw the call answered (the engine's answered_ms) to now, when the request is made."""
     from portier.e2e.protobuf import put_bytes, put_uint
 
     cid = call_id.encode()
@@ -89,10 +95,13 @@ def encode_request(call_id, counter, pin):
         raise UnlockError("call-id of %d bytes" % len(cid))
     if not 1 <= counter <= _MAX_COUNTER:
         raise UnlockError("counter out of range")
+    if not 0 <= age_ms <= _MAX_COUNTER:
+        raise UnlockError("age out of range")
     out = bytearray()
     put_bytes(out, _F_CALL_ID, cid)
     put_uint(out, _F_COUNTER, counter)
     put_bytes(out, _F_PIN, check_pin(pin))
+    put_uint(out, _F_AGE_MS, age_ms)
     pad = PLAINTEXT_LEN - len(out) - 2  # field 15 key + a one-byte length
     put_bytes(out, _F_PADDING, bytes(pad))
     return bytes(out)
@@ -102,28 +111,30 @@ _SPEC = None
 
 
 def decode_request(plaintext):
-    """-> (call_id str, counter int, pin bytes); UnlockError on anything malformed."""
+    """-> (call_id str, counter int, pin bytes, age_ms int); UnlockError on anything
+    malformed."""
     global _SPEC
     from portier.e2e.protobuf import BYTES, VARINT, parse
 
     if _SPEC is None:
         _SPEC = {_F_CALL_ID: (BYTES, _MAX_CALL_ID), _F_COUNTER: (VARINT, _MAX_COUNTER),
-                 _F_PIN: (BYTES, PIN_MAX), _F_PADDING: (BYTES, _MAX_PLAINTEXT)}
+                 _F_PIN: (BYTES, PIN_MAX), _F_AGE_MS: (VARINT, _MAX_COUNTER),
+                 _F_PADDING: (BYTES, _MAX_PLAINTEXT)}
     if len(plaintext) > _MAX_PLAINTEXT:
         raise UnlockError("request of %d bytes" % len(plaintext))
     try:
         d = parse(plaintext, _SPEC)
     except ValueError as e:
         raise UnlockError("request: %s" % e)
-    if _F_CALL_ID not in d or _F_COUNTER not in d or _F_PIN not in d:
-        raise UnlockError("request lacks call-id, counter or PIN")
+    if _F_CALL_ID not in d or _F_COUNTER not in d or _F_PIN not in d or _F_AGE_MS not in d:
+        raise UnlockError("request lacks call-id, counter, PIN or age")
     if d[_F_COUNTER] < 1:
         raise UnlockError("counter 0")
     try:
         call_id = d[_F_CALL_ID].decode()
     except UnicodeError:
         raise UnlockError("call-id is not text")
-    return call_id, d[_F_COUNTER], check_pin(d[_F_PIN])
+    return call_id, d[_F_COUNTER], check_pin(d[_F_PIN]), d[_F_AGE_MS]
 
 
 class State:
@@ -140,6 +151,8 @@ class State:
             self._loads(data)
 
     def _loads(self, data):
+        if too_deep(data):
+            raise UnlockError("unlock state %s nested too deep" % self.path)
         try:
             d = json.loads(data)
         except ValueError:
@@ -231,8 +244,9 @@ class Unlocker:
 
     def decide(self, msg, call, now_ms):
         """msg: the parsed <unlock> Stanza (frm set by the switchboard); call: the engine's
-        answered call (id, creator, direction, peer) or None. -> Decision. Refusals before the
-        message authenticates change nothing; after it, the message is consumed."""
+        answered call (id, creator, direction, peer, answered_ms) or None; now_ms: when the
+        stanza arrived. -> Decision. Refusals before the message authenticates change nothing;
+        after it, the message is consumed."""
         device, call_id = msg.frm, msg.call_id
         if self._verifier is None or self._salt is None:
             return Decision(REFUSED, "not_set_up", device, call_id)
@@ -245,7 +259,10 @@ class Unlocker:
         enc = msg.enc
         if enc is None or len(enc.ciphertext) > _MAX_MESSAGE:
             return Decision(REFUSED, "bad_message", device, call_id)
-        why, counter, pin = self._open(device, call.id, enc)
+        # How long the call has been answered here: the sender's age of the request is at most
+        # this, less the time its <transport> and the request spent on the way (10.3 step 6).
+        answered_for = time.ticks_diff(now_ms, call.answered_ms)
+        why, counter, pin = self._open(device, call.id, enc, answered_for)
         if why is not None:
             return Decision(REFUSED, why, device, call_id)
         left = self.locked_ms(now_ms)
@@ -259,7 +276,7 @@ class Unlocker:
         return Decision(WRONG_PIN, "wrong_pin", device, call_id, counter, fails,
                         lockout_s(fails) * 1000)
 
-    def _open(self, device, call_id, enc):
+    def _open(self, device, call_id, enc, answered_for):
         """Decrypt in the device's session. -> (None, counter, pin), or (refusal reason, None,
         None) with the session store untouched."""
         from portier.e2e import E2eError, session
@@ -271,7 +288,7 @@ class Unlocker:
 
         def accept(plaintext):  # raising E2eError here leaves the session store untouched
             try:
-                cid, counter, pin = decode_request(plaintext)
+                cid, counter, pin, age_ms = decode_request(plaintext)
             except UnlockError as e:
                 why.append("bad_request")
                 raise E2eError(str(e))
@@ -281,6 +298,9 @@ class Unlocker:
             if counter <= last:  # a replay the ratchet cannot see (an evicted session state)
                 why.append("replayed")
                 raise E2eError("counter %d not above %d" % (counter, last))
+            if answered_for - age_ms > FRESH_MS:  # withheld on the way (a negative is drift)
+                why.append("stale")
+                raise E2eError("request made %d ms before it came" % (answered_for - age_ms))
             return counter, pin
 
         try:

@@ -33,19 +33,40 @@ def load_cert_chain_der(ctx, cert_der, key_der):
 
 class StdinLines:
     """`await readline()` -> the next stdin line (bytes, b"" at EOF). A daemon thread reads, so
-    pipes, files and terminals all work and the thread never keeps the process alive."""
+    pipes, files and terminals all work and the thread never keeps the process alive. It reads
+    the file descriptor with os.read, not sys.stdin.buffer: a thread blocked inside the buffered
+    reader holds its lock, and CPython aborts at exit when it cannot take that lock to close
+    stdin ("Fatal Python error: _enter_buffered_busy", exit 134)."""
 
-    def __init__(self):
+    def __init__(self, fd=0):
         self._loop = asyncio.get_running_loop()
         self._q = asyncio.Queue()
+        self._fd = fd
         threading.Thread(target=self._pump, daemon=True).start()
 
     def _pump(self):
-        while True:
-            line = sys.stdin.buffer.readline()
+        for line in read_lines(self._fd):
             self._loop.call_soon_threadsafe(self._q.put_nowait, line)
-            if not line:
-                return
 
     async def readline(self):
         return await self._q.get()
+
+
+def read_lines(fd, chunk=4096):
+    """Lines from a file descriptor, each with its newline, then b"" once at EOF (or when the
+    descriptor is closed or was never open: a detached process reads no commands)."""
+    buf = b""
+    while True:
+        try:
+            data = os.read(fd, chunk)
+        except OSError:
+            data = b""
+        if not data:
+            if buf:
+                yield buf
+            yield b""
+            return
+        buf += data
+        while b"\n" in buf:
+            line, buf = buf.split(b"\n", 1)
+            yield line + b"\n"

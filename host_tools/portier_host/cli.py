@@ -271,14 +271,7 @@ def _cmd_sim(args):
 def _cmd_phone(args):
     from . import phone
 
-    paths.use_firmware()
-    from portier.config import ConfigError
-
-    try:
-        return phone.run(phone.config_from_args(args))
-    except ConfigError as e:
-        print("portier phone: %s" % e, file=sys.stderr)
-        return 2
+    return phone.run_args(args)
 
 
 def _cmd_bridge(args):
@@ -382,8 +375,9 @@ def build_parser():
 
     from . import phone
 
-    p = sub.add_parser("phone", help="a household softphone (terminal lines: call, answer, "
-                                     "reject, hangup, pair, quit)")
+    p = sub.add_parser("phone", help="a household softphone: a terminal screen to answer the "
+                       "door, talk and open it (--json for scripts)", epilog=phone.EXAMPLE,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     phone.add_arguments(p)
     p.set_defaults(func=_cmd_phone)
 

@@ -409,7 +409,10 @@ class Simulation:
         fw_tree = None
         if self.door_runtime == "micropython":
             fw_tree = os.path.join(wd, "door-firmware")
-            errors = build.compile_host_tree(paths.FIRMWARE, fw_tree)
+            # A build with the package frozen in runs its frozen copy (as `deploy --frozen`
+            # leaves a board): the tree then holds only main.py's, which nothing shadows.
+            errors = build.compile_host_tree(paths.FIRMWARE, fw_tree,
+                                             top_level_only=build.has_frozen_portier())
             if self.mem_log_ms and not errors:
                 err = build.compile_module(MEMPROBE, os.path.join(fw_tree, "memprobe.mpy"))
                 errors = [err] if err else []

@@ -10,6 +10,7 @@
 import gc
 import json
 import sys
+import time
 
 import asyncio
 from coretest import ON_MICROPYTHON, remove_file, unhex
@@ -63,8 +64,9 @@ class _App:
                         door_log_max=5, unlock_pulse_ms=1000)
         self.hal = _Hal()
         self.link = _Link()
+        answered_ms = time.ticks_ms()  # requests (age 0) come within FRESH_MS of it
         self.engine = _Obj(answered_call=lambda: _Obj(id=_CID, creator=DOOR, peer=PHONE,
-                                                      direction="out"))
+                                                      direction="out", answered_ms=answered_ms))
         self._door_store = door_store
         self._door_unlock = None
         self.lines = []
@@ -78,7 +80,7 @@ class _App:
 
 
 def _unlock(phone, counter):
-    enc_type, ct = session.encrypt(phone, DOOR, ul.encode_request(_CID, counter, "2468"))
+    enc_type, ct = session.encrypt(phone, DOOR, ul.encode_request(_CID, counter, "2468", 0))
     return _Obj(action="unlock", call_id=_CID, call_creator=DOOR, to=DOOR, frm=PHONE,
                 enc=_Obj(type=enc_type, ciphertext=ct), stanza_id="S%d" % counter)
 

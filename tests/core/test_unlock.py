@@ -22,11 +22,12 @@ _CID2 = "77777777777777777777777777777777"
 
 
 class _Call:  # what the engine's answered call offers portier.unlock
-    def __init__(self, call_id=_CID, peer=PHONE, direction="out", creator=DOOR):
+    def __init__(self, call_id=_CID, peer=PHONE, direction="out", creator=DOOR, answered_ms=None):
         self.id = call_id
         self.creator = creator
         self.peer = peer
         self.direction = direction
+        self.answered_ms = answered_ms  # None: _attempt's now (made and delivered at the answer)
 
 
 def _cleanup():
@@ -55,8 +56,8 @@ def _stanza(enc_type, ciphertext, frm=PHONE, call_id=_CID, creator=DOOR):
                    enc=_Fields(type=enc_type, ciphertext=bytes(ciphertext)), stanza_id="S1")
 
 
-def _request(phone, counter, pin=_PIN, call_id=_CID, to=DOOR):
-    return session.encrypt(phone, to, ul.encode_request(call_id, counter, pin))
+def _request(phone, counter, pin=_PIN, call_id=_CID, to=DOOR, age_ms=0):
+    return session.encrypt(phone, to, ul.encode_request(call_id, counter, pin, age_ms))
 
 
 def _unlocker(door, now=0, verifier=_VERIFIER):
@@ -64,6 +65,8 @@ def _unlocker(door, now=0, verifier=_VERIFIER):
 
 
 def _attempt(u, msg, call, now):
+    if call is not None and call.answered_ms is None:
+        call.answered_ms = now
     d = u.decide(msg, call, now)
     u.commit(d, now)
     return d
@@ -80,31 +83,36 @@ def _refused_unchanged(u, door, msg, call, reason, now=0):
 
 
 def test_request_plaintext_is_the_documented_protobuf():
-    pt = ul.encode_request(_CID, 5, _PIN)
-    # written by hand from section 10.2: 1 callId, 2 counter, 3 pin, 15 zero padding to 96 bytes
-    head = b"\x0a\x20" + _CID.encode() + b"\x10\x05" + b"\x1a\x04" + b"2468"
+    pt = ul.encode_request(_CID, 5, _PIN, 1500)
+    # written by hand from section 10.2: 1 callId, 2 counter, 3 pin, 4 ageMs, 15 zero padding
+    head = b"\x0a\x20" + _CID.encode() + b"\x10\x05" + b"\x1a\x04" + b"2468" + b"\x20\xdc\x0b"
     assert pt == head + b"\x7a" + bytes((96 - len(head) - 2,)) + bytes(96 - len(head) - 2)
-    assert len(ul.encode_request(_CID, 0xFFFFFFFF, "123456789012")) == ul.PLAINTEXT_LEN
-    assert ul.decode_request(pt) == (_CID, 5, b"2468")
-    assert ul.decode_request(head) == (_CID, 5, b"2468")  # padding is optional on reading
+    long = ul.encode_request(_CID, 0xFFFFFFFF, "123456789012", 0xFFFFFFFF)
+    assert len(long) == ul.PLAINTEXT_LEN
+    assert ul.decode_request(pt) == (_CID, 5, b"2468", 1500)
+    assert ul.decode_request(head) == (_CID, 5, b"2468", 1500)  # padding is optional on reading
 
 
 def test_bad_requests_and_pins_are_refused():
     for pin in ("123", "1234567890123", "12a4", "", "١٢٣٤", b"12 4", 1234):
         assert_raises(ul.UnlockError, ul.check_pin, pin)
     assert ul.check_pin("0000") == b"0000" and ul.check_pin(b"123456789012") == b"123456789012"
-    assert_raises(ul.UnlockError, ul.encode_request, _CID, 0, _PIN)
-    assert_raises(ul.UnlockError, ul.encode_request, _CID, 1 << 32, _PIN)
-    assert_raises(ul.UnlockError, ul.encode_request, "A" * 65, 1, _PIN)
+    assert_raises(ul.UnlockError, ul.encode_request, _CID, 0, _PIN, 0)
+    assert_raises(ul.UnlockError, ul.encode_request, _CID, 1 << 32, _PIN, 0)
+    assert_raises(ul.UnlockError, ul.encode_request, "A" * 65, 1, _PIN, 0)
+    assert_raises(ul.UnlockError, ul.encode_request, _CID, 1, _PIN, -1)
     cid = b"\x0a\x02AB"
-    for bad in (b"", cid + b"\x10\x01",  # no PIN
-                cid + b"\x1a\x041234",  # no counter
-                cid + b"\x10\x00\x1a\x041234",  # counter 0
-                cid + b"\x10\x80\x80\x80\x80\x10\x1a\x041234",  # counter 2^32
-                cid + b"\x10\x01\x1a\x0d" + b"1" * 13,  # PIN of 13 digits
-                cid + b"\x10\x01\x1a\x04123x",  # not digits
-                b"\x0a\x02\xff\xfe\x10\x01\x1a\x041234",  # call-id not UTF-8
-                cid + b"\x10\x01\x1a\x041234\x7a\xff\x01" + bytes(255),  # over 256 bytes
+    age = b"\x20\x00"
+    for bad in (b"", cid + b"\x10\x01" + age,  # no PIN
+                cid + b"\x1a\x041234" + age,  # no counter
+                cid + b"\x10\x01\x1a\x041234",  # no age (a phone from before section 10.2's field 4)
+                cid + b"\x10\x00\x1a\x041234" + age,  # counter 0
+                cid + b"\x10\x80\x80\x80\x80\x10\x1a\x041234" + age,  # counter 2^32
+                cid + b"\x10\x01\x1a\x041234\x20\x80\x80\x80\x80\x10",  # age 2^32
+                cid + b"\x10\x01\x1a\x0d" + b"1" * 13 + age,  # PIN of 13 digits
+                cid + b"\x10\x01\x1a\x04123x" + age,  # not digits
+                b"\x0a\x02\xff\xfe\x10\x01\x1a\x041234" + age,  # call-id not UTF-8
+                cid + b"\x10\x01\x1a\x041234" + age + b"\x7a\xff\x01" + bytes(255),  # over 256 bytes
                 cid + b"\x10\x01\x1a\x08123"):  # runs past the end
         assert_raises(ul.UnlockError, ul.decode_request, bad)
 
@@ -183,6 +191,35 @@ def test_replays_across_calls_and_old_counters_are_refused():
         u2 = _unlocker(door)
         _refused_unchanged(u2, door, _stanza(*_request(phone, 2)), _Call(), "replayed")
         assert _attempt(u2, _stanza(*_request(phone, 3)), _Call(), 0).result == ul.OPENED
+    finally:
+        _cleanup()
+
+
+def test_a_request_withheld_on_the_way_is_stale():
+    # The phone saw the call answered 300 ms after the door did (its <transport> on the way)
+    # and made the request 4 s later. Delivered at once it opens; withheld 15 s by the
+    # switchboard, it is refused before anything changes, and stays refused later.
+    _cleanup()
+    try:
+        door, phone = answered_pair()
+        u = _unlocker(door)
+        call = _Call(answered_ms=10000)
+        late = _stanza(*_request(phone, 1, age_ms=4000))
+        _refused_unchanged(u, door, late, call, "stale", 10000 + 300 + 4000 + 15000)
+        _refused_unchanged(u, door, late, call, "stale", 10000 + 300 + 4000 + 60000)
+        # the same message, delivered within the bound (it was never consumed): opens
+        d = _attempt(u, late, call, 10000 + 300 + 4000 + ul.FRESH_MS - 400)
+        assert d.result == ul.OPENED and u.state.last == {PHONE: 1}
+        # just past the bound: stale; a request stamped ahead of the door's clock (drift): fresh
+        _refused_unchanged(u, door, _stanza(*_request(phone, 2, age_ms=4000)), call, "stale",
+                           10000 + 4000 + ul.FRESH_MS + 1)
+        assert _attempt(u, _stanza(*_request(phone, 3, age_ms=9000)), call, 18000).result == ul.OPENED
+        # the check uses ticks_diff: an answer just before the ticks counter wraps
+        import time
+
+        call = _Call(answered_ms=time.ticks_add(0, -1000))
+        on_time = _stanza(*_request(phone, 4, age_ms=2000))
+        assert _attempt(u, on_time, call, time.ticks_add(call.answered_ms, 2500)).result == ul.OPENED
     finally:
         _cleanup()
 

@@ -83,7 +83,7 @@ class Device:
         if self.runtime == "micropython":
             cmd = [paths.micropython_exe(), "firmware/main.py", str(self.path)]
         else:
-            cmd = [sys.executable, "-m", "portier_host.phone", "--config", str(self.path)]
+            cmd = [sys.executable, "-m", "portier_host.phone", "--json", "--config", str(self.path)]
         self.proc = await asyncio.create_subprocess_exec(
             *cmd, cwd=paths.REPO, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT)

@@ -11,6 +11,7 @@ import hmac
 import json
 import os
 import sys
+import time
 
 import pytest
 
@@ -42,8 +43,10 @@ def _secrets(path):
 
 
 def _unlock_node(store, call, counter, pin=PIN):
-    """An <unlock> made with a phone's own session, as a device (not its engine) would make it."""
-    enc_type, ct = session.encrypt(store, DOOR, ul.encode_request(call.id, counter, pin))
+    """An <unlock> made with a phone's own session, as a device (not its engine) would make it:
+    its age counted from when this phone saw the call answered (0 while it rings)."""
+    age = 0 if call.answered_ms is None else time.ticks_diff(time.ticks_ms(), call.answered_ms)
+    enc_type, ct = session.encrypt(store, DOOR, ul.encode_request(call.id, counter, pin, age))
     return st.Stanza("unlock", call_id=call.id, call_creator=call.creator, enc=st.enc(ct, enc_type),
                      to=DOOR, stanza_id="X%d" % counter).to_node()
 
@@ -108,6 +111,8 @@ def test_unlock_only_by_the_answerer_with_the_pin(tmp_path, runtime):
             await door.wait(_event("media"))
             await _until(lambda: anna.engine.answered_call() is not None)
             call = anna.engine.answered_call()
+            # Anna's request, made now and withheld by the switchboard until the end (10.3)
+            withheld, t_made = _unlock_node(anna.store, call, 90), time.monotonic()
             await _until(lambda: ben.engine.current() is None)  # accepted_elsewhere
             # Ben was rung for the same call, but did not answer; the switchboard relabelling his
             # stanza as Anna's does not help, since Anna's session does not open it
@@ -166,6 +171,13 @@ def test_unlock_only_by_the_answerer_with_the_pin(tmp_path, runtime):
             await anna.command("unlock", [PIN])
             res, m = await phone_result(ANNA, "locked_out", m)
             assert 1 <= res["retry_after_s"] <= 30 and res["reason"] == "locked_out"
+            # the withheld request, delivered more than FRESH_MS after it was made: stale
+            await asyncio.sleep(ul.FRESH_MS / 1000 + 0.5 - (time.monotonic() - t_made))
+            n = len(door.lines)
+            await sb.send(DOOR, _as_from(withheld, ANNA))
+            await refused("stale", n)
+            res, m = await phone_result(ANNA, "refused", m)
+            assert res["reason"] == "stale"
 
             await anna.command("hangup")
             await door.wait(_event("ended"))
@@ -199,6 +211,7 @@ def test_unlock_only_by_the_answerer_with_the_pin(tmp_path, runtime):
                           ("unlocked", "pin_ok"), ("unlock_refused", "bad_message"),
                           ("unlock_refused", "wrong_pin"), ("unlock_refused", "wrong_pin"),
                           ("unlock_refused", "wrong_pin"), ("unlock_refused", "locked_out"),
+                          ("unlock_refused", "stale"),
                           ("unlock_refused", "no_call"), ("unlock_refused", "wrong_call")], events
         assert all(e["time"] > 1700000000 and e["peer"] in (ANNA, BEN) for e in log["entries"])
         state = json.loads((tmp_path / "door" / "e2e" / "unlock.json").read_text())

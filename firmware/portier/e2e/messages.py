@@ -1,4 +1,7 @@
 # libsignal v3 wire messages: SignalMessage (`msg`) and PreKeySignalMessage (`pkmsg`).
+# The version byte is (message version << 4) | sender's current version. Readers check the high
+# nibble only, as libsignal's do (Rust SignalMessage::try_from, Java SignalMessage): libsignal
+# 0.24-0.74 writes 0x34 in v3 sessions, and its readers open it. Portier writes 0x33.
 #   msg   = 0x33 || protobuf{1 ratchetKey, 2 counter, 3 previousCounter, 4 ciphertext} || mac8
 #   pkmsg = 0x33 || protobuf{1 preKeyId, 2 baseKey, 3 identityKey, 4 message, 5 registrationId,
 #                            6 signedPreKeyId}
@@ -14,6 +17,8 @@ from .protobuf import BYTES, VARINT, parse, put_bytes, put_uint
 
 VERSION = const(3)
 VERSION_BYTE = const(0x33)  # (message version << 4) | current version
+# What the builders write: VERSION_BYTE; a test sets 0x34 to speak as libsignal 0.24-0.74 does.
+send_version_byte = VERSION_BYTE
 KEY_LEN = const(33)
 DJB_TYPE = const(0x05)
 MAC_LEN = const(8)
@@ -55,7 +60,7 @@ def _check_version(data, limit):
     version = data[0] >> 4
     if version < VERSION:
         raise E2eError("legacy message version %d" % version)
-    if version > VERSION or data[0] != VERSION_BYTE:
+    if version > VERSION:  # v4 (Kyber/PQXDH) is not spoken; the low nibble is not checked
         raise E2eError("unknown message version byte 0x%02x" % data[0])
 
 
@@ -65,7 +70,7 @@ class SignalMessage:
         self.counter = counter
         self.previous_counter = previous_counter
         self.ciphertext = ciphertext
-        self.body = body  # 0x33 || protobuf: what the MAC covers after the two identities
+        self.body = body  # version byte || protobuf: what the MAC covers after the identities
         self.mac = mac
 
     def mac_ok(self, mac_key, sender_identity, receiver_identity):
@@ -86,7 +91,7 @@ def parse_signal_message(data):
 
 def build_signal_message(mac_key, sender_identity, receiver_identity, ratchet_key, counter,
                          previous_counter, ciphertext):
-    out = bytearray((VERSION_BYTE,))
+    out = bytearray((send_version_byte,))
     put_bytes(out, 1, ratchet_key)
     put_uint(out, 2, counter)
     put_uint(out, 3, previous_counter)
@@ -121,7 +126,7 @@ def parse_prekey_message(data):
 
 def build_prekey_message(registration_id, prekey_id, signed_prekey_id, base_key, identity_key,
                          message):
-    out = bytearray((VERSION_BYTE,))
+    out = bytearray((send_version_byte,))
     if prekey_id is not None:
         put_uint(out, 1, prekey_id)
     put_bytes(out, 2, base_key)

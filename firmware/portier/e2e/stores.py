@@ -156,10 +156,9 @@ class Store:
         if self.root is None:
             self.files[name] = bytes(data)
             return
-        path = self.root + "/" + name
-        with open(path + ".tmp", "wb") as f:  # the old file is untouched while this runs
-            f.write(data)
-        os.rename(path + ".tmp", path)  # commit point
+        from portier import fsutil
+
+        fsutil.save_atomic(self.root + "/" + name, data)  # on the medium, then renamed
 
     def _drop(self, name):
         if self.root is None:

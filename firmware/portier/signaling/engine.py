@@ -79,6 +79,10 @@ _LEG_BUSY = const(2)
 _LEG_FAILED = const(3)  # the device could not take the call (its key did not open)
 _LEG_DONE = const(4)
 REASON_ERROR = "error"  # Portier's reject reason for a device that cannot take the call
+# What the engine hands to the call log must fit it (calllog's peer and reason bounds): an
+# event the log refused would be an exception at the edge for every call from that peer.
+REASON_MAX = const(32)
+PEER_MAX = const(96)
 
 
 class CallError(ValueError):
@@ -242,7 +246,7 @@ class CallEngine:
                 raise ValueError("call key of %d bytes" % len(call_key))
         except ValueError as e:  # a key we cannot open: the call cannot be taken
             # Like "busy", this ends only our leg: another device may still answer.
-            self._end(call, "key_failed", "failed", "key: %s" % e, now_ms)
+            self._end(call, "key_failed", "failed", ("key: %s" % e)[:REASON_MAX], now_ms)
             self._send_acked(call.id, _stanza("reject", call, reason=REASON_ERROR, to=call.peer),
                              now_ms)
             return
@@ -327,6 +331,11 @@ class CallEngine:
 
     def _on_offer(self, offer, now_ms):
         caller = offer.frm or offer.call_creator
+        if offer.stanza_id is None or caller is None or len(caller) > PEER_MAX:
+            # No id: no receipt can name it. An overlong JID is no device's, and would not fit
+            # the call log. Acked already when it had an id; it never rings.
+            self.ignored += 1
+            return None
         call = self._calls.get(offer.call_id)
         if call is not None or offer.call_id in self._closed:
             if call is not None and call.direction == "in":  # a retransmission: receipt again
