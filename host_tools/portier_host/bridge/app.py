@@ -85,6 +85,12 @@ class BridgeApp(App):
         self.log("I", "sip", "start", mode=self.sip_cfg.mode, bind=self.sip_cfg.bind,
                  port=self.sip_cfg.port, aor=self.sip_cfg.aor(), targets=self.targets())
         sip = asyncio.create_task(self._sip_loop())
+        try:  # SIGTERM (a service manager's stop): end the calls and unregister, then exit
+            import signal
+
+            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, self.quit)
+        except (NotImplementedError, RuntimeError):
+            pass
         try:
             await App.run(self)
         finally:

@@ -436,56 +436,41 @@ class Baresip:
 PIN = "2468"  # the door's unlock PIN here (portier_host.sim's)
 
 
-class BridgeProcess:
-    """`portier bridge --config FILE` in a child process; its JSON log lines go to a Party."""
+def _bridge_process_class():
+    from ..sim import DoorProcess
 
-    def __init__(self, party, config_path, folder):
-        self.party = party
-        self.config_path = config_path
-        self.folder = folder
-        self.proc = None
-        self._reader = None
-        self._err = None
-        self.stderr = b""
+    class BridgeProcess(DoorProcess):
+        """`portier bridge --config FILE` in a child process; its JSON log lines go to a
+        Party (read as the simulator reads the door's)."""
 
-    async def start(self):
-        import sys
+        def __init__(self, party, config_path, folder):
+            DoorProcess.__init__(self, party, folder, "cpython", None, None)
+            self.config_path = config_path
 
-        self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "portier_host.cli", "bridge", "--config", self.config_path,
-            cwd=self.folder, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE)
-        self._reader = asyncio.ensure_future(self._read())
-        self._err = asyncio.ensure_future(self.proc.stderr.read())
+        async def start(self):
+            import sys
 
-    async def _read(self):
-        while True:
-            line = await self.proc.stdout.readline()
-            if not line:
-                self.party.exited = True
-                self.party.changed.set()
+            self.proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "portier_host.cli", "bridge", "--config",
+                self.config_path, cwd=self.folder, stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+            self._reader = asyncio.ensure_future(self._read())
+            self._err = asyncio.ensure_future(self.proc.stderr.read())
+
+        async def stop(self):
+            if self.proc is None:
                 return
-            try:
-                d = json.loads(line)
-            except ValueError:
-                d = {"src": "raw", "msg": line.decode(errors="replace").rstrip()}
-            self.party.record(d)
+            if self.proc.returncode is None:
+                self.proc.terminate()  # SIGTERM: the bridge ends its SIP legs, unregisters
+                try:
+                    await asyncio.wait_for(self.proc.wait(), 8)
+                except asyncio.TimeoutError:
+                    self.proc.kill()
+                    await self.proc.wait()
+            await self._reader
+            self.stderr = await self._err
 
-    def stderr_text(self):
-        return self.stderr.decode(errors="replace")[-3000:]
-
-    async def stop(self):
-        if self.proc is None:
-            return
-        if self.proc.returncode is None:
-            self.proc.terminate()  # SIGTERM: the bridge ends its SIP legs and unregisters
-            try:
-                await asyncio.wait_for(self.proc.wait(), 8)
-            except asyncio.TimeoutError:
-                self.proc.kill()
-                await self.proc.wait()
-        await self._reader
-        self.stderr = await self._err
+    return BridgeProcess
 
 
 def sip_event(kind, **match):
@@ -582,7 +567,7 @@ class BridgeLab:
         await self.door.start()
 
         self.parties["bridge"] = sim.Party("bridge", bridge_dev.jid, self.t0)
-        self.bridge = BridgeProcess(self.parties["bridge"],
+        self.bridge = _bridge_process_class()(self.parties["bridge"],
                                     self._bridge_config(bridge_dev, bridge_dir), bridge_dir)
         await self.bridge.start()
         for i, dev in enumerate(phone_devs):
