@@ -349,9 +349,11 @@ def build_parser():
     p.add_argument("--frozen", action="store_true", help=_FROZEN_HELP)
     p.set_defaults(func=_cmd_deploy)
 
-    p = sub.add_parser("provision", help="make a door's bundle: keys, certificates, config, "
-                                         "secrets; registered with the switchboard")
     from . import provision
+
+    p = sub.add_parser("provision", help="make a door's (or a softphone's) bundle: keys, "
+                       "certificates, config, secrets; registered with the switchboard",
+                       epilog=provision.EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
 
     provision.add_arguments(p)
     p.set_defaults(func=_cmd_provision)

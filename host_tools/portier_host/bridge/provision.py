@@ -16,24 +16,42 @@ BRIDGE_CONFIG_NAME = "bridge.json"
 def provision_bridge(args):
     bundle = prov.provision_phone(args.switchboard, args.household, args.door,
                                   args.name or "bridge", out=args.out,
-                                  household_dir=args.household_dir, db=args.db, force=args.force)
+                                  household_dir=args.household_dir, db=args.db, force=args.force,
+                                  new=getattr(args, "new", False),
+                                  new_household=getattr(args, "new_household", False))
     with open(os.path.join(bundle.folder, prov.PHONE_CONFIG_NAME)) as f:
         cfg = json.load(f)
     os.remove(os.path.join(bundle.folder, prov.PHONE_CONFIG_NAME))
     cfg["control"] = "none"  # a service: no terminal commands
-    sip = {"mode": "client", "registrar": args.sip_registrar or "",
-           "user": args.sip_user or "door", "targets": args.sip_target or [],
-           "srtp": "optional", "codecs": ["PCMU", "PCMA", "G722"], "display_name": "Door"}
+    path = os.path.join(bundle.folder, BRIDGE_CONFIG_NAME)
+    sip = _old_sip(path) or {"mode": "client", "registrar": "", "user": "door", "targets": [],
+                             "srtp": "optional", "codecs": ["PCMU", "PCMA", "G722"],
+                             "display_name": "Door"}
+    if args.sip_registrar:
+        sip["registrar"] = args.sip_registrar
+    if args.sip_user:
+        sip["user"] = args.sip_user
+    if args.sip_target:
+        sip["targets"] = args.sip_target
     password = os.environ.get("PORTIER_SIP_PASSWORD")
     if password:
         sip["password"] = password
     cfg["sip"] = sip
-    path = os.path.join(bundle.folder, BRIDGE_CONFIG_NAME)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # it may hold a password
     with os.fdopen(fd, "w") as f:
         json.dump(cfg, f, indent=1)
         f.write("\n")
     return bundle, path, sip
+
+
+def _old_sip(path):
+    """The "sip" block of a bridge rewritten by --force: the SIP settings stay."""
+    try:
+        with open(path) as f:
+            sip = json.load(f).get("sip")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return sip if isinstance(sip, dict) else None
 
 
 def main(args):
