@@ -226,6 +226,12 @@ def _cmd_provision(args):
     return provision.main(args)
 
 
+def _cmd_secrets(args):
+    from . import doorsecrets
+
+    return doorsecrets.main(args)
+
+
 def _cmd_log(args):
     from . import boardlog
 
@@ -357,6 +363,15 @@ def build_parser():
 
     provision.add_arguments(p)
     p.set_defaults(func=_cmd_provision)
+
+    from . import doorsecrets
+
+    p = sub.add_parser("secrets", help="change a door's unlock PIN or Wi-Fi in its bundle "
+                       "(keys and pairings kept), for `portier deploy`",
+                       description=doorsecrets.__doc__.split("\n\n")[0], epilog=doorsecrets.EXAMPLE,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    doorsecrets.add_arguments(p)
+    p.set_defaults(func=_cmd_secrets)
 
     p = sub.add_parser("log", help="fetch and print the board's call log and door log")
     p.add_argument("--port", required=True)

@@ -99,9 +99,16 @@ def secrets_document(wifi_password, pin, salt=None):
     return doc
 
 
+def _no_terminal(what, var, prompt):
+    """Asking needs a terminal (getpass would echo a piped secret with a warning)."""
+    if prompt is getpass.getpass and not sys.stdin.isatty():
+        raise ProvisionError("no terminal to ask for %s: set $%s" % (what, var))
+
+
 def read_wifi_password(ssid, env=os.environ, prompt=getpass.getpass):
     if WIFI_PASSWORD_ENV in env:
         return check_wifi_password(env[WIFI_PASSWORD_ENV])
+    _no_terminal("the WLAN password", WIFI_PASSWORD_ENV, prompt)
     return check_wifi_password(prompt("WLAN password for %s (empty: an open network): " % ssid))
 
 
@@ -109,6 +116,7 @@ def read_pin(env=os.environ, prompt=getpass.getpass):
     if PIN_ENV in env:
         pin = env[PIN_ENV]
         return check_pin(pin) if pin else ""
+    _no_terminal("the unlock PIN", PIN_ENV, prompt)
     pin = prompt("Door unlock PIN, %d-%d digits (empty: unlock off): " % PIN_DIGITS)
     if not pin:
         return ""
@@ -264,11 +272,16 @@ def _write_json(path, doc, private=False):
     os.replace(tmp, path)
 
 
+def write_config(folder, cfg):
+    """The bundle's portier.json, replaced by rename."""
+    _write_json(os.path.join(folder, CONFIG_NAME), cfg)
+
+
 def _rewrite_door(folder, cfg, board_obj, doc):
     """An existing door's bundle gets a new config, board file and secrets; its keys,
     certificate and JID stay (its phones stay paired). Secrets other tools keep in
     secrets.json (keys this tool does not write) are kept."""
-    _write_json(os.path.join(folder, CONFIG_NAME), cfg)
+    write_config(folder, cfg)
     board_path = os.path.join(folder, BOARD_NAME)
     if board_obj is not None:
         shutil.copyfile(board_obj.source, board_path)
@@ -652,7 +665,7 @@ def main(args):
                            household_dir=args.household_dir, db=args.db, force=args.force,
                            prekeys=args.prekeys, new=args.new, new_household=args.new_household)
     except (ProvisionError, EOFError) as e:
-        print("provision: %s" % (e or "no input"), file=sys.stderr)
+        print("provision: %s" % (str(e) or "no input"), file=sys.stderr)
         return 2
     next_steps = ["portier switchboard --provisioning %s --db %s --host 0.0.0.0 --port %d"
                   % (bundle.household_dir, bundle.db, parse_switchboard(args.switchboard)[1]),

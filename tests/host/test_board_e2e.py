@@ -98,11 +98,13 @@ def test_empty_vboard_provision_deploy_answered_call_log_and_idle_redeploy(tmp_p
 
 
 def test_vboard_door_opens_by_pin_and_logs_it(tmp_path):
-    """The provisioned PIN opens the virtual board's strike during an answered call; the
-    relay pin pulses once and `portier log` shows the unlock in the door log."""
+    """The door's PIN and Wi-Fi are changed after provisioning (`portier secrets`, then
+    `portier deploy`: only portier.json and secrets.json go); the new PIN then opens the
+    virtual board's strike during an answered call (the first one would not: the simulator's
+    phone types sim.SIM_PIN); the relay pin pulses once and `portier log` shows the unlock."""
     flash = tmp_path / "flash"
     sb_port = _free_port()
-    env = dict(os.environ, PORTIER_WIFI_PASSWORD=WIFI_PASSWORD, PORTIER_PIN=sim.SIM_PIN)
+    env = dict(os.environ, PORTIER_WIFI_PASSWORD=WIFI_PASSWORD, PORTIER_PIN=PIN)
     env.pop("PORTIER_CONFIG", None)
     with VirtualBoard(str(flash), heapsize="512k") as vb:
         prov = _portier(tmp_path, "provision", "--board", "vboard", "--wifi", "testnet",
@@ -111,6 +113,20 @@ def test_vboard_door_opens_by_pin_and_logs_it(tmp_path):
         assert prov.returncode == 0, prov.stdout + prov.stderr
         dep = _portier(tmp_path, "deploy", "--port", vb.port, "--device", "door-bundle")
         assert dep.returncode == 0, dep.stdout + dep.stderr
+        new_password = "another-wlan-passphrase"
+        env2 = dict(env, PORTIER_PIN=sim.SIM_PIN, PORTIER_WIFI_PASSWORD=new_password)
+        change = _portier(tmp_path, "secrets", "--device", "door-bundle", "--pin", "--wifi",
+                          "other-net", env=env2)
+        assert change.returncode == 0, change.stdout + change.stderr
+        assert sim.SIM_PIN not in change.stdout + change.stderr
+        assert new_password not in change.stdout + change.stderr
+        dep = _portier(tmp_path, "deploy", "--port", vb.port, "--device", "door-bundle")
+        assert dep.returncode == 0, dep.stdout + dep.stderr
+        assert "2 file(s) copied" in dep.stdout, dep.stdout
+        assert json.loads((flash / "portier.json").read_text())["wifi"]["ssid"] == "other-net"
+        on_board = json.loads((flash / "secrets.json").read_text())
+        assert on_board["wifi_password"] == new_password
+        assert on_board == json.loads((tmp_path / "door-bundle" / "secrets.json").read_text())
         door = sim.ExternalDoor(str(tmp_path / "door-bundle"), str(tmp_path / "hh"),
                                 str(tmp_path / "hh" / "switchboard.db"), vb.port,
                                 vb.press_button, vb.hard_reset)

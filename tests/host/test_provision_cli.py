@@ -202,7 +202,7 @@ def test_a_door_whose_bundle_is_gone_is_not_silently_replaced(tmp_path):
 
 
 def test_inputs_are_checked_before_anything_is_asked(tmp_path):
-    """No PORTIER_PIN/PASSWORD and stdin at its end: a prompt would fail with "no input". A bad
+    """No PORTIER_PIN/PASSWORD and no terminal: a prompt would fail with "no terminal". A bad
     board, a mistyped household or a taken bundle are named first, and nothing is written."""
     assert _run(tmp_path, *_ARGS).returncode == 0
     bad_board = list(_ARGS)
@@ -214,8 +214,10 @@ def test_inputs_are_checked_before_anything_is_asked(tmp_path):
                        (list(_ARGS) + ["--switchboard", "nohost"], "HOST:PORT")):
         proc = _run(tmp_path, *args, password=None, pin=None)
         assert proc.returncode == 2 and word in proc.stderr, proc.stderr
-        assert "no input" not in proc.stderr and "Traceback" not in proc.stderr
+        assert "no terminal" not in proc.stderr and "Traceback" not in proc.stderr
     assert sorted(os.listdir(tmp_path / "households")) == ["home"]
+    asked = _run(tmp_path, *(list(_ARGS) + ["--new"]), password=None, pin=None)
+    assert asked.returncode == 2 and "no terminal to ask for the WLAN password" in asked.stderr
     made = _run(tmp_path, *(typo + ["--new-household"]))
     assert made.returncode == 0 and "made household folder" in made.stdout
     phone = _run(tmp_path, "--phone", "--name", "anna", "--switchboard", "192.168.1.10:5222",
