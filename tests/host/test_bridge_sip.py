@@ -197,3 +197,39 @@ def test_srtp_sdes_when_the_phone_offers_it(tmp_path):
         print("SRTP: PESQ door -> SIP phone", to_phone, "SIP phone -> door", to_door)
         assert to_phone["pesq"] >= 3.5 and to_door["pesq"] >= 3.5, (to_phone, to_door)
     _run(tmp_path, body, phones=0, srtp="srtp")
+
+
+def test_registrar_mode_phones_register_with_the_bridge_itself(tmp_path):
+    """Registrar mode: the SIP phone registers directly with the bridge (digest
+    authentication; a wrong password is refused), the door's ring reaches it, audio flows,
+    and its call to the bridge's extension rings the door."""
+    async def body(house):
+        door, bridge = house.parties["door"], house.parties["bridge"]
+        assert house.kam is None  # no PBX: the registrar is the bridge's
+        intruder = lab.Baresip(os.path.join(house.workdir, "intruder"), "anna", house.registrar,
+                               house.anna.mic_wav, password="not-annas-password")
+        try:
+            await intruder.start()
+            with pytest.raises(lab.LabError, match="did not register"):
+                await intruder.wait_registered(timeout_s=3)
+        finally:
+            await intruder.stop()
+        assert "401 Unauthorized" in intruder.log_tail(10**6)
+
+        await house.door.command("press")
+        await house.anna.wait_event("CALL_ESTABLISHED")
+        await door.wait_for(_engine("answered", peer=bridge.jid), what="answered by the bridge")
+        await asyncio.sleep(3)
+        await house.anna.command("hangup")
+        to_phone, to_door = await _quality(house, 2.5)
+        print("registrar mode: PESQ door -> SIP phone", to_phone, "SIP phone -> door", to_door)
+        assert to_phone["pesq"] >= 3.5 and to_door["pesq"] >= 3.5, (to_phone, to_door)
+
+        since = len(house.anna.events)
+        await house.anna.command("dial", house.bridge_aor)
+        await door.wait_for(_engine("ringing", direction="in", peer=bridge.jid),
+                            what="the door ringing")
+        await house.door.command("reject")
+        _, closed = await house.anna.wait_event("CALL_CLOSED", since=since)
+        assert "603" in closed.get("param", ""), closed
+    _run(tmp_path, body, phones=0, mode="registrar")

@@ -71,15 +71,22 @@ class BridgeApp(App):
 
     async def run(self):
         if self.sip_cfg.mode == "registrar":
-            from .registrar import Registrar
+            from .registrar import LabError, Registrar
 
-            self.registrar = Registrar(self.sip_cfg, log=self.log)
-            await self.registrar.start()
+            self.registrar = Registrar(self.sip_cfg)
+            try:
+                self.registrar.start()
+            except (LabError, OSError) as e:
+                raise BridgeError("registrar did not start on %s:%d: %s"
+                                  % (self.sip_cfg.bind, self.sip_cfg.port, e)) from None
+            self.ua.sc = self.registrar.ua_config()
+            self.log("I", "sip", "registrar", uri=self.registrar.registrar_uri(),
+                     phones=sorted(self.sip_cfg.phones))
         try:
             self.ua.start()
         except Exception as e:  # noqa: BLE001 - pjsua2.Error and OSError alike
             if self.registrar is not None:
-                await self.registrar.stop()
+                self.registrar.stop()
             raise BridgeError("SIP stack did not start on %s:%d: %s"
                               % (self.sip_cfg.bind, self.sip_cfg.port, e)) from None
         self.log("I", "sip", "start", mode=self.sip_cfg.mode, bind=self.sip_cfg.bind,
@@ -101,7 +108,7 @@ class BridgeApp(App):
                 pass
             self.ua.stop()
             if self.registrar is not None:
-                await self.registrar.stop()
+                self.registrar.stop()
 
     async def _sip_loop(self):
         while True:
@@ -252,9 +259,6 @@ def run(path):
         raise BridgeError("the SIP stack is missing: pip install pjsua2-python (make setup "
                           "installs it)")
     cfg, sc = load(path)
-    if sc.mode == "registrar":
-        raise BridgeError("%s: registrar mode is not available yet: register the bridge with a "
-                          "PBX or a Kamailio (sip.mode \"client\", docs/sip.md)" % path)
     if cfg.profile != "phone":
         raise BridgeError("%s: a bridge's profile is \"phone\" (it pairs with the door)" % path)
     app = BridgeApp(cfg, sc, log=log_line)

@@ -23,216 +23,16 @@ import socket
 import subprocess
 import time
 
-KAMAILIO = "kamailio"
+from .registrar import KAMAILIO, Kamailio, LabError, free_port, stop_process  # noqa: F401
+
 BARESIP = "baresip"
 _MODULES = "/usr/lib/baresip/modules"
 _START_S = 10
 
 
-class LabError(Exception):
-    pass
-
-
 def missing(*exes):
     """The executables of `exes` that are not installed (a test skips naming them)."""
     return [e for e in exes if shutil.which(e) is None]
-
-
-def free_port(kind=socket.SOCK_DGRAM, host="127.0.0.1"):
-    """A port free for UDP (and TCP) on host now; the caller binds it soon after."""
-    while True:
-        with socket.socket(socket.AF_INET, kind) as s:
-            s.bind((host, 0))
-            port = s.getsockname()[1]
-        other = socket.SOCK_STREAM if kind == socket.SOCK_DGRAM else socket.SOCK_DGRAM
-        try:
-            with socket.socket(socket.AF_INET, other) as s:
-                s.bind((host, port))
-            return port
-        except OSError:
-            continue
-
-
-# A registrar and proxy: REGISTER saves the contact, a request for a registered user goes to
-# its contact, in-dialog requests follow the route set. With users, REGISTER and INVITE need
-# digest authentication against their passwords (auth_db over db_text files).
-_KAMAILIO_CFG = """#!KAMAILIO
-debug=2
-log_stderror=yes
-children=1
-tcp_children=1
-disable_tcp=yes
-listen=udp:127.0.0.1:{port}
-mpath="{mpath}"
-loadmodule "tm.so"
-loadmodule "sl.so"
-loadmodule "rr.so"
-loadmodule "pv.so"
-loadmodule "maxfwd.so"
-loadmodule "usrloc.so"
-loadmodule "registrar.so"
-loadmodule "textops.so"
-loadmodule "siputils.so"
-loadmodule "xlog.so"
-{auth_modules}
-modparam("usrloc", "db_mode", 0)
-modparam("rr", "append_fromtag", 1)
-
-request_route {{
-    if (!mf_process_maxfwd_header("10")) {{
-        sl_send_reply("483", "Too Many Hops");
-        exit;
-    }}
-    if (has_totag()) {{
-        if (loose_route()) {{
-            t_relay();
-            exit;
-        }}
-        if (is_method("ACK")) {{
-            if (t_check_trans()) t_relay();
-            exit;
-        }}
-        sl_send_reply("404", "Not here");
-        exit;
-    }}
-    if (is_method("CANCEL")) {{
-        xlog("L_NOTICE", "lab: CANCEL to $rU reason=[$hdr(Reason)]\n");
-        if (t_check_trans()) t_relay();
-        exit;
-    }}
-    t_check_trans();
-{auth_route}
-    if (is_method("REGISTER")) {{
-        save("location");
-        exit;
-    }}
-    if (is_method("INVITE")) record_route();
-    if (!lookup("location")) {{
-        sl_send_reply("404", "Not Found");
-        exit;
-    }}
-    t_relay();
-}}
-"""
-
-_AUTH_MODULES = """loadmodule "db_text.so"
-loadmodule "auth.so"
-loadmodule "auth_db.so"
-modparam("auth_db", "db_url", "text://{db}")
-modparam("auth_db", "calculate_ha1", yes)
-modparam("auth_db", "password_column", "password")
-modparam("auth_db", "use_domain", 0)
-modparam("auth_db", "load_credentials", "")
-"""
-
-_AUTH_ROUTE = """    if (is_method("REGISTER|INVITE")) {
-        if (!auth_check("$fd", "subscriber", "1")) {
-            auth_challenge("$fd", "0");
-            exit;
-        }
-        consume_credentials();
-    }
-"""
-
-
-class Kamailio:
-    """Kamailio as a registrar and proxy on 127.0.0.1:port, in `folder`. users: {name:
-    password} to require digest authentication, or None for an open registrar."""
-
-    def __init__(self, folder, users=None, port=None):
-        self.folder = folder
-        self.users = users
-        self.port = port or free_port()
-        self.proc = None
-        self.log_path = os.path.join(folder, "kamailio.log")
-
-    def uri(self):
-        return "sip:127.0.0.1:%d" % self.port
-
-    def _write_config(self):
-        os.makedirs(self.folder, exist_ok=True)
-        auth_modules = auth_route = ""
-        if self.users:
-            db = os.path.join(self.folder, "db")
-            os.makedirs(db, exist_ok=True)
-            with open(os.path.join(db, "version"), "w") as f:
-                f.write("table_name(str) table_version(int)\nsubscriber:7\n")
-            with open(os.path.join(db, "subscriber"), "w") as f:
-                f.write("id(int,auto) username(str) domain(str,null) password(str) "
-                        "ha1(str,null) ha1b(str,null)\n")
-                for i, (user, password) in enumerate(sorted(self.users.items())):
-                    f.write("%d:%s::%s::\n" % (i + 1, user, password))
-            auth_modules = _AUTH_MODULES.format(db=db)
-            auth_route = _AUTH_ROUTE
-        cfg = _KAMAILIO_CFG.format(port=self.port, mpath=_module_path(),
-                                   auth_modules=auth_modules, auth_route=auth_route)
-        path = os.path.join(self.folder, "kamailio.cfg")
-        with open(path, "w") as f:
-            f.write(cfg)
-        return path
-
-    def start(self):
-        cfg = self._write_config()
-        run = os.path.join(self.folder, "run")
-        os.makedirs(run, exist_ok=True)
-        log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(
-            [KAMAILIO, "-f", cfg, "-DD", "-E", "-Y", run, "-m", "32", "-M", "4",
-             "-w", self.folder], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        log.close()
-        deadline = time.monotonic() + _START_S
-        while not _answers_options(self.port):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise LabError("kamailio did not start: %s" % self.log_tail())
-            time.sleep(0.05)
-
-    def log_tail(self, n=2000):
-        try:
-            with open(self.log_path, errors="replace") as f:
-                return f.read()[-n:]
-        except OSError:
-            return ""
-
-    def stop(self):
-        _stop(self.proc)
-        self.proc = None
-
-
-def _module_path():
-    for path in glob.glob("/usr/lib/*/kamailio/modules") + ["/usr/lib/kamailio/modules"]:
-        if os.path.isdir(path):
-            return path
-    raise LabError("kamailio's modules folder not found")
-
-
-def _answers_options(port):
-    """Any SIP response to an OPTIONS sent to 127.0.0.1:port."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        me = s.getsockname()[1]
-        msg = ("OPTIONS sip:127.0.0.1:{p} SIP/2.0\r\n"
-               "Via: SIP/2.0/UDP 127.0.0.1:{me};branch=z9hG4bK-lab{t}\r\n"
-               "Max-Forwards: 5\r\nFrom: <sip:lab@127.0.0.1>;tag=lab\r\n"
-               "To: <sip:127.0.0.1:{p}>\r\nCall-ID: lab-{t}@127.0.0.1\r\nCSeq: 1 OPTIONS\r\n"
-               "Content-Length: 0\r\n\r\n").format(p=port, me=me, t=time.monotonic_ns())
-        s.settimeout(0.2)
-        try:
-            s.sendto(msg.encode(), ("127.0.0.1", port))
-            return s.recv(2000).startswith(b"SIP/2.0 ")
-        except OSError:
-            return False
-
-
-def _stop(proc):
-    if proc is None or proc.poll() is not None:
-        return
-    proc.terminate()
-    try:
-        proc.wait(5)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 def looped_wav(src, dst, times):
@@ -426,7 +226,7 @@ class Baresip:
             self._writer.close()
         if self._task is not None:
             self._task.cancel()
-        _stop(self.proc)
+        stop_process(self.proc)
         self.proc = None
 
 
@@ -434,6 +234,7 @@ class Baresip:
 # softphone, Kamailio and the resident's baresip phone, all on loopback ----
 
 PIN = "2468"  # the door's unlock PIN here (portier_host.sim's)
+ANNA_PASSWORD = "anna-pass-1234"
 
 
 def _bridge_process_class():
@@ -486,14 +287,18 @@ class BridgeLab:
 
     door     the real firmware app (MicroPython by default), unlock PIN PIN, its log lines
              in parties["door"]; mic: bench/assets/male-16k.wav, what it hears: door/heard.wav
-    phone1   a softphone (portier.app on CPython, in this process), parties["phone1"]
-    bridge   `portier bridge` in a child process, registered with kam as sip:door@...
-    kam      Kamailio; anna: baresip registered there as sip:anna@..., the bridge's target,
-             saying bench/assets/female-8k.wav, recording what it hears
+    phoneN   softphones (portier.app on CPython, in this process), parties["phoneN"]
+    bridge   `portier bridge` in a child process, sip:door@... (bridge_aor)
+    anna     baresip, the resident's SIP phone, saying bench/assets/female-8k.wav and
+             recording what it hears; registered as sip:anna@...
+    mode "client": kam, a Kamailio, is the household's PBX; bridge and anna register there
+    and anna is the bridge's target. mode "registrar": the bridge runs the registrar and
+    anna registers with the bridge itself (password ANNA_PASSWORD).
     """
 
     def __init__(self, workdir, ring_timeout_s=8, door_runtime="micropython", phones=1,
-                 anna_answers=True, srtp=None, bridge_srtp="optional"):
+                 anna_answers=True, srtp=None, bridge_srtp="optional", mode="client",
+                 anna_codecs=("PCMU",)):
         self.workdir = workdir
         self.ring_timeout_s = ring_timeout_s
         self.door_runtime = door_runtime
@@ -501,10 +306,15 @@ class BridgeLab:
         self.anna_answers = anna_answers
         self.srtp = srtp
         self.bridge_srtp = bridge_srtp
+        self.mode = mode
+        self.anna_codecs = anna_codecs
         self.t0 = time.monotonic()
         self.parties = {}
         self.phones = []
         self.door = self.bridge = self.sb = self.kam = self.anna = None
+        self.sip_port = free_port()
+        self.registrar = None  # the sip: URI of the registrar anna and the bridge use
+        self.bridge_aor = None
 
     def _bridge_config(self, dev, folder):
         from .. import sim
@@ -512,16 +322,31 @@ class BridgeLab:
         cfg = sim._device_config(dev, folder, self.sb.address, "phone", self.ring_timeout_s,
                                  {}, {"pair_with": [self.door_jid], "call": self.door_jid,
                                       "control": "none"})
-        port = free_port()
-        self.bridge_aor = "sip:door@127.0.0.1:%d" % self.kam.port
-        cfg["sip"] = {"mode": "client", "bind": "127.0.0.1", "port": port,
-                      "rtp_port": free_port(), "registrar": self.kam.uri(), "user": "door",
-                      "targets": [self.anna.aor()], "srtp": self.bridge_srtp,
-                      "codecs": ["PCMU", "PCMA"]}
+        sip = {"mode": self.mode, "bind": "127.0.0.1", "port": self.sip_port,
+               "rtp_port": free_port(), "user": "door", "srtp": self.bridge_srtp,
+               "codecs": ["PCMU", "PCMA", "G722"]}
+        if self.mode == "client":
+            sip["registrar"] = self.registrar
+            sip["targets"] = ["sip:anna@%s" % self.registrar.split(":", 1)[1]]
+        else:
+            sip["phones"] = {"anna": ANNA_PASSWORD}
+        cfg["sip"] = sip
         path = os.path.join(folder, "bridge.json")
         with open(path, "w") as f:
             json.dump(cfg, f, indent=1)
         return path
+
+    async def _start_anna(self):
+        from .. import sim
+
+        wd = self.workdir
+        self.anna = Baresip(os.path.join(wd, "anna"), "anna", self.registrar,
+                            looped_wav(os.path.join(sim.ASSETS, "female-8k.wav"),
+                                       os.path.join(wd, "anna-says.wav"), 3),
+                            password=ANNA_PASSWORD if self.mode == "registrar" else None,
+                            answer=self.anna_answers, srtp=self.srtp, codecs=self.anna_codecs)
+        await self.anna.start()
+        await self.anna.wait_registered()
 
     async def start(self):
         from .. import build, paths, provisioning, sim
@@ -542,13 +367,14 @@ class BridgeLab:
         self.sb = Switchboard(db, ssl_context=hh.server_ssl_context(),
                               ring_timeout_s=self.ring_timeout_s)
         await self.sb.start()
-        self.kam = Kamailio(os.path.join(wd, "kamailio"))
-        self.kam.start()
-        self.anna = Baresip(os.path.join(wd, "anna"), "anna", self.kam.uri(),
-                            looped_wav(os.path.join(sim.ASSETS, "female-8k.wav"),
-                                       os.path.join(wd, "anna-says.wav"), 3),
-                            answer=self.anna_answers, srtp=self.srtp)
-        await self.anna.start()
+        if self.mode == "client":
+            self.kam = Kamailio(os.path.join(wd, "kamailio"))
+            self.kam.start()
+            self.registrar = self.kam.uri()
+            await self._start_anna()
+        else:
+            self.registrar = "sip:127.0.0.1:%d" % self.sip_port
+        self.bridge_aor = "sip:door@%s" % self.registrar.split(":", 1)[1]
 
         self.parties["door"] = sim.Party("door", door_dev.jid, self.t0)
         extra = {"auto_answer": []}
@@ -568,7 +394,8 @@ class BridgeLab:
 
         self.parties["bridge"] = sim.Party("bridge", bridge_dev.jid, self.t0)
         self.bridge = _bridge_process_class()(self.parties["bridge"],
-                                    self._bridge_config(bridge_dev, bridge_dir), bridge_dir)
+                                              self._bridge_config(bridge_dev, bridge_dir),
+                                              bridge_dir)
         await self.bridge.start()
         for i, dev in enumerate(phone_devs):
             name = "phone%d" % (i + 1)
@@ -590,7 +417,8 @@ class BridgeLab:
                                 what="pairing with %s" % jid)
         await self.parties["bridge"].wait_for(sip_event("registration", code=200),
                                               what="SIP registration")
-        await self.anna.wait_registered()
+        if self.mode == "registrar":
+            await self._start_anna()
 
     async def stop(self):
         for runner in self.phones:

@@ -24,8 +24,7 @@ MODES = ("client", "registrar")
 SRTP_MODES = ("optional", "mandatory", "off")
 CODECS = ("PCMU", "PCMA", "G722")
 _KEYS = ("mode", "bind", "port", "rtp_port", "registrar", "user", "password", "auth_user",
-         "domain", "targets", "phones", "srtp", "codecs", "display_name", "public",
-         "registrar_exe")
+         "domain", "targets", "phones", "srtp", "codecs", "display_name", "public")
 _MAX_TEXT = 200
 _MAX_LIST = 16
 
@@ -120,7 +119,6 @@ def check(d):
     out["user"] = _text(d, "user", "door")
     out["password"] = _text(d, "password")
     out["auth_user"] = _text(d, "auth_user", out["user"])
-    out["registrar_exe"] = _text(d, "registrar_exe", "kamailio")
     if out["mode"] == "client":
         out["registrar"] = _sip_uri(d.get("registrar"), "sip.registrar")
         host = out["registrar"].split(":", 1)[1].split(";")[0]
@@ -131,7 +129,9 @@ def check(d):
         out["targets"] = [_sip_uri(t, "sip.targets") for t in targets]
         out["phones"] = {}
     else:
-        out["domain"] = _text(d, "domain", out["bind"])
+        # the phones and the bridge reach each other through the registrar: its address is
+        # the domain of every AOR the bridge dials
+        out["domain"] = _text(d, "domain", "%s:%d" % (out["bind"], out["port"]))
         out["registrar"] = None
         out["targets"] = []
         phones = d.get("phones")
@@ -142,9 +142,11 @@ def check(d):
             _text({"user": user}, "user")
             if not user.replace("-", "").replace("_", "").replace(".", "").isalnum():
                 raise SipConfigError("sip.phones: user %r: letters, digits, - _ . only" % user)
-            if not isinstance(password, str) or len(password) < 8 or \
-                    any(c < " " or c in "\"\\" for c in password):
+            if not isinstance(password, str) or not 8 <= len(password) <= _MAX_TEXT or \
+                    any(c < " " or c in "\"\\:" for c in password):
                 raise SipConfigError("sip.phones: %s needs a password of 8 or more printable "
-                                     "characters (no quotes or backslashes)" % user)
+                                     "characters (no quotes, backslashes or colons)" % user)
+            if user == out["user"]:
+                raise SipConfigError("sip.phones: %s is the bridge's own user name" % user)
         out["phones"] = dict(phones)
     return SipConfig(out)
