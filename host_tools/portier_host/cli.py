@@ -280,6 +280,12 @@ def _cmd_phone(args):
     return phone.run_args(args)
 
 
+def _cmd_bridge(args):
+    from .bridge import app as bridge
+
+    return bridge.main(args)
+
+
 _FROZEN_HELP = ("the board's MicroPython has portier frozen in (docs/frozen.md): copy only "
                 "main.py and boot.py, remove portier/ from its filesystem")
 
@@ -391,6 +397,13 @@ def build_parser():
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     phone.add_arguments(p)
     p.set_defaults(func=_cmd_phone)
+
+    p = sub.add_parser("bridge", help="answer the door on SIP phones: a household device that "
+                                      "rings a PBX extension or its own registered phones "
+                                      "(docs/sip.md)")
+    p.add_argument("--config", required=True, help="the bridge's config file (`portier "
+                   "provision --bridge` writes one; docs/sip.md)")
+    p.set_defaults(func=_cmd_bridge)
 
     from . import simreport
 

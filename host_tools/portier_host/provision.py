@@ -23,6 +23,7 @@ from the command line, never printed. The PIN is not stored: secrets.json holds 
 salt and HMAC-SHA256(key=salt, msg=the PIN's ASCII digits).
 """
 
+import argparse
 import getpass
 import hashlib
 import hmac
@@ -639,6 +640,10 @@ def _main_phone(args):
 
 
 def main(args):
+    if getattr(args, "bridge", False):
+        from .bridge import provision as bridge_provision
+
+        return bridge_provision.main(args)
     try:
         if args.phone:
             return _main_phone(args)
@@ -693,6 +698,12 @@ def add_arguments(p):
                    % (WIFI_PASSWORD_ENV, PIN_ENV))
     p.add_argument("--phone", action="store_true", help="a household softphone instead of a "
                    "door (for `portier phone --config`)")
+    p.add_argument("--bridge", action="store_true", help="a SIP bridge (`portier bridge`, "
+                   "docs/sip.md); with --sip-registrar URI, --sip-user NAME, --sip-target URI "
+                   "(repeat); the SIP password from $PORTIER_SIP_PASSWORD")
+    p.add_argument("--sip-registrar", metavar="URI", help=argparse.SUPPRESS)
+    p.add_argument("--sip-user", metavar="NAME", help=argparse.SUPPRESS)
+    p.add_argument("--sip-target", metavar="URI", action="append", help=argparse.SUPPRESS)
     p.add_argument("--door", metavar="JID", help="with --phone: the door it pairs with and "
                    "calls (default: door:1@HOUSEHOLD)")
     p.add_argument("--switchboard", required=True, metavar="HOST:PORT",
