@@ -8,6 +8,9 @@ STAMP := $(VENV)/.setup-$(shell sha256sum pyproject.toml | cut -c1-16)
 # so objects take up to twice the room. 128 KiB here is still tighter than the ~112 KB heap a
 # PSRAM-less ESP32 gives Python after one growth step (reference notes, section 3).
 MP_HEAP ?= 128k
+# Another MicroPython build (32-bit, frozen...): PORTIER_MICROPYTHON=/path/to/micropython, the
+# one variable every host tool, test and benchmark reads (portier_host/paths.py).
+MICROPYTHON := $(or $(PORTIER_MICROPYTHON),$(BIN)/micropython)
 
 .PHONY: setup test test-cpython test-micropython test-mpy bench demo clean
 
@@ -28,7 +31,7 @@ test-cpython: setup
 
 # Under real MicroPython, one process (one fresh heap) per core test module: tests/mp_suite.py.
 test-micropython: setup
-	$(BIN)/python tests/mp_suite.py $(BIN)/micropython $(MP_HEAP)
+	$(BIN)/python tests/mp_suite.py $(MICROPYTHON) $(MP_HEAP)
 
 test-mpy: setup
 	$(BIN)/portier compile

@@ -90,7 +90,7 @@ def _sizes(compiled, out_dir):
     for path in compiled:
         rel = os.path.relpath(path, out_dir)
         arch, rel = rel.split(os.sep, 1)
-        if arch == build.HOST_ARCH:
+        if arch not in ("bytecode", build.BOARD_ARCH):
             continue  # the board gets the xtensawin build of native modules
         size = os.path.getsize(path)
         parts = rel.split(os.sep)

@@ -143,8 +143,8 @@ def _sim(heap, talk_s, probe):
 
     real_compile = build.compile_host_tree
 
-    def compile_tree(root, out_dir):
-        errors = real_compile(_FIRMWARE[0], out_dir)
+    def compile_tree(root, out_dir, **kw):
+        errors = real_compile(_FIRMWARE[0], out_dir, **kw)
         if probe:  # main.py wins over main.mpy in the same folder
             with open(os.path.join(out_dir, "main.py"), "w") as f:
                 f.write(_PROBE_MAIN)

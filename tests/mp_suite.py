@@ -3,7 +3,7 @@
 Each module gets a fresh heap of the given size, as a board would after boot: one process for
 the whole suite left the 96 KiB heap too fragmented (interned strings and compiled firmware
 accumulate) for the larger tests. The firmware is imported precompiled (.mpy, native modules
-for x64), as deploy ships it to a board. Modules run in parallel on the machine's cores. The closing
+for the given MicroPython's own architecture), as deploy ships it to a board. Modules run in parallel on the machine's cores. The closing
 line sums them all: "N passed, N failed[, N skipped]"; skips are listed with their reasons, and
 a module that dies without its own closing line (MemoryError at import, a crash) counts as a
 failure. Usage: python tests/mp_suite.py MICROPYTHON HEAPSIZE [module ...]
@@ -39,14 +39,15 @@ def run_module(micropython, heap, firmware, name):
     return name, out, counts, code
 
 
-def compile_firmware():
+def compile_firmware(micropython):
     """The firmware precompiled with mpy-cross, as a board runs it: modules compiled from source
     on a 96 KiB heap leave it too fragmented (and a board never compiles them)."""
     from portier_host import build
 
     out = os.path.join(os.path.dirname(HERE), "build", "mp-host")
     shutil.rmtree(out, ignore_errors=True)
-    errors = build.compile_host_tree(os.path.join(os.path.dirname(HERE), "firmware"), out)
+    errors = build.compile_host_tree(os.path.join(os.path.dirname(HERE), "firmware"), out,
+                                     exe=micropython)
     for err in errors:
         print(err)
     return None if errors else out
@@ -56,7 +57,7 @@ def main(argv):
     micropython, heap = argv[1], argv[2]
     names = argv[3:] or sorted(
         f[:-3] for f in os.listdir(CORE) if f.startswith("test_") and f.endswith(".py"))
-    firmware = compile_firmware()
+    firmware = compile_firmware(micropython)
     if firmware is None:
         return 1
     totals = [0, 0, 0]

@@ -67,6 +67,8 @@ class App(DeviceIO):
         self._led_state = None  # what _led last showed
         self._no_link_press = False  # a press found no link: error LED until the link is back
         self.faults = 0  # inputs dropped by guard()
+        self.missed = None  # portier.missed.MissedRings, made at the first press without a link
+        self._missed_seen = []  # phone: call-ids of <missed> already logged (a resend's copy)
         ssl_ctx = None
         if not cfg.insecure:
             ssl_ctx = streams.client_tls(read_file(cfg.ca_path), read_file(cfg.cert_path),
@@ -169,6 +171,8 @@ class App(DeviceIO):
 
                 self.engine.hang_up(call.id, now, REASON_CONNECTION_LOST)
                 await self._pump()
+        if self.missed is not None and self.link.ready:
+            await self.send_missed(now)
         self._show_led(now)
         return True
 
@@ -250,12 +254,21 @@ class App(DeviceIO):
     async def _no_link(self, to):
         """A press while the switchboard is unreachable (docs/protocol.md 8.3): no call is
         placed or held for later (a ring minutes late finds nobody at the door); the call log
-        gets a failed call, reason no_link, and the LED shows the error until the link is back."""
+        gets a failed call, reason no_link, and the LED shows the error until the link is back.
+        A door keeps the ring to tell its paired devices when the link is back (portier.missed)."""
         from portier.signaling.engine import Event, new_id
 
         self._no_link_press = True
         self.log("W", "app", "no link: call not placed", link_state=self.link.timer.state)
-        await self._on_event(Event("ended", new_id(), "out", to, outcome="failed",
+        call_id = new_id()
+        now = time.ticks_ms()
+        if self.cfg.profile == "door":
+            if self.missed is None:
+                from portier.missed import MissedRings
+
+                self.missed = MissedRings(self.cfg.jid, new_id)
+            self.missed.add(call_id, self.link.wall_time(now), self.paired.devices, now)
+        await self._on_event(Event("ended", call_id, "out", to, outcome="failed",
                                    reason=REASON_NO_LINK))
 
     # ---- engine output ----

@@ -2,7 +2,9 @@
 
 Every module gets plain bytecode. Modules with `@micropython.native`/`viper` cannot be compiled
 without a target architecture (mpy-cross says "invalid arch"), so they are compiled for
-xtensawin (ESP32, ESP32-S3) and for x64 (the host MicroPython used by tests and the simulator).
+xtensawin (ESP32, ESP32-S3) and for the architecture of the host MicroPython that tests and the
+simulator run (paths.micropython_exe(); read from its sys.implementation._mpy, so a 32-bit x86
+build gets x86 code rather than silently falling back to the pure twins).
 """
 
 import ast
@@ -29,8 +31,50 @@ FORBIDDEN_ATTRS = {
     "recv_into": "ESP32 sockets have no recv_into",
 }
 _NATIVE_RE = re.compile(r"^\s*@micropython\.(native|viper)\b", re.M)
-HOST_ARCH = "x64"
 BOARD_ARCH = "xtensawin"
+# MicroPython's native architecture numbers (sys.implementation._mpy >> 10, py/persistentcode.h)
+# as mpy-cross -march names them.
+MPY_ARCHS = {
+    0: None, 1: "x86", 2: "x64", 3: "armv6", 4: "armv6m", 5: "armv7m", 6: "armv7em",
+    7: "armv7emsp", 8: "armv7emdp", 9: "xtensa", 10: "xtensawin", 11: "rv32imc", 12: "rv64imc",
+}
+_PROBE = "import sys; print(sys.implementation._mpy)"
+_arch_cache = {}
+_frozen_cache = {}
+
+
+class BuildError(RuntimeError):
+    pass
+
+
+def native_arch(exe=None):
+    """The -march of the native emitter of the MicroPython at exe (default: the one the host
+    tools run), or None when that build has none (viper modules are then left out and the
+    pure twins run, as on a board without the emitter)."""
+    exe = exe or paths.micropython_exe()
+    if exe not in _arch_cache:
+        proc = subprocess.run([exe, "-c", _PROBE], capture_output=True, text=True, timeout=30)
+        try:
+            mpy = int(proc.stdout.strip())
+        except ValueError:
+            raise BuildError("%s did not report sys.implementation._mpy: %s"
+                             % (exe, (proc.stdout + proc.stderr).strip()[:200]))
+        _arch_cache[exe] = MPY_ARCHS.get(mpy >> 10, "unknown")
+    arch = _arch_cache[exe]
+    if arch == "unknown":
+        raise BuildError("%s has a native architecture mpy-cross does not name" % exe)
+    return arch
+
+
+def has_frozen_portier(exe=None):
+    """True when the MicroPython at exe has the portier package frozen in (manifest.py)."""
+    exe = exe or paths.micropython_exe()
+    if exe not in _frozen_cache:
+        env = dict(os.environ, MICROPYPATH=".frozen")  # nothing but the frozen modules
+        proc = subprocess.run([exe, "-c", "import portier"], capture_output=True, env=env,
+                              cwd="/", timeout=30)
+        _frozen_cache[exe] = proc.returncode == 0
+    return _frozen_cache[exe]
 
 
 def firmware_sources(root=paths.FIRMWARE):
@@ -92,26 +136,38 @@ def board_only(text):
     return "# portier: board-only" in text
 
 
-def compile_host_tree(root, out_dir):
-    """One importable tree for the host MicroPython: plain bytecode, native modules for x64,
-    board-only modules left out (they need hardware the host lacks). Returns the errors."""
+def compile_host_tree(root, out_dir, exe=None, top_level_only=False):
+    """One importable tree for the host MicroPython at exe (default: the one the host tools
+    run): plain bytecode, native modules for its architecture (left out when it has no
+    emitter), board-only modules left out (they need hardware the host lacks).
+    top_level_only: only main.py and the like, for a build with the package frozen in, which
+    an .mpy copy would shadow. Returns the errors."""
+    arch = native_arch(exe)
     jobs = []
     for src in firmware_sources(root):
         with open(src) as f:
             text = f.read()
-        if board_only(text):
+        if board_only(text) or (top_level_only and os.path.dirname(src) != root.rstrip(os.sep)):
             continue
-        arch = HOST_ARCH if uses_native_emitter(text) else None
+        native = uses_native_emitter(text)
+        if native and arch is None:
+            continue
         out = os.path.join(out_dir, os.path.relpath(src, root)[:-3] + ".mpy")
-        jobs.append((src, out, arch))
+        jobs.append((src, out, arch if native else None))
     with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
         results = pool.map(lambda job: compile_module(*job), jobs)
     return [err for err in results if err]
 
 
-def compile_firmware(root, out_dir, board_arch=BOARD_ARCH):
-    """Compile every firmware module; returns (compiled_paths, errors)."""
+def compile_firmware(root, out_dir, board_arch=BOARD_ARCH, host_arch=None):
+    """Compile every firmware module, native ones for board_arch and for host_arch (default:
+    the host MicroPython's, when it has an emitter); returns (compiled_paths, errors)."""
     compiled, errors = [], []
+    if host_arch is None:
+        try:
+            host_arch = native_arch()
+        except (OSError, BuildError):  # no host MicroPython: the board's build only
+            host_arch = None
     for src in firmware_sources(root):
         rel = os.path.relpath(src, root)
         with open(src) as f:
@@ -119,7 +175,9 @@ def compile_firmware(root, out_dir, board_arch=BOARD_ARCH):
         for line, msg in subset_problems(src, text):
             errors.append("%s:%d: %s" % (os.path.relpath(src), line, msg))
         base = os.path.join(out_dir, "%s", rel[:-3] + ".mpy")
-        archs = [board_arch, HOST_ARCH] if uses_native_emitter(text) else [None]
+        archs = [None]
+        if uses_native_emitter(text):
+            archs = [board_arch] + ([host_arch] if host_arch and host_arch != board_arch else [])
         for arch in archs:
             out = base % (arch or "bytecode")
             err = compile_module(src, out, arch)

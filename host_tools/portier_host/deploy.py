@@ -35,11 +35,7 @@ _TOP_LEVEL_SOURCES = ("main.py", "boot.py")  # the board runs these only as sour
 _BATCH = 8  # files per mpremote run: a progress step, and few enough to stay under its timeout
 _MPREMOTE_TIMEOUT_S = 120
 _RESET_SETTLE_S = 0.5
-# MicroPython's native architecture numbers (sys.implementation._mpy >> 10, py/persistentcode.h).
-MPY_ARCHS = {
-    0: None, 1: "x86", 2: "x64", 3: "armv6", 4: "armv6m", 5: "armv7m", 6: "armv7em",
-    7: "armv7emsp", 8: "armv7emdp", 9: "xtensa", 10: "xtensawin", 11: "rv32imc", 12: "rv64imc",
-}
+MPY_ARCHS = build.MPY_ARCHS
 
 # Run on the board by `mpremote exec`. Prints one line per fact; reads files through one small
 # buffer so a board with 60 KB of heap can hash the whole package.

@@ -22,8 +22,19 @@ def use_firmware():
     mptime.install()
 
 
+# The one way to measure another MicroPython build (a 32-bit one, one with Portier frozen in):
+# every host tool, test and benchmark that runs MicroPython runs this executable.
+MICROPYTHON_ENV = "PORTIER_MICROPYTHON"
+
+
 def micropython_exe():
-    """The real MicroPython unix port installed next to this interpreter."""
+    """$PORTIER_MICROPYTHON when set, else the MicroPython unix port installed next to this
+    interpreter (`make setup`), else `micropython` on PATH."""
+    exe = os.environ.get(MICROPYTHON_ENV)
+    if exe:
+        if not os.path.isfile(exe) or not os.access(exe, os.X_OK):
+            raise FileNotFoundError("%s=%s is not an executable file" % (MICROPYTHON_ENV, exe))
+        return os.path.abspath(exe)
     exe = os.path.join(os.path.dirname(sys.executable), "micropython")
     if os.path.exists(exe):
         return exe

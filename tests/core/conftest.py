@@ -10,5 +10,9 @@ for _path in (os.path.join(_REPO, "host_tools", "mpshim"), os.path.join(_REPO, "
         sys.path.insert(0, _path)
 
 import mptime  # noqa: E402
+import smallint  # noqa: E402
 
 mptime.install()
+# Every heap-locked core test also checks, under CPython, that the frame path makes no int a
+# 32-bit board would keep on the heap (host_tools/mpshim/smallint.py).
+smallint.install()

@@ -6,7 +6,7 @@ from array import array
 
 from coretest import ON_MICROPYTHON
 
-from portier.media.session import MediaCore
+from portier.media.session import MediaCore, codec_pt
 from portier.wire import relaybind
 
 KEY = bytes(range(32))
@@ -53,7 +53,7 @@ def s16(buf, k):
     return v - 0x10000 if v & 0x8000 else v
 
 
-def pair(codec, rate, seq0=65500):
+def pair(codec, rate, seq0=65500, ts0=0x3FFFFF00):
     """Door (caller) and phone (callee) sessions of one call. Two sessions do not fit the
     MicroPython test heap (128 KiB on a 64-bit build, after ~60 KiB of imports), so there the
     door talks to itself: own id = peer id, one session whose receive context and expected SSRC
@@ -62,10 +62,10 @@ def pair(codec, rate, seq0=65500):
     if ON_MICROPYTHON:
         gc.collect()
         s = MediaCore(DOOR, DOOR, CALL, KEY, codec, TOKEN, relaybind.PID_CALLER, audio_rate=rate,
-                         seq0=seq0, ts0=0x3FFFFF00, jitter_max_ms=40)
+                         seq0=seq0, ts0=ts0, jitter_max_ms=40)
         return s, s
     a = MediaCore(DOOR, PHONE, CALL, KEY, codec, TOKEN, relaybind.PID_CALLER, audio_rate=rate,
-                     seq0=seq0, ts0=0x3FFFFF00, jitter_max_ms=100)  # seq and ts wrap in tests
+                     seq0=seq0, ts0=ts0, jitter_max_ms=100)  # seq and ts wrap in tests
     gc.collect()
     b = MediaCore(PHONE, DOOR, CALL, KEY, codec, TOKEN, relaybind.PID_CALLEE, audio_rate=rate,
                      jitter_max_ms=100)
@@ -118,9 +118,9 @@ def exact_frame_lag(sig, out, k, ns, max_frames, start=0):
     return -1
 
 
-def steady(codec, rate):
+def steady(codec, rate, ts0=0x3FFFFF00):
     sig = Signal(rate)
-    a, b = pair(codec, rate)
+    a, b = pair(codec, rate, ts0=ts0)
     ns = a.audio_frame_bytes // 2
     pcm, pkt, out = PCM, POOL[0], OUT
     bind = bytearray(relaybind.BIND_LEN)
@@ -133,10 +133,14 @@ def steady(codec, rate):
 
 
 def locked_frames(codec, rate):
-    """Five steady-state frames each way under micropython.heap_lock()."""
+    """Five steady-state frames each way under micropython.heap_lock(), the RTP timestamp
+    crossing 2**32 among them (both sessions' SSRCs, derived from CALL, are above 2**31)."""
     import micropython
 
-    a, b, pcm, pkt, out, bind = steady(codec, rate)
+    from portier.media import rtp
+
+    step = rtp.AUDIO_PT[codec_pt(codec)][1] // 50  # samples per 20 ms packet
+    a, b, pcm, pkt, out, bind = steady(codec, rate, ts0=(1 << 32) - 22 * step)
     t = 400
     micropython.heap_lock()
     try:

@@ -198,16 +198,27 @@ def test_srtcp_index_counts_up():
         assert rx.unprotect_rtcp(out) == VALIDATE_RTCP
 
 
-def test_srtcp_index_runs_out_at_2_31():
+def test_srtcp_index_runs_out_at_2_30():
     tx = SrtpContext(B3_KEY, B3_SALT)
     rx = SrtpContext(B3_KEY, B3_SALT)
     rx.unprotect_rtcp(tx.protect_rtcp(VALIDATE_RTCP))
-    tx._rtcp.tx_index = 0x7FFFFFFE  # as if 2**31 - 3 more packets had gone
+    tx._rtcp.tx_index = 0x3FFFFFFE  # as if 2**30 - 3 more packets had gone
     last = tx.protect_rtcp(VALIDATE_RTCP)
-    assert last[24:28] == b"\xff\xff\xff\xff"  # E=1, index 2**31 - 1
+    assert last[24:28] == b"\xbf\xff\xff\xff"  # E=1, index 2**30 - 1: the last small int
     assert rx.unprotect_rtcp(last) == VALIDATE_RTCP
     assert "re-key" in str(assert_raises(SrtpError, tx.protect_rtcp, VALIDATE_RTCP))
-    assert tx._rtcp.tx_index == 0x7FFFFFFF
+    assert tx._rtcp.tx_index == 0x3FFFFFFF
+
+
+def test_srtcp_index_of_2_30_or_more_is_refused_and_changes_nothing():
+    tx = SrtpContext(B3_KEY, B3_SALT)
+    rx = SrtpContext(B3_KEY, B3_SALT)
+    rx.unprotect_rtcp(tx.protect_rtcp(VALIDATE_RTCP))
+    pkt = bytearray(tx.protect_rtcp(VALIDATE_RTCP))
+    pkt[24] |= 0x40  # index 2**30 + 2 (the tag no longer matches either)
+    top = rx._rtcp.rx_top
+    assert "2**30" in str(assert_raises(SrtpError, rx.unprotect_rtcp, bytes(pkt)))
+    assert rx._rtcp.rx_top == top
 
 
 def test_roc_follows_wrap_with_reordering():

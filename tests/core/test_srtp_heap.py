@@ -73,3 +73,30 @@ def test_protect_into_alone_under_lock():
     assert n == 182
     rx = SrtpContext(KEY, SALT)
     assert rx.unprotect(bytes(buf))[12:] == bytes(160)
+
+
+def test_srtcp_under_lock_near_the_last_index():
+    # SRTCP's trailer word has bit 31 set (E): as a value it would be a heap int on a 32-bit
+    # board, so the MAC reads it from the buffer. Indices run up to 2**30 - 1 under the lock;
+    # the sender SSRC (0xD00D0001) is above 2**31.
+    tx = SrtpContext(KEY, SALT)
+    rx = SrtpContext(KEY, SALT)
+    buf = bytearray(28 + 14)
+    buf[0], buf[1], buf[3] = 0x80, 201, 6  # RR, length 6 words
+    buf[4], buf[5], buf[7] = 0xD0, 0x0D, 0x01
+    for i in range(8, 28):
+        buf[i] = i
+    plain = bytes(buf[:28])
+    assert rx.unprotect_rtcp_into(buf, tx.protect_rtcp_into(buf, 28)) == 28  # makes the streams
+    buf[:28] = plain
+    tx._rtcp.tx_index = 0x3FFFFFFC
+    out = [0, 0]
+    micropython.heap_lock()
+    try:
+        for _ in range(3):
+            out[0] = tx.protect_rtcp_into(buf, 28)
+            out[1] = rx.unprotect_rtcp_into(buf, out[0])
+    finally:
+        micropython.heap_unlock()
+    assert out == [42, 28] and bytes(buf[:28]) == plain
+    assert rx._rtcp.rx_top == 0x3FFFFFFF

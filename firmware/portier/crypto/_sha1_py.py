@@ -34,7 +34,8 @@ def compress_py(ctx, src, off):
 
 
 def hmac_py(ctx, data, n, roc):
-    """Pure twin of _sha1_viper.hmac: HMAC-SHA1(data[:n] || roc as 4 bytes) into the digest;
+    """Pure twin of _sha1_viper.hmac: HMAC-SHA1(data[:n] || roc as 4 bytes, or || data[n:n+4]
+    when roc < 0) into the digest;
     with n < 0 only H absorbs the block data[0:64] (midstates are made that way)."""
     if n < 0:
         compress_py(ctx, data, 0)
@@ -48,7 +49,11 @@ def hmac_py(ctx, data, n, roc):
     rem = n - src
     for i in range(rem):
         ctx[CTX_TAIL + i] = data[src + i]
-    put_be32(ctx, CTX_TAIL + rem, roc & _M32)
+    if roc < 0:
+        for i in range(4):
+            ctx[CTX_TAIL + rem + i] = data[n + i]
+    else:
+        put_be32(ctx, CTX_TAIL + rem, roc & _M32)
     ctx[CTX_TAIL + rem + 4] = 0x80
     end = CTX_TAIL + (64 if rem + 5 <= 56 else 128)
     for i in range(CTX_TAIL + rem + 5, end - 4):

@@ -17,7 +17,8 @@ import micropython
 
 @micropython.viper
 def hmac(ctx, data, n: int, roc: int):
-    # n >= 0: HMAC-SHA1 of data[0:n] || roc (32-bit big-endian) into the digest bytes of ctx,
+    # n >= 0: HMAC-SHA1 of data[0:n] || roc (32-bit big-endian; roc < 0: data[n:n+4]) into
+    # the digest bytes of ctx,
     # starting from the inner midstate. n < 0: only absorb the block data[0:64] into H (used
     # once per key to make the midstates). One copy of the rounds, no calls: a viper-to-viper
     # call costs about a fifth of a compression on the host. Rounds are unrolled by five with
@@ -40,10 +41,16 @@ def hmac(ctx, data, n: int, roc: int):
         while i < rem:
             c8[384 + i] = d[src + i]
             i += 1
-        c8[384 + rem] = roc >> 24
-        c8[385 + rem] = roc >> 16
-        c8[386 + rem] = roc >> 8
-        c8[387 + rem] = roc
+        if roc < 0:  # the suffix is data[n:n+4] (SRTCP's E|index: bit 31 set, no small int)
+            c8[384 + rem] = d[n]
+            c8[385 + rem] = d[n + 1]
+            c8[386 + rem] = d[n + 2]
+            c8[387 + rem] = d[n + 3]
+        else:
+            c8[384 + rem] = roc >> 24
+            c8[385 + rem] = roc >> 16
+            c8[386 + rem] = roc >> 8
+            c8[387 + rem] = roc
         c8[388 + rem] = 0x80
         end = 448
         if rem + 5 > 56:

@@ -76,7 +76,8 @@ class CtxHmacSha1:
         self._ctx = ctx
 
     def sign_into(self, data, n, roc, out, t):
-        """Tag of data[:n] || roc (4 bytes, big-endian): its first t bytes go to data[out:]."""
+        """Tag of data[:n] || roc (4 bytes, big-endian): its first t bytes go to data[out:].
+        roc < 0: the 4 bytes are data[n:n+4] (a suffix that would be a long int as a value)."""
         self._hmac(self._ctx, data, n, roc)
         self._tag_op(self._ctx, data, out, t)
 
@@ -105,10 +106,14 @@ class HashlibHmacSha1:
 
     def digest(self, data, n, roc):
         r = self._roc
-        r[0] = (roc >> 24) & 0xFF
-        r[1] = (roc >> 16) & 0xFF
-        r[2] = (roc >> 8) & 0xFF
-        r[3] = roc & 0xFF
+        if roc < 0:  # the suffix is data[n:n+4], as in CtxHmacSha1
+            for i in range(4):
+                r[i] = data[n + i]
+        else:
+            r[0] = (roc >> 24) & 0xFF
+            r[1] = (roc >> 16) & 0xFF
+            r[2] = (roc >> 8) & 0xFF
+            r[3] = roc & 0xFF
         if self._inner is not None:
             h = self._inner.copy()
             h.update(memoryview(data)[:n])

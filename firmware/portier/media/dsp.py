@@ -138,6 +138,8 @@ class EchoControl:
                  far_threshold=120, near_threshold=200, far_hang_ms=240, near_hang_ms=300):
         if mode not in (ECHO_OFF, ECHO_DUCK, ECHO_HALF):
             raise ValueError("echo mode %r" % (mode,))
+        if not -40 <= coupling_db <= 12:  # level x coupling stays below 2**30 (a small int)
+            raise ValueError("coupling_db %r: -40..12" % (coupling_db,))
         self.mode = mode
         self._coupling = db_to_q12(coupling_db)
         self._duck = 0 if mode == ECHO_HALF else db_to_q12(duck_db)

@@ -91,15 +91,17 @@ class DtmfReceiver:
     """Reports each RFC 4733 event once, however many of its packets arrive (or are repeated)."""
 
     def __init__(self):
-        self._last_ts = -1
+        self._last_hi = -1  # the last event's timestamp as 16-bit halves (no long int)
+        self._last_lo = -1
         self.events = 0
 
     def feed(self, pkt, buf):
         """pkt: RtpPacket already parsed from buf; returns the digit (str) once per event, or None."""
         event, end, _vol, _dur = parse_event(buf, pkt.payload_off, pkt.payload_len)
-        if pkt.ts == self._last_ts:
+        if pkt.ts_hi == self._last_hi and pkt.ts_lo == self._last_lo:
             return None  # an update or repeated end packet of the event already reported
-        self._last_ts = pkt.ts
+        self._last_hi = pkt.ts_hi
+        self._last_lo = pkt.ts_lo
         self.events += 1
         if event < len(DTMF_DIGITS):
             return DTMF_DIGITS[event]

@@ -32,6 +32,10 @@ FRAME_SILENCE = const(2)  # nothing to play: not started yet, or the peer went s
 _MAX_SLOTS = const(16)  # power of two: seq & (slots - 1); 320 ms of 20 ms frames
 _JUMP = const(64)  # a sequence step beyond this many packets is a discontinuity
 _TICKS_MASK = const(0x3FFFFFFF)  # ticks_ms wraps at 2**30 on the unix port and on ESP32
+# Timestamp steps are compared modulo 2**30: a 32-bit mask would be a long int on a 32-bit
+# board, and `x & 0xFFFFFFFF` there allocates on every packet. A step that differs by a
+# multiple of 2**30 samples (18 hours at 16 kHz) goes unnoticed, which costs nothing.
+_TS_MASK = const(0x3FFFFFFF)
 _RESTART_AFTER = const(2)  # RFC 3550 A.1 style: two in-order packets confirm a seq jump
 _LOSS_SHIFT = const(7)  # loss-rate average over about 128 frames (2.5 s)
 _LOSSY_Q = const(0x10000 * 128 * 2 // 100)  # 2 % of frames lost, in that average's units
@@ -183,7 +187,8 @@ class JitterBuffer:
     # -- input ---------------------------------------------------------------------------------
 
     def put(self, payload, off, n, seq, ts, now_ms):
-        """Store one packet's payload (payload[off:off+n]); returns True if it was kept."""
+        """Store one packet's payload (payload[off:off+n]); returns True if it was kept.
+        ts: the RTP timestamp, whole or its low 30 bits (all the buffer compares)."""
         st = self.stats
         if n != self._pbytes:
             st.bad += 1
@@ -195,7 +200,7 @@ class JitterBuffer:
                     return False
                 st.restarts += 1
                 self._reset()
-            elif d > 0 and self._n * d != ((ts - self._last_ts) & 0xFFFFFFFF):
+            elif d > 0 and self._n * d != ((ts - self._last_ts) & _TS_MASK):
                 st.ts_jumps += 1
                 self._rebase(seq, now_ms)
         self._suspect = -1

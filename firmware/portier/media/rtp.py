@@ -5,7 +5,9 @@
 # sequence number and timestamp without allocating. Timestamp and SSRC are 32-bit values, and on
 # MicroPython an int above 2**30 is a heap object, so the sender keeps them as 16-bit halves.
 # Receive path: RtpPacket.parse_into() checks every length before it touches its fields and
-# leaves them unchanged on failure; it may allocate (32-bit timestamps), which is fine there.
+# leaves them unchanged on failure. It keeps timestamp and SSRC as 16-bit halves too (ts_hi,
+# ts_lo, ssrc_hi, ssrc_lo), so parsing allocates nothing; .ts and .ssrc build the whole value
+# when asked (a long int on a 32-bit board: host tools and tests, not the frame path).
 import struct
 
 from micropython import const
@@ -114,8 +116,8 @@ class RtpPacket:
         self.marker = False
         self.pt = 0
         self.seq = 0
-        self.ts = 0
-        self.ssrc = 0
+        self.ts_hi = self.ts_lo = 0
+        self.ssrc_hi = self.ssrc_lo = 0
         self.csrc_count = 0
         self.csrc_off = HEADER_LEN
         self.ext_profile = -1  # -1: no header extension
@@ -157,8 +159,10 @@ class RtpPacket:
         self.marker = bool(b1 & 0x80)
         self.pt = b1 & 0x7F
         self.seq = (buf[2] << 8) | buf[3]
-        self.ts = (buf[4] << 24) | (buf[5] << 16) | (buf[6] << 8) | buf[7]
-        self.ssrc = (buf[8] << 24) | (buf[9] << 16) | (buf[10] << 8) | buf[11]
+        self.ts_hi = (buf[4] << 8) | buf[5]
+        self.ts_lo = (buf[6] << 8) | buf[7]
+        self.ssrc_hi = (buf[8] << 8) | buf[9]
+        self.ssrc_lo = (buf[10] << 8) | buf[11]
         self.csrc_count = cc
         self.csrc_off = HEADER_LEN
         self.ext_profile, self.ext_off, self.ext_len = ext_profile, ext_off, ext_len
@@ -166,6 +170,14 @@ class RtpPacket:
         self.payload_len = n - off - padding
         self.padding = padding
         return self
+
+    @property
+    def ts(self):
+        return (self.ts_hi << 16) | self.ts_lo
+
+    @property
+    def ssrc(self):
+        return (self.ssrc_hi << 16) | self.ssrc_lo
 
     def csrc(self, buf, i):
         if not 0 <= i < self.csrc_count:

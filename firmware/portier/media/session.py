@@ -9,10 +9,10 @@
 #
 # After construction the three frame paths allocate nothing (tests/core/test_media_session.py
 # runs them under micropython.heap_lock()): buffers are made here once, counters are small ints.
-# The receive path folds the RTP timestamp to 30 bits before the jitter buffer sees it (a
-# 32-bit value is a heap int on MicroPython); the buffer only compares timestamp steps with
-# sequence steps, so the fold costs one spurious "timestamp jump" (a re-measured delay) when
-# the stream's clock crosses a multiple of 2**30 samples: once in 18 hours at 16 kHz.
+# No int on these paths reaches 2**30 (a heap object on a 32-bit board, where the host's
+# 64-bit heap lock cannot see it; tests/core's CPython run checks it, mpshim/smallint.py): the
+# 32-bit timestamp and SSRC go out as 16-bit halves (rtp.RtpSender), the SSRC is compared
+# byte by byte, and the jitter buffer gets the timestamp's low 30 bits, all it compares.
 import os
 
 from micropython import const
@@ -155,11 +155,11 @@ class MediaCore:
         # leaves garbage behind); a board makes a session once per call.
         self._jb = JitterBuffer(g711.DECODERS[pt], n, self.payload_bytes, rate,
                                 FRAME_MS, jitter_min_ms, jitter_max_ms)
-        rnd = os.urandom(4)
+        rnd = os.urandom(6)
         if seq0 is None:
             seq0 = rnd[0] << 8 | rnd[1]
-        if ts0 is None:
-            ts0 = (rnd[2] << 8 | rnd[3]) << 12  # random, and leaves room below 2**30 for hours
+        if ts0 is None:  # random in all 32 bits (RFC 3550 5.1); a long int once per call
+            ts0 = (rnd[2] << 24) | (rnd[3] << 16) | (rnd[4] << 8) | rnd[5]
         ssrc = derive_ssrc(call_id, own_jid, 0)
         self._rtp = rtp.RtpSender(ssrc, seq0, ts0)
         # Keystream buffers sized to this call's payload (one ECB call per packet; anything

@@ -10,7 +10,10 @@ _HDR = const(8)  # RTCP header + sender SSRC
 _TAG = const(10)
 _TRAILER = const(14)  # E|index word + tag
 _MAX_PACKET = const(0xFFFF)
-_MAX_INDEX = 0x7FFFFFFF  # not const(): a long int on a 32-bit board
+# RFC 3711 allows indices up to 2**31 - 1; Portier stops at 2**30 - 1, the largest small int
+# on a 32-bit board (a re-key after a billion RTCP packets, about 170 years at one per 5 s),
+# and refuses larger ones from a peer, so no index is ever a long int.
+_MAX_INDEX = const(0x3FFFFFFF)
 
 
 class SrtcpStream:
@@ -56,8 +59,7 @@ class SrtcpStream:
         buf[n + 1] = (index >> 16) & 0xFF
         buf[n + 2] = (index >> 8) & 0xFF
         buf[n + 3] = index & 0xFF
-        word = (buf[n] << 24) | (index & 0xFFFFFF)
-        self._auth.sign_into(buf, n, word, n + 4, _TAG)
+        self._auth.sign_into(buf, n, -1, n + 4, _TAG)  # -1: E|index is buf[n:n+4] (bit 31 set)
         if self.tx_index == 0:
             ssrc = self._tx_ssrc
             for i in range(4):
@@ -76,7 +78,9 @@ class SrtcpStream:
             raise SrtpError("not RTCP version 2")
         m = n - _TAG
         w = m - 4
-        index = ((buf[w] & 0x7F) << 24) | (buf[w + 1] << 16) | (buf[w + 2] << 8) | buf[w + 3]
+        if buf[w] & 0x40:
+            raise SrtpError("SRTCP index beyond 2**30")
+        index = ((buf[w] & 0x3F) << 24) | (buf[w + 1] << 16) | (buf[w + 2] << 8) | buf[w + 3]
         started = self.rx_started
         delta = 1
         if started:
@@ -88,8 +92,7 @@ class SrtcpStream:
                     raise SrtpError("replay check failed (index too old)")
                 if self.rx_window.seen(index):
                     raise SrtpError("replay check failed (already received)")
-        word = (buf[w] << 24) | (index & 0xFFFFFF)
-        if not self._auth.verify(buf, w, word, m, _TAG):
+        if not self._auth.verify(buf, w, -1, m, _TAG):
             raise SrtpError("authentication failure")
         if buf[w] & 0x80:
             self._cipher.crypt_into(buf, _HDR, w - _HDR, self._iv_hdr(buf, index), index >> 16)
