@@ -96,7 +96,7 @@ def test_empty_vboard_provision_deploy_answered_call_log_and_idle_redeploy(tmp_p
         assert result["media"]["phone1"]["received"] > 20
         assert vb.relay() == (0, 0)  # nobody opened the door
 
-        log = _portier(tmp_path, "log", "--port", vb.port, timeout=60)
+        log = _portier(tmp_path, "log", "--port", vb.port, "--yes", timeout=60)
         assert log.returncode == 0, log.stdout + log.stderr
         calls = [line for line in log.stdout.splitlines() if line.startswith("  ") and " call " in line]
         assert len(calls) == 1, log.stdout
@@ -150,7 +150,7 @@ def test_vboard_door_opens_by_pin_and_logs_it(tmp_path):
             talk_s=0.5).run())
         assert result["problems"] == [], result["problems"]
         assert vb.relay() == (0, 1)  # one pulse, released
-        log = _portier(tmp_path, "log", "--port", vb.port, timeout=60)
+        log = _portier(tmp_path, "log", "--port", vb.port, "--yes", timeout=60)
         assert log.returncode == 0, log.stdout + log.stderr
         door_lines = [line for line in log.stdout.splitlines() if " door " in line]
         assert len(door_lines) == 1 and "unlock" in door_lines[0], log.stdout
