@@ -226,6 +226,12 @@ def _cmd_provision(args):
     return provision.main(args)
 
 
+def _cmd_secrets(args):
+    from . import doorsecrets
+
+    return doorsecrets.main(args)
+
+
 def _cmd_log(args):
     from . import boardlog
 
@@ -272,6 +278,12 @@ def _cmd_phone(args):
     from . import phone
 
     return phone.run_args(args)
+
+
+def _cmd_bridge(args):
+    from .bridge import app as bridge
+
+    return bridge.main(args)
 
 
 _FROZEN_HELP = ("the board's MicroPython has portier frozen in (docs/frozen.md): copy only "
@@ -343,17 +355,30 @@ def build_parser():
     p.add_argument("--frozen", action="store_true", help=_FROZEN_HELP)
     p.set_defaults(func=_cmd_deploy)
 
-    p = sub.add_parser("provision", help="make a door's bundle: keys, certificates, config, "
-                                         "secrets; registered with the switchboard")
     from . import provision
+
+    p = sub.add_parser("provision", help="make a door's (or a softphone's) bundle: keys, "
+                       "certificates, config, secrets; registered with the switchboard",
+                       epilog=provision.EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
 
     provision.add_arguments(p)
     p.set_defaults(func=_cmd_provision)
 
-    p = sub.add_parser("log", help="fetch and print the board's call log and door log")
-    p.add_argument("--port", required=True)
-    p.add_argument("--no-reset", action="store_true",
-                   help="leave the board at its prompt (default: reset it so the door runs again)")
+    from . import doorsecrets
+
+    p = sub.add_parser("secrets", help="change a door's unlock PIN or Wi-Fi in its bundle "
+                       "(keys and pairings kept), for `portier deploy`",
+                       description=doorsecrets.__doc__.split("\n\n")[0], epilog=doorsecrets.EXAMPLE,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    doorsecrets.add_arguments(p)
+    p.set_defaults(func=_cmd_secrets)
+
+    from . import boardlog
+
+    p = sub.add_parser("log", help="fetch and print the board's call log and door log (stops "
+                       "the door's program meanwhile: it asks first on a terminal)",
+                       epilog=boardlog.EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
+    boardlog.add_arguments(p)
     p.set_defaults(func=_cmd_log)
 
     p = sub.add_parser("vboard", help="a virtual board: real MicroPython on a pty for mpremote")
@@ -374,6 +399,13 @@ def build_parser():
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     phone.add_arguments(p)
     p.set_defaults(func=_cmd_phone)
+
+    p = sub.add_parser("bridge", help="answer the door on SIP phones: a household device that "
+                                      "rings a PBX extension or its own registered phones "
+                                      "(docs/sip.md)")
+    p.add_argument("--config", required=True, help="the bridge's config file (`portier "
+                   "provision --bridge` writes one; docs/sip.md)")
+    p.set_defaults(func=_cmd_bridge)
 
     from . import simreport
 
