@@ -326,6 +326,14 @@ def build_parser():
                    help="plain TCP, JID taken from <hello> (loopback tests only)")
     p.set_defaults(func=_cmd_switchboard)
 
+    from . import devices
+
+    p = sub.add_parser("devices", help="the household's devices: list, remove (a lost phone), "
+                       "revoke", epilog=devices.EXAMPLE,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    devices.add_arguments(p)
+    p.set_defaults(func=devices.main)
+
     p = sub.add_parser("boards", help="board files: check or list them")
     bsub = p.add_subparsers(dest="boards_command", required=True)
     q = bsub.add_parser("check", help="validate board files (default: every file in boards/)")
