@@ -84,6 +84,8 @@ class Baresip:
     def _write_config(self):
         os.makedirs(self.folder, exist_ok=True)
         modules = ["g711.so", "aufile.so", "sndfile.so", "menu.so", "ctrl_tcp.so"]
+        if any(c.startswith("G722") for c in self.codecs):
+            modules.append("g722.so")
         if self.srtp:
             modules.append("srtp.so")
         modules.append("account.so")  # last: an account's mediaenc names a loaded module
@@ -443,6 +445,40 @@ class BridgeLab:
         if self.kam is not None:
             out.append("== kamailio\n%s" % self.kam.log_tail())
         return "\n".join(out)
+
+
+async def wav_settled(path, timeout_s=5):
+    """A WAV its writer has closed: its size stays put and holds more than a header."""
+    deadline = time.monotonic() + timeout_s
+    last = -1
+    while time.monotonic() < deadline:
+        size = os.path.getsize(path) if os.path.exists(path) else 0
+        if size > 1000 and size == last:
+            return path
+        last = size
+        await asyncio.sleep(0.2)
+    raise LabError("%s never settled (%d bytes)" % (path, last))
+
+
+async def quality(house, talk_s, door_since=0, anna_since=0):
+    """PESQ (narrowband) of what the SIP phone heard of the door, and the door of the phone,
+    over the first talk_s seconds of each recording (before any keypad digits and tones), once
+    the call that began after door line door_since and anna event anna_since is over."""
+    from .. import audioquality, sim
+
+    door = house.parties["door"]
+    earlier = set(id(d) for _, d in door.lines[:door_since])
+    await door.wait_for(lambda d: d.get("msg") == "media stop" and id(d) not in earlier,
+                        what="the door's media stop")
+    await house.anna.wait_event("CALL_CLOSED", since=anna_since)
+    _, door_said = audioquality.load_wav(os.path.join(sim.ASSETS, "male-8k.wav"))
+    _, anna_heard = audioquality.load_wav(await wav_settled(house.anna.recordings()[-1]))
+    _, anna_said = audioquality.load_wav(os.path.join(sim.ASSETS, "female-8k.wav"))
+    heard = await wav_settled(os.path.join(house.workdir, "door", "heard.wav"))
+    _, door_heard = audioquality.load_wav(heard)
+    n = int(talk_s * 8000)
+    return (audioquality.compare(door_said, anna_heard[:n], 8000, n),
+            audioquality.compare(anna_said, audioquality.decimate2(door_heard)[:n], 8000, n))
 
 
 async def _quietly(coro):
