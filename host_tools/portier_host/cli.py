@@ -373,10 +373,12 @@ def build_parser():
     doorsecrets.add_arguments(p)
     p.set_defaults(func=_cmd_secrets)
 
-    p = sub.add_parser("log", help="fetch and print the board's call log and door log")
-    p.add_argument("--port", required=True)
-    p.add_argument("--no-reset", action="store_true",
-                   help="leave the board at its prompt (default: reset it so the door runs again)")
+    from . import boardlog
+
+    p = sub.add_parser("log", help="fetch and print the board's call log and door log (stops "
+                       "the door's program meanwhile: it asks first on a terminal)",
+                       epilog=boardlog.EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
+    boardlog.add_arguments(p)
     p.set_defaults(func=_cmd_log)
 
     p = sub.add_parser("vboard", help="a virtual board: real MicroPython on a pty for mpremote")
