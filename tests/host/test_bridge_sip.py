@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from portier_host import audioquality
-from portier_host.bridge import lab
+from portier_host.bridge import lab, registrar
 
 _MISSING = lab.missing(lab.KAMAILIO, lab.BARESIP)
 pytestmark = pytest.mark.skipif(bool(_MISSING), reason="not installed: %s (apt-get install "
@@ -243,4 +243,10 @@ def test_registrar_mode_phones_register_with_the_bridge_itself(tmp_path):
         await house.door.command("reject")
         _, closed = await house.anna.wait_event("CALL_CLOSED", since=since)
         assert "603" in closed.get("param", ""), closed
+
+        # SIGTERM (a service manager's stop): the bridge exits cleanly and takes its
+        # registrar with it
+        await house.bridge.stop()
+        assert house.bridge.proc.returncode == 0, house.bridge.stderr_text()
+        assert not registrar.answers_options("127.0.0.1", house.sip_port)
     _run(tmp_path, body, phones=0, mode="registrar")

@@ -460,6 +460,22 @@ async def wav_settled(path, timeout_s=5):
     raise LabError("%s never settled (%d bytes)" % (path, last))
 
 
+async def _door_heard(house):
+    """What the door heard in its last call (16 kHz): heard.wav for the first call, then the
+    virtual door's raw PCM heard.wav.N for the Nth (portier.hal.vdoor)."""
+    import numpy as np
+
+    from .. import audioquality
+
+    folder = os.path.join(house.workdir, "door")
+    paths = [os.path.join(folder, n) for n in os.listdir(folder) if n.startswith("heard.wav")]
+    path = await wav_settled(max(paths, key=lambda p: (os.path.getmtime(p), len(p))))
+    if path.endswith(".wav"):
+        return audioquality.load_wav(path)[1]
+    with open(path, "rb") as f:
+        return np.frombuffer(f.read(), "<i2").astype(np.int16)
+
+
 async def quality(house, talk_s, door_since=0, anna_since=0):
     """PESQ (narrowband) of what the SIP phone heard of the door, and the door of the phone,
     over the first talk_s seconds of each recording (before any keypad digits and tones), once
@@ -474,8 +490,7 @@ async def quality(house, talk_s, door_since=0, anna_since=0):
     _, door_said = audioquality.load_wav(os.path.join(sim.ASSETS, "male-8k.wav"))
     _, anna_heard = audioquality.load_wav(await wav_settled(house.anna.recordings()[-1]))
     _, anna_said = audioquality.load_wav(os.path.join(sim.ASSETS, "female-8k.wav"))
-    heard = await wav_settled(os.path.join(house.workdir, "door", "heard.wav"))
-    _, door_heard = audioquality.load_wav(heard)
+    door_heard = await _door_heard(house)
     n = int(talk_s * 8000)
     return (audioquality.compare(door_said, anna_heard[:n], 8000, n),
             audioquality.compare(anna_said, audioquality.decimate2(door_heard)[:n], 8000, n))

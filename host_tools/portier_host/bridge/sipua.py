@@ -228,6 +228,13 @@ class SipUa:
         except Exception:  # noqa: BLE001 - stopping anyway
             pass
         self._calls.clear()
+        # A FramePort deleted after libDestroy() removes itself from a conference that is
+        # gone (a PJSIP assertion that aborts the process): Python gives up ownership of the
+        # ports, which live as long as the process anyway.
+        for port in self._ports.values():
+            port.queues.wake_rx = port.queues.wake_tx = None
+            port.thisown = False
+        self._ports.clear()
         self._ep.libDestroy()
         self._ep = None
 
