@@ -88,10 +88,20 @@ def _cmd_switchboard(args):
     if args.relay_address:
         host, _, port = args.relay_address.rpartition(":")
         relay_address = (host, int(port))
+    from . import sblimits
+
+    changes = dict((k, v) for k, v in (("max_links", args.max_links),
+                                       ("unauthenticated", args.max_unauthenticated),
+                                       ("per_address", args.max_per_address)) if v is not None)
+    try:
+        limits = sblimits.PRESETS[args.limits].replace(**changes)
+    except ValueError as e:
+        print("switchboard: %s" % e, file=sys.stderr)
+        return 2
     sb = switchboard.Switchboard(args.db, ssl_context=ctx, insecure=args.insecure,
                                  relay_secret=secret, run_relay=relay_address is None,
                                  relay_address=relay_address,
-                                 relay_public_host=args.relay_public_host)
+                                 relay_public_host=args.relay_public_host, limits=limits)
     try:
         asyncio.run(switchboard.serve_forever(sb, args.host, args.port, args.relay_host,
                                               args.relay_port))
@@ -324,6 +334,15 @@ def build_parser():
     p.add_argument("--key", help="switchboard server key (PEM)")
     p.add_argument("--insecure", action="store_true",
                    help="plain TCP, JID taken from <hello> (loopback tests only)")
+    p.add_argument("--limits", choices=("household", "building"), default="household",
+                   help="connection limits: household (64 connections, 32 not yet "
+                   "authenticated, 8 of those per address) or building (4096, 256, 16); "
+                   "docs/security.md section 4")
+    p.add_argument("--max-links", type=int, metavar="N", help="connections in all")
+    p.add_argument("--max-unauthenticated", type=int, metavar="N",
+                   help="connections that have not yet said <hello>")
+    p.add_argument("--max-per-address", type=int, metavar="N",
+                   help="of those, from one IP address")
     p.set_defaults(func=_cmd_switchboard)
 
     p = sub.add_parser("boards", help="board files: check or list them")
