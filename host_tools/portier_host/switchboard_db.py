@@ -79,11 +79,14 @@ class Database:
     def __init__(self, path):
         self.path = path
         fresh = path == ":memory:" or not os.path.exists(path)
-        self._db = sqlite3.connect(path, isolation_level=None)  # autocommit; explicit BEGIN below
-        self._db.execute("PRAGMA foreign_keys = ON")
-        if fresh:
-            self._db.execute("PRAGMA journal_mode = WAL")
-        self._db.executescript(_SCHEMA)
+        try:
+            self._db = sqlite3.connect(path, isolation_level=None)  # autocommit; BEGIN below
+            self._db.execute("PRAGMA foreign_keys = ON")
+            if fresh:
+                self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.executescript(_SCHEMA)
+        except sqlite3.Error as e:  # a folder that is not there, a file that is no database
+            raise DbError("database %s: %s" % (path, e)) from None
 
     def close(self):
         self._db.close()
