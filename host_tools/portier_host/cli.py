@@ -193,7 +193,7 @@ def _cmd_flash(args):
     return _deploy(args.port, board, wait_s=10, device_dir=args.device, frozen=args.frozen)
 
 
-def _deploy(port, board, wait_s=0, device_dir=None, frozen=False):
+def _deploy(port, board, wait_s=0, device_dir=None, frozen=False, as_json=False):
     import time
 
     from . import deploy
@@ -201,7 +201,15 @@ def _deploy(port, board, wait_s=0, device_dir=None, frozen=False):
     deadline = time.monotonic() + wait_s
     while True:
         try:
-            deploy.deploy(port, board, device_dir=device_dir, frozen=frozen)
+            # --json: the progress lines go to stderr, the result alone to stdout
+            result = deploy.deploy(port, board, device_dir=device_dir, frozen=frozen,
+                                   out=sys.stderr if as_json else None)
+            if as_json:
+                import json
+
+                print(json.dumps({"port": port, "copied": result.copied,
+                                  "removed": result.removed, "arch": result.state.arch,
+                                  "free_bytes": result.state.free_bytes}, indent=1))
             return 0
         except deploy.PortError as e:
             if time.monotonic() < deadline:  # the board is still booting after esptool's reset
@@ -221,7 +229,8 @@ def _cmd_deploy(args):
             print("deploy: --dry-run needs --board (the board is not asked)", file=sys.stderr)
             return 2
         return _dry_run_deploy(args.port, board, args.device)
-    return _deploy(args.port, board, device_dir=args.device, frozen=args.frozen)
+    return _deploy(args.port, board, device_dir=args.device, frozen=args.frozen,
+                   as_json=args.json)
 
 
 def _dry_run_deploy(port, board, device_dir):
@@ -405,6 +414,8 @@ def build_parser():
     p.add_argument("--device", metavar="DIR", help="also copy this device bundle (`portier "
                    "provision`)")
     p.add_argument("--frozen", action="store_true", help=_FROZEN_HELP)
+    p.add_argument("--json", action="store_true", help="the result (files copied and removed) "
+                   "as JSON on stdout; progress on stderr")
     p.set_defaults(func=_cmd_deploy)
 
     from . import provision

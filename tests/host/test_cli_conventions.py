@@ -177,3 +177,11 @@ def test_a_closed_output_pipe_is_no_traceback(tmp_path, args):
     assert proc.returncode in (0, 1), (args, proc.returncode, err)
     for word in _BAD:
         assert word not in err, (args, err)
+
+
+def test_boards_list_json(tmp_path):
+    import json
+
+    proc = _run(tmp_path, "boards", "list", "--json")
+    rows = json.loads(proc.stdout)
+    assert {"name": "esp32-devkitc", "chip": "esp32", "firmware": "ESP32_GENERIC"} in rows
