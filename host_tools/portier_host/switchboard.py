@@ -470,15 +470,19 @@ class Switchboard:
             log.info("%s: offer %s to no device of %s", caller, msg.call_id, link.household)
             return self._ack_offer(link, msg.stanza_id, None)
         self.stats["offers"] += 1
-        token = relay.mint_token(self.relay_secret, self.token_lifetime_s, now)
-        caller_block = self._relay_block(msg.call_id, token, 1, 2)
-        callee_block = self._relay_block(msg.call_id, token, 2, 1)
+        # One token per leg (docs/protocol.md 7): the caller's leg 1, each callee its own, all
+        # under one handle; a callee's token binds only its own leg, and only the leg of the
+        # device the caller names as answerer is joined to the caller's.
+        tokens = relay.call_tokens(self.relay_secret, self.token_lifetime_s, caller,
+                                   [jid for jid, _ in valid], now)
+        caller_block = self._relay_block(msg.call_id, tokens[0], 1, 2)
         self._offers[key].relay = caller_block
         fields = dict(msg.__dict__)
         del fields["action"]
-        fields.update(to=None, frm=caller, t=int(now), destination=None, relay=callee_block)
-        for jid, enc in valid:
+        fields.update(to=None, frm=caller, t=int(now), destination=None)
+        for (jid, enc), token in zip(valid, tokens[1:]):
             fields["enc"] = enc
+            fields["relay"] = self._relay_block(msg.call_id, token, 2, 1)
             self._route(link, jid, st.Stanza("offer", **fields).to_node(), msg.call_id, "offer")
         self._ack_offer(link, msg.stanza_id, caller_block)
 

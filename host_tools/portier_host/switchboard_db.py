@@ -45,6 +45,7 @@ CREATE TABLE IF NOT EXISTS relay_legs (
     host TEXT NOT NULL,
     port INTEGER NOT NULL,
     expiry INTEGER NOT NULL,
+    tags BLOB,
     PRIMARY KEY (handle, pid));
 """
 
@@ -79,11 +80,22 @@ class Database:
     def __init__(self, path):
         self.path = path
         fresh = path == ":memory:" or not os.path.exists(path)
-        self._db = sqlite3.connect(path, isolation_level=None)  # autocommit; explicit BEGIN below
-        self._db.execute("PRAGMA foreign_keys = ON")
-        if fresh:
-            self._db.execute("PRAGMA journal_mode = WAL")
-        self._db.executescript(_SCHEMA)
+        try:
+            self._db = sqlite3.connect(path, isolation_level=None)  # autocommit; BEGIN below
+            self._db.execute("PRAGMA foreign_keys = ON")
+            if fresh:
+                self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.executescript(_SCHEMA)
+            self._migrate()
+        except sqlite3.Error as e:  # a folder that is not there, a file that is no database
+            raise DbError("database %s: %s" % (path, e)) from None
+
+    def _migrate(self):
+        # relay_legs.tags came with per-leg relay tokens; older rows have none (NULL): the
+        # relay drops them at its start, their calls ended with the old tokens.
+        cols = [r[1] for r in self._db.execute("PRAGMA table_info(relay_legs)")]
+        if "tags" not in cols:
+            self._db.execute("ALTER TABLE relay_legs ADD COLUMN tags BLOB")
 
     def close(self):
         self._db.close()
@@ -188,16 +200,18 @@ class Database:
     # -- the in-process relay's bindings (portier_host.relay: a restart keeps calls' media) --
 
     def relay_legs(self):
-        return [(bytes(r[0]), r[1], r[2], r[3], r[4]) for r in self._db.execute(
-            "SELECT handle, pid, host, port, expiry FROM relay_legs")]
+        """[(handle, leg, host, port, expiry, tags or None)]"""
+        return [(bytes(r[0]), r[1], r[2], r[3], r[4], None if r[5] is None else bytes(r[5]))
+                for r in self._db.execute(
+                    "SELECT handle, pid, host, port, expiry, tags FROM relay_legs")]
 
-    def save_relay_leg(self, handle, pid, host, port, expiry):
+    def save_relay_leg(self, handle, pid, host, port, expiry, tags):
         """One row per address, as the relay serves one leg per address: a port given out again
         to a new call's leg takes it from the old call's, so a restart cannot hand it back."""
         with self._transaction() as db:
             db.execute("DELETE FROM relay_legs WHERE host = ? AND port = ?", (host, port))
-            db.execute("INSERT OR REPLACE INTO relay_legs VALUES (?, ?, ?, ?, ?)",
-                       (bytes(handle), pid, host, port, expiry))
+            db.execute("INSERT OR REPLACE INTO relay_legs VALUES (?, ?, ?, ?, ?, ?)",
+                       (bytes(handle), pid, host, port, expiry, bytes(tags)))
 
     def forget_relay_call(self, handle):
         self._db.execute("DELETE FROM relay_legs WHERE handle = ?", (bytes(handle),))

@@ -176,7 +176,7 @@ def test_cli_limits(tmp_path):
                           str(tmp_path / "sb.db"), "--insecure", "--max-per-address", "0"],
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr, bad.stderr
-    assert bad.stderr.strip().endswith("per_address must be a positive integer, not 0")
+    assert bad.stderr.strip().endswith("--max-per-address: '0' is not a whole number in 1..100000")
 
     async def body():  # the household preset by default: 8 unauthenticated from one address
         proc = await asyncio.create_subprocess_exec(
