@@ -26,6 +26,7 @@ import ssl
 import time
 
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from . import paths, pki, relay, sblimits
 from .switchboard_db import Database
@@ -58,10 +59,11 @@ _STAT_NAMES = ("links", "frames_in", "routed", "queued", "queue_dropped", "queue
 
 
 class _Link:
-    def __init__(self, reader, writer, cert_jid, hello_deadline):
+    def __init__(self, reader, writer, cert, hello_deadline):
         self.reader = reader
         self.writer = writer
-        self.cert_jid = cert_jid  # the TLS client certificate's JID, None on plain TCP
+        self.cert = cert  # the verified TLS client certificate, None on plain TCP
+        self.cert_jid = None if cert is None else pki.device_jid(cert)
         self.jid = None  # set once ready
         self.household = None
         self.decoder = FrameDecoder(MAX_FRAME)
@@ -106,15 +108,23 @@ class _Offer:
         self.relay = relay_block  # the caller's relay block, None when the offer was refused
 
 
-def _cert_jid(writer):
-    """The JID of the verified client certificate, or None without one."""
+def _client_cert(writer):
+    """The verified client certificate (x509), or None without one."""
     obj = writer.get_extra_info("ssl_object")
     if obj is None:
         return None
     der = obj.getpeercert(binary_form=True)
     if der is None:
         return None
-    return pki.device_jid(x509.load_der_x509_certificate(der))
+    return x509.load_der_x509_certificate(der)
+
+
+def _issued_by(cert, ca):
+    try:
+        cert.verify_directly_issued_by(ca)
+        return True
+    except Exception:  # InvalidSignature, ValueError, TypeError: not this CA
+        return False
 
 
 async def _readable(loop, sock):
@@ -177,6 +187,12 @@ class Switchboard:
         self._queues = {}  # jid -> deque of _Queued
         self._offers = collections.OrderedDict()  # (caller jid, stanza id) -> _Offer
         self._te2 = None
+        # The CAs the TLS context trusts: a certificate's issuer must be the one its household
+        # is bound to (switchboard_db households.ca), or one CA could speak for another's devices.
+        self._cas = []
+        if ssl_context is not None:
+            self._cas = [x509.load_der_x509_certificate(der)
+                         for der in ssl_context.get_ca_certs(binary_form=True)]
 
     # -- life cycle --
 
@@ -285,9 +301,9 @@ class Switchboard:
             if opened is None:
                 return
             reader, writer = opened
-            cert_jid = _cert_jid(writer)
-            link = _Link(reader, writer, cert_jid, deadline)
-            if self.ssl_context is not None and cert_jid is None:
+            cert = _client_cert(writer)
+            link = _Link(reader, writer, cert, deadline)
+            if self.ssl_context is not None and cert is None:
                 self.stats["refused"] += 1
                 link.send(ls.failure("auth"))
                 return
@@ -368,6 +384,21 @@ class Switchboard:
             self.stats["errors"] += 1
             log.exception("%s: stanza handling failed", link.jid or link.peer)
 
+    def _wrong_ca(self, cert, household):
+        """None when cert was issued by the CA household is bound to, else why not. A household
+        not yet bound passes only where a single CA is trusted (nothing to confuse it with)."""
+        issuer = [ca for ca in self._cas if _issued_by(cert, ca)]
+        if not issuer:
+            return "no trusted CA issued the certificate directly"
+        bound = self.db.household_ca(household)
+        if bound is None:
+            if len(self._cas) == 1:
+                return None
+            return "household %s is bound to no CA (register it again)" % household
+        if issuer[0].public_bytes(serialization.Encoding.DER) != bound:
+            return "certificate for %s from another household's CA" % household
+        return None
+
     def _refuse(self, link, reason, why):
         self.stats["refused"] += 1
         log.warning("%s: refused (%s): %s", link.cert_jid or link.peer, reason, why)
@@ -391,6 +422,10 @@ class Switchboard:
         device = self.db.device(hello.jid)
         if device is None:
             return self._refuse(link, "unknown", "no device %s" % hello.jid)
+        if link.cert is not None:
+            why = self._wrong_ca(link.cert, device.household)
+            if why is not None:
+                return self._refuse(link, "auth", why)
         link.jid = hello.jid
         link.household = device.household
         old = self._links.get(link.jid)
