@@ -174,6 +174,19 @@ def test_sip_phone_calls_the_door_and_the_door_hangs_up(tmp_path):
     door answers, audio flows both ways, the door hangs up and the SIP call ends."""
     async def body(house):
         door, bridge = house.parties["door"], house.parties["bridge"]
+        # a stranger on the LAN who INVITEs the bridge's port directly, past the PBX: 403
+        mallory = lab.Baresip(os.path.join(house.workdir, "mallory"), "mallory", house.registrar,
+                              house.anna.mic_wav)
+        try:
+            await mallory.start()
+            await mallory.command("dial", "sip:door@127.0.0.1:%d" % house.sip_port)
+            _, closed = await mallory.wait_event("CALL_CLOSED")
+            assert "403" in closed.get("param", ""), closed
+        finally:
+            await mallory.stop()
+        await bridge.wait_for(_msg("refused", why="not from the registrar"), what="refused")
+        assert door.find(_engine("ringing")) is None
+
         await house.anna.command("dial", house.bridge_aor)
         await door.wait_for(_engine("ringing", direction="in", peer=bridge.jid),
                             what="the door ringing")
