@@ -109,6 +109,10 @@ def _cmd_boards_check(args):
         try:
             board = boards.load_board(path)
         except boards.BoardError as e:
+            if not args.files and boards.only_unsupported(e.problems):
+                # Shipped to say so: listed, not a broken file. Named, it is refused below.
+                print("unsupported: %s" % e)
+                continue
             bad += 1
             print(str(e), file=sys.stderr)
             continue
@@ -123,7 +127,11 @@ def _cmd_boards_list(args):
     from . import boards
 
     for name in boards.board_names():
-        board = boards.load_board(name)
+        try:
+            board = boards.load_board(name)
+        except boards.BoardError as e:  # a shipped board stock MicroPython cannot drive
+            print("%-20s unsupported: %s" % (name, "; ".join(msg for _, msg in e.problems)))
+            continue
         print("%-20s %-8s %s" % (name, board.chip.name, board.firmware_name))
     return 0
 
