@@ -75,7 +75,7 @@ def session(name):
     gc.collect()
     codec = (name, 16000 if name == "l16" else 8000)
     s = MediaCore("door@portier.local", "door@portier.local", "5C4B3A29180716F5E4D3C2B1A0998877",
-                  bytes(range(32)), codec, bytes(range(0xA0, 0xB8)), 1, audio_rate=16000,
+                  bytes(range(32)), codec, bytes(range(0xA0, 0xC1)), 1, audio_rate=16000,
                   echo=EchoControl())
     mic = MicConditioner()
     ns = s.audio_frame_bytes // 2

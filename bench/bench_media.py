@@ -30,7 +30,7 @@ def bench(codec, rate, frames=200):
     gc.collect()
     f0 = gc.mem_free() if hasattr(gc, "mem_free") else 0
     s = MediaCore("door@portier.local", "door@portier.local", "C0FFEE", bytes(range(32)), codec,
-                  bytes(24), 1, audio_rate=rate)
+                  bytes(33), 1, audio_rate=rate)  # a leg token (relaybind.TOKEN_LEN)
     gc.collect()
     size = f0 - gc.mem_free() if hasattr(gc, "mem_free") else 0
     fb = s.audio_frame_bytes

@@ -259,19 +259,36 @@ def render_md(report, charts):
     return "\n".join(out) + "\n"
 
 
+def parse_args(args):
+    import argparse
+
+    p = argparse.ArgumentParser(
+        prog="bench/run.py", description="Run the benchmarks (each in its own process) and "
+        "write report.md, report.json and charts/ (never part of `make test`).",
+        epilog="example: .venv/bin/python bench/run.py --quick --out /tmp/bench srtp frame")
+    p.add_argument("names", nargs="*", metavar="NAME",
+                   help="benchmarks to run (bench/bench_NAME.py): %s; default: all"
+                   % ", ".join(available()))
+    p.add_argument("--quick", action="store_true", default=os.environ.get("BENCH_QUICK") == "1",
+                   help="tiny counts, two at a time: a smoke run whose figures mean nothing "
+                   "(also BENCH_QUICK=1)")
+    p.add_argument("--out", metavar="DIR", default=HERE,
+                   help="where report.md, report.json and charts/ go (default: bench/, the "
+                   "committed report)")
+    return p.parse_args(args)
+
+
 def main(argv):
-    args = argv[1:]
-    quick = "--quick" in args or os.environ.get("BENCH_QUICK") == "1"
-    out_dir = HERE
-    if "--out" in args:
-        out_dir = os.path.abspath(args[args.index("--out") + 1])
-    wanted = [a for i, a in enumerate(args) if not a.startswith("--")
-              and (i == 0 or args[i - 1] != "--out")]
+    args = parse_args(argv[1:])
+    quick = args.quick
+    out_dir = os.path.abspath(args.out)
+    wanted = args.names
     names = available()
     if wanted:
         unknown = sorted(set(wanted) - set(names))
         if unknown:
-            print("bench: no benchmark named %s" % ", ".join(unknown))
+            print("bench/run.py: no benchmark named %s (there are: %s)"
+                  % (", ".join(unknown), ", ".join(names)), file=sys.stderr)
             return 2
         names = [n for n in names if n in wanted]
     report = {"generated": datetime.datetime.now(datetime.timezone.utc).strftime(

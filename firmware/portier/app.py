@@ -11,6 +11,12 @@
 # Commands (control "stdin"): press | call | answer | reject | busy | hangup | pair [JID] |
 # unlock PIN (a phone in an answered call from the door: portier.appunlock) | quit.
 #
+# One error boundary (guard): every input (a stanza from the link, a timer turn, a command, so
+# also the HAL's button, and each engine event the input produced) is handled inside it. An
+# exception there drops that input only, is logged once ("input dropped", with its cause) and
+# counted (App.faults); the link, the timer loop that feeds the watchdog, the command loop and
+# the media task go on. Only cancellation and the interpreter's exits pass through.
+#
 # The codec, engine, e2e and link modules are imported when the App is built, not when this
 # module is: importing portier.app alone stays small (the firmware import test runs every module
 # in a 96-128 KiB heap), and a board pays for them once, at start.
@@ -20,7 +26,7 @@ import time
 
 from portier import pairing
 from portier.appio import DeviceIO
-from portier.applog import log_line
+from portier.applog import log_line, where
 from portier.config import read_file
 from portier.hal import controls
 from portier.net import streams
@@ -60,12 +66,15 @@ class App(DeviceIO):
         self._door_unlock = None  # portier.appunlock.DoorUnlock, made at the first <unlock>
         self._led_state = None  # what _led last showed
         self._no_link_press = False  # a press found no link: error LED until the link is back
+        self.faults = 0  # inputs dropped by guard()
+        self.missed = None  # portier.missed.MissedRings, made at the first press without a link
+        self._missed_seen = []  # phone: call-ids of <missed> already logged (a resend's copy)
         ssl_ctx = None
         if not cfg.insecure:
             ssl_ctx = streams.client_tls(read_file(cfg.ca_path), read_file(cfg.cert_path),
                                          read_file(cfg.key_path))
         self.link = Link(cfg.jid, cfg.host, cfg.port, ssl_ctx, cfg.server_name,
-                         on_node=self._on_node, on_ready=self._on_ready, trace=self._trace,
+                         on_node=self._link_node, on_ready=self._link_ready, trace=self._trace,
                          log=lambda lvl, msg, **kw: self._log(lvl, "link", msg, kw))
 
     @property
@@ -77,6 +86,28 @@ class App(DeviceIO):
 
     def log(self, lvl, src, msg, **fields):
         self._log(lvl, src, msg, fields)
+
+    # ---- the error boundary ----
+
+    async def guard(self, what, handler, *args):
+        """Run one input's handler: its result, or None when it raised (the input is dropped,
+        logged once with its cause and counted; whoever called goes on)."""
+        try:
+            return await handler(*args)
+        except Exception as e:  # CancelledError, KeyboardInterrupt, SystemExit are not Exception
+            self.faults += 1
+            try:
+                self.log("E", "app", "input dropped", input=what, error=repr(e), at=where(e),
+                         n=self.faults)
+            except MemoryError:  # the heap is full: the count says it happened
+                pass
+            return None
+
+    async def _link_node(self, node):
+        await self.guard("stanza", self._on_node, node)
+
+    async def _link_ready(self, link):
+        await self.guard("ready", self._on_ready, link)
 
     # ---- running ----
 
@@ -110,33 +141,40 @@ class App(DeviceIO):
         while self._running:
             if feed is not None:
                 feed()
-            now = time.ticks_ms()
-            deadline = self.engine.next_deadline()
-            if deadline is not None and time.ticks_diff(deadline, now) <= 0:
-                self.engine.on_timer(now)
-                await self._pump()
-            if self.link.timer.lost(now):  # down past the grace: calls end connection_lost
-                self.log("W", "app", "link lost", calls=self.engine.current() is not None)
-                self.engine.link_lost(now)
-                await self._pump()
-            media = self.media
-            if media is not None and media.silent_ms(now) > MEDIA_SILENCE_MS:
-                # The peer vanished (its packets come every 20 ms even in silence): hang up
-                # rather than hold the door until the maximum call duration.
-                call = self.engine.current()
-                self.log("W", "app", "media lost", silent_ms=media.silent_ms(now))
-                await self._stop_media()
-                if call is not None:
-                    from portier.signaling.engine import REASON_CONNECTION_LOST
-
-                    self.engine.hang_up(call.id, now, REASON_CONNECTION_LOST)
-                    await self._pump()
-            self._show_led(now)
+            ok = await self.guard("timer", self._timer_turn)
             wait = _TIMER_WAKE_MS
             deadline = self.engine.next_deadline()
-            if deadline is not None:
+            if ok and deadline is not None:  # a turn that failed is not retried at once
                 wait = max(1, min(wait, time.ticks_diff(deadline, time.ticks_ms())))
             await streams.sleep_ms(wait)
+
+    async def _timer_turn(self):
+        """Engine timers, a lost link, silent media, the LED."""
+        now = time.ticks_ms()
+        deadline = self.engine.next_deadline()
+        if deadline is not None and time.ticks_diff(deadline, now) <= 0:
+            self.engine.on_timer(now)
+            await self._pump()
+        if self.link.timer.lost(now):  # down past the grace: calls end connection_lost
+            self.log("W", "app", "link lost", calls=self.engine.current() is not None)
+            self.engine.link_lost(now)
+            await self._pump()
+        media = self.media
+        if media is not None and media.silent_ms(now) > MEDIA_SILENCE_MS:
+            # The peer vanished (its packets come every 20 ms even in silence): hang up
+            # rather than hold the door until the maximum call duration.
+            call = self.engine.current()
+            self.log("W", "app", "media lost", silent_ms=media.silent_ms(now))
+            await self._stop_media()
+            if call is not None:
+                from portier.signaling.engine import REASON_CONNECTION_LOST
+
+                self.engine.hang_up(call.id, now, REASON_CONNECTION_LOST)
+                await self._pump()
+        if self.missed is not None and self.link.ready:
+            await self.send_missed(now)
+        self._show_led(now)
+        return True
 
     async def _commands(self):
         lines = streams.stdin_lines()
@@ -151,7 +189,10 @@ class App(DeviceIO):
 
     async def command(self, cmd, args=()):
         """One user intent: press/call, answer, reject, busy, hangup, pair [JID], unlock PIN,
-        quit."""
+        quit. Whatever happens, the caller (the command loop, the HAL's button) goes on."""
+        await self.guard("command " + cmd, self._command, cmd, args)
+
+    async def _command(self, cmd, args):
         from portier.signaling.engine import CallError
 
         now = time.ticks_ms()
@@ -213,12 +254,21 @@ class App(DeviceIO):
     async def _no_link(self, to):
         """A press while the switchboard is unreachable (docs/protocol.md 8.3): no call is
         placed or held for later (a ring minutes late finds nobody at the door); the call log
-        gets a failed call, reason no_link, and the LED shows the error until the link is back."""
+        gets a failed call, reason no_link, and the LED shows the error until the link is back.
+        A door keeps the ring to tell its paired devices when the link is back (portier.missed)."""
         from portier.signaling.engine import Event, new_id
 
         self._no_link_press = True
         self.log("W", "app", "no link: call not placed", link_state=self.link.timer.state)
-        await self._on_event(Event("ended", new_id(), "out", to, outcome="failed",
+        call_id = new_id()
+        now = time.ticks_ms()
+        if self.cfg.profile == "door":
+            if self.missed is None:
+                from portier.missed import MissedRings
+
+                self.missed = MissedRings(self.cfg.jid, new_id)
+            self.missed.add(call_id, self.link.wall_time(now), self.paired.devices, now)
+        await self._on_event(Event("ended", call_id, "out", to, outcome="failed",
                                    reason=REASON_NO_LINK))
 
     # ---- engine output ----
@@ -231,8 +281,8 @@ class App(DeviceIO):
                 return
             for s in out:
                 await self.link.send(s.to_node())
-            for ev in events:
-                await self._on_event(ev)
+            for ev in events:  # one event that fails (a call log on a full flash) is the only loss
+                await self.guard("event " + ev.kind, self._on_event, ev)
 
     async def _on_event(self, ev):
         now = time.ticks_ms()

@@ -102,7 +102,11 @@ class DeviceIO:
         self._log("D", "link", direction, describe(node))
 
     async def _on_ready(self, link):
-        self._show_led(time.ticks_ms())  # idle, or the call's state when one goes on
+        now = time.ticks_ms()
+        self._show_led(now)  # idle, or the call's state when one goes on
+        if self.missed is not None:  # rings pressed while the link was down: told now
+            self.missed.relinked(now)
+            await self.send_missed(now)
         if self.cfg.profile == "phone":
             from portier.e2e import session  # the door never loads it here
 
@@ -130,6 +134,12 @@ class DeviceIO:
                     await appunlock.on_stanza(self, msg)
                 except MemoryError:  # loaded mid-call: a full heap keeps the door shut, not dead
                     self.log("E", "door", "unlock: out of memory", call_id=msg.call_id)
+            elif msg.action == "ack" and self.missed is not None:
+                told = self.missed.acked(msg.stanza_id)
+                if told is not None:
+                    self.log("I", "app", "missed ring told", call_id=told[0], device=told[1])
+            elif msg.action == "missed" and self.cfg.profile != "door":
+                self._on_missed(msg, now)
             return
         try:
             msg = ls.parse(node)
@@ -145,6 +155,36 @@ class DeviceIO:
                 waiter[0].set()
         else:
             self.log("W", "app", "unexpected stanza", kind=msg.kind)
+
+    # ---- missed rings (docs/protocol.md 8.3) ----
+
+    async def send_missed(self, now):
+        """Door: the <missed> copies due now (portier.missed)."""
+        for s in self.missed.due(now):
+            await self.link.send(s.to_node())
+
+    def _on_missed(self, msg, now):
+        """Phone: the door tells of a ring it could not place; logged once as a missed call
+        at the time it happened (a resent copy, already acked again by the engine, is not)."""
+        if msg.call_id in self._missed_seen:
+            return
+        if msg.frm != self.cfg.call and msg.frm not in self.cfg.pair_with:
+            self.log("W", "app", "missed ring from a stranger ignored", peer=msg.frm)
+            return
+        self._missed_seen = self._missed_seen[-15:] + [msg.call_id]
+        wall = self.link.wall_time(now)
+        start = wall - msg.ago_s if wall else (msg.start or 0)
+        self.log("I", "app", "missed ring", peer=msg.frm, call_id=msg.call_id, start=start,
+                 ago_s=msg.ago_s, reason=msg.reason)
+        from portier import appmem
+        from portier.signaling.engine import Event
+
+        ev = Event("ended", msg.call_id, "in", msg.frm, outcome="missed", reason=msg.reason)
+        problem = appmem.log_call(self.cfg, ev, start)
+        if problem is not None:
+            self.log("W", "app", "call log unreadable: started anew", error=problem)
+        self.log("I", "app", "call log", direction="in", peer=msg.frm, outcome="missed",
+                 reason=msg.reason, start=start, duration=0)
 
     # ---- pairing (docs/protocol.md 8.5) ----
 

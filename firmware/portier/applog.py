@@ -17,6 +17,32 @@ def log_line(lvl, src, msg, fields):
         sys.stdout.flush()  # a pipe to the simulator: every line as it happens
 
 
+def where(e):
+    """The innermost "file:line" of an exception's traceback, or "" where there is none."""
+    if sys.implementation.name == "micropython":
+        import io
+
+        out = io.StringIO()
+        sys.print_exception(e, out)
+        lines = [ln for ln in out.getvalue().split("\n") if ln.startswith("  File ")]
+        return _file_line(lines[-1]) if lines else ""
+    tb = e.__traceback__
+    if tb is None:
+        return ""
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    return "%s:%d" % (tb.tb_frame.f_code.co_filename.split("/")[-1], tb.tb_lineno)
+
+
+def _file_line(line):
+    # '  File "portier/app.py", line 12, in f' -> 'app.py:12'
+    parts = line.split('"')
+    if len(parts) < 3:
+        return line.strip()
+    number = parts[2].split(",")[1].split()[-1] if "," in parts[2] else "?"
+    return "%s:%s" % (parts[1].split("/")[-1], number)
+
+
 def _text(v):
     if isinstance(v, str):
         return v

@@ -1,10 +1,11 @@
 """`portier log --port P`: the board's call log and door log, fetched over mpremote and printed
-one line per entry.
+one line per entry (or, with --json, as one JSON document).
 
 The board is asked once (`mpremote resume exec`): it reads its portier.json for the two paths
 (`call_log`, `door_log`) and prints each file between markers. Entering the raw REPL interrupts
 the running door (mpremote's Ctrl-C), so the board is reset afterwards and the door runs again,
-unless --no-reset. Both logs are JSON objects holding a list of flat entries (calls.json:
+unless --no-reset. It says so first, and on a terminal asks before it stops the door (a call
+in progress would end); scripts and --yes are not asked. Both logs are JSON objects holding a list of flat entries (calls.json:
 {"v": 1, "calls": [...]}, portier.signaling.calllog; the door log: {"v": 1, "entries": [...]},
 portier.doorlog); every key of an entry is shown, its time (a call's "start", a door event's
 "time", UNIX seconds) as local time.
@@ -167,12 +168,67 @@ def fetch(port, reset=True, out=None):
     return parse_fetch(text)
 
 
-def main(args):
+def render_json(logs):
+    """parse_fetch's result as one JSON document: {"call_log": {"path", "entries"}, ...};
+    entries is null for a log not written yet, path null for one not configured."""
+    doc = {}
+    for key, _, _, _ in LOGS:
+        path, entries = logs.get(key, (None, None))
+        doc[key] = {"path": path, "entries": entries}
+    return json.dumps(doc, indent=1)
+
+
+def warning(reset):
+    return ("log: reading the logs stops the door's program (a call in progress ends); %s"
+            % ("the board is reset afterwards and the door starts again" if reset else
+               "with --no-reset the board stays at its prompt until it is reset"))
+
+
+def confirm(reset, ask=input, tty=None):
+    """Say what reading does to the door; on a terminal, ask first. -> True to go on."""
+    print(warning(reset), file=sys.stderr)
+    if not (sys.stdin.isatty() if tty is None else tty):
+        return True  # a script: it asked for the logs
     try:
-        lines = render(fetch(args.port, reset=not args.no_reset))
+        answer = ask("Read the logs now? [y/N] ")
+    except EOFError:
+        answer = ""
+    return answer.strip().lower() in ("y", "yes")
+
+
+def main(args):
+    problem = deploy.port_problem(args.port)
+    if problem:
+        print("log: %s" % problem, file=sys.stderr)
+        return 1
+    if not args.yes and not confirm(not args.no_reset):
+        print("log: not read; the door runs on", file=sys.stderr)
+        return 1
+    try:
+        logs = fetch(args.port, reset=not args.no_reset)
+        lines = None if args.json else render(logs)
     except (LogError, deploy.DeployError) as e:
         print("log: %s" % e, file=sys.stderr)
         return 1
+    if args.json:
+        print(render_json(logs))
+        return 0
     for line in lines:
         print(line)
     return 0
+
+
+EXAMPLE = """examples:
+  portier log --port /dev/ttyUSB0
+  portier log --port /dev/ttyUSB0 --yes --json > door-logs.json"""
+
+
+def add_arguments(p):
+    p.add_argument("--port", required=True, help="the board's serial port (a virtual board's "
+                   "pty too)")
+    p.add_argument("--no-reset", action="store_true",
+                   help="leave the board at its prompt (default: reset it so the door runs again)")
+    p.add_argument("--yes", action="store_true", help="do not ask on a terminal before "
+                   "stopping the door's program (scripts are not asked)")
+    p.add_argument("--json", action="store_true", help="both logs as one JSON document, "
+                   "entries as the board stores them")

@@ -221,6 +221,14 @@ class PhoneScreen:
         self.say("the door stays shut: %s%s" % (why, " (try again in %d s)" % retry if retry
                                                   else ""), "\x1b[1m")
 
+    def _on_app_missed_ring(self, f):
+        """The door tells of a ring it could not place while the switchboard was away."""
+        when = time.strftime("%H:%M:%S", time.localtime(f["start"])) if f.get("start") else \
+            "%d s ago" % (f.get("ago_s") or 0)
+        self._write("\a")
+        self.say("MISSED while the switchboard was away: %s rang at %s" % (f.get("peer"), when),
+                 "\x1b[1m")
+
     def _on_app_call_log(self, f):
         self.history.append({"dir": f.get("direction"), "peer": f.get("peer"),
                              "outcome": f.get("outcome"), "reason": f.get("reason"),

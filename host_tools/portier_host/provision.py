@@ -23,6 +23,7 @@ from the command line, never printed. The PIN is not stored: secrets.json holds 
 salt and HMAC-SHA256(key=salt, msg=the PIN's ASCII digits).
 """
 
+import argparse
 import getpass
 import hashlib
 import hmac
@@ -98,9 +99,16 @@ def secrets_document(wifi_password, pin, salt=None):
     return doc
 
 
+def _no_terminal(what, var, prompt):
+    """Asking needs a terminal (getpass would echo a piped secret with a warning)."""
+    if prompt is getpass.getpass and not sys.stdin.isatty():
+        raise ProvisionError("no terminal to ask for %s: set $%s" % (what, var))
+
+
 def read_wifi_password(ssid, env=os.environ, prompt=getpass.getpass):
     if WIFI_PASSWORD_ENV in env:
         return check_wifi_password(env[WIFI_PASSWORD_ENV])
+    _no_terminal("the WLAN password", WIFI_PASSWORD_ENV, prompt)
     return check_wifi_password(prompt("WLAN password for %s (empty: an open network): " % ssid))
 
 
@@ -108,6 +116,7 @@ def read_pin(env=os.environ, prompt=getpass.getpass):
     if PIN_ENV in env:
         pin = env[PIN_ENV]
         return check_pin(pin) if pin else ""
+    _no_terminal("the unlock PIN", PIN_ENV, prompt)
     pin = prompt("Door unlock PIN, %d-%d digits (empty: unlock off): " % PIN_DIGITS)
     if not pin:
         return ""
@@ -189,7 +198,8 @@ def _tighten(folder):
 
 
 class Bundle:
-    def __init__(self, folder, jid, household_dir, household_created, db, files):
+    def __init__(self, folder, jid, household_dir, household_created, db, files, reused=False):
+        self.reused = reused  # an existing device's bundle, rewritten (keys and JID kept)
         self.folder = folder
         self.jid = jid
         self.household_dir = household_dir
@@ -198,34 +208,42 @@ class Bundle:
         self.files = files  # relative paths deploy copies
 
 
-def provision(board, wifi_ssid, switchboard, household, wifi_password, pin, name="door",
-              out=None, household_dir=None, db=None, force=False, prekeys=None):
-    """Make a door's bundle; returns a Bundle. board: a name in boards/, a board file, or
-    "vboard". wifi_password and pin: the secrets ("" for an open network / unlock off)."""
-    from . import provisioning
+def load_board_arg(board):
+    """--board -> the Board, or None for the virtual board; ProvisionError naming the choices."""
+    if board == VIRTUAL_BOARD:
+        return None
+    try:
+        return boards.load_board(board)
+    except boards.BoardError as e:
+        raise ProvisionError(str(e)) from None
 
-    board_obj = None
-    if board != VIRTUAL_BOARD:
-        try:
-            board_obj = boards.load_board(board)
-        except boards.BoardError as e:
-            raise ProvisionError(str(e)) from None
-    doc = secrets_document(wifi_password, pin)
-    with _NewDevice(switchboard, household, name, out, household_dir, db, force) as new:
-        host, port, hh, database = new.host, new.port, new.household, new.database
-        jid, number, folder = new.jid, new.number, new.folder
+
+def provision(board, wifi_ssid, switchboard, household, wifi_password, pin, name="door",
+              out=None, household_dir=None, db=None, force=False, prekeys=None, new=False,
+              new_household=False):
+    """Make a door's bundle, or rewrite an existing one's config and secrets (see plan());
+    returns a Bundle. board: a name in boards/, a board file, or "vboard". wifi_password and
+    pin: the secrets ("" for an open network / unlock off), or callables that ask for them
+    (called once every other input has been checked)."""
+    board_obj = load_board_arg(board)
+    target = plan(switchboard, household, name, out, household_dir, db, force, new,
+                  new_household)
+    doc = secrets_document(_value(wifi_password), _value(pin))
+    with target.open() as new_dev:
+        host, port, jid, folder = new_dev.host, new_dev.port, new_dev.jid, new_dev.folder
+        cfg = door_config(jid, household, host, port, wifi_ssid, board_obj)
+        if new_dev.reuse:
+            _rewrite_door(folder, cfg, board_obj, doc)
+            return Bundle(folder, jid, new_dev.household_dir, False, new_dev.db,
+                          bundle_files(folder), reused=True)
         parent = os.path.dirname(os.path.abspath(folder))
         os.makedirs(parent, exist_ok=True)  # devices/ itself keeps the usual mode
-        cfg = door_config(jid, household, host, port, wifi_ssid, board_obj)
         old_umask = os.umask(0o077)  # private from the first byte; public files opened up below
         made = not os.path.exists(folder)
         try:
             os.makedirs(folder, exist_ok=True)
-            kwargs = {} if prekeys is None else {"prekeys": prekeys}
-            provisioning.add_device(hh, name, db=database, folder=folder, number=number, **kwargs)
-            with open(os.path.join(folder, CONFIG_NAME), "w") as f:
-                json.dump(cfg, f, indent=1)
-                f.write("\n")
+            new_dev.add_device(prekeys)
+            _write_json(os.path.join(folder, CONFIG_NAME), cfg)
             if board_obj is not None:
                 shutil.copyfile(board_obj.source, os.path.join(folder, BOARD_NAME))
             _write_private_json(os.path.join(folder, SECRETS_NAME), doc)
@@ -236,30 +254,91 @@ def provision(board, wifi_ssid, switchboard, household, wifi_password, pin, name
         finally:
             os.umask(old_umask)
         _tighten(folder)
-    return Bundle(folder, jid, new.household_dir, new.created, new.db, bundle_files(folder))
+    return Bundle(folder, jid, new_dev.household_dir, new_dev.created, new_dev.db,
+                  bundle_files(folder))
+
+
+def _value(v):
+    return v() if callable(v) else v
+
+
+def _write_json(path, doc, private=False):
+    """doc as indented JSON at path, by rename: a failure leaves the old file."""
+    tmp = path + ".tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if private else 0o644)
+    with os.fdopen(fd, "w") as f:
+        json.dump(doc, f, indent=1)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
+def write_config(folder, cfg):
+    """The bundle's portier.json, replaced by rename."""
+    _write_json(os.path.join(folder, CONFIG_NAME), cfg)
+
+
+def _rewrite_door(folder, cfg, board_obj, doc):
+    """An existing door's bundle gets a new config, board file and secrets; its keys,
+    certificate and JID stay (its phones stay paired). Secrets other tools keep in
+    secrets.json (keys this tool does not write) are kept."""
+    write_config(folder, cfg)
+    board_path = os.path.join(folder, BOARD_NAME)
+    if board_obj is not None:
+        shutil.copyfile(board_obj.source, board_path)
+    elif os.path.exists(board_path):
+        os.remove(board_path)
+    write_secrets(folder, doc, replace=("wifi_password", "unlock_pin"))
+    _tighten(folder)
+
+
+def read_secrets(folder):
+    path = os.path.join(folder, SECRETS_NAME)
+    try:
+        with open(path) as f:
+            doc = json.load(f)
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as e:
+        raise ProvisionError("%s: %s" % (path, getattr(e, "strerror", None) or e)) from None
+    if not isinstance(doc, dict):
+        raise ProvisionError("%s is not a JSON object" % path)
+    return doc
+
+
+def write_secrets(folder, doc, replace):
+    """secrets.json in folder: the keys in `replace` from doc (absent there: removed), every
+    other key as it was; checked by the board's own parser before it is written."""
+    merged = dict((k, v) for k, v in read_secrets(folder).items() if k not in replace)
+    merged.update((k, doc[k]) for k in replace if k in doc)
+    try:
+        fwsecrets.check(merged)
+    except ValueError as e:
+        raise ProvisionError("secrets: %s" % e) from None
+    _write_json(os.path.join(folder, SECRETS_NAME), merged, private=True)
 
 
 PHONE_CONFIG_NAME = "phone.json"
 
 
 def provision_phone(switchboard, household, door, name, out=None, household_dir=None, db=None,
-                    force=False):
+                    force=False, new=False, new_household=False):
     """A softphone of the household for `portier phone --config DIR/phone.json`: the same
     identity, certificate and store as a door gets, a config with absolute paths (a host
     program runs from anywhere) that pairs with and calls `door`. No secrets: a phone opens no
-    door by PIN of its own, it sends the one its user types."""
-    from . import provisioning
-
+    door by PIN of its own, it sends the one its user types. An existing phone of that name
+    gets a new phone.json with --force (plan())."""
     door = door or "door:1@%s" % household
     try:
         fwconfig.check_jid(door, "--door")
     except fwconfig.ConfigError as e:
         raise ProvisionError(str(e)) from None
-    with _NewDevice(switchboard, household, name, out, household_dir, db, force) as new:
-        host, port, hh, database = new.host, new.port, new.household, new.database
-        jid, number, folder = new.jid, new.number, new.folder
-        os.makedirs(folder, mode=0o700, exist_ok=True)
-        provisioning.add_device(hh, name, db=database, folder=folder, number=number)
+    target = plan(switchboard, household, name, out, household_dir, db, force, new,
+                  new_household, rewrites=PHONE_CONFIG_NAME)
+    with target.open() as new_dev:
+        host, port, jid, folder = new_dev.host, new_dev.port, new_dev.jid, new_dev.folder
+        if not new_dev.reuse:
+            os.makedirs(folder, mode=0o700, exist_ok=True)
+            new_dev.add_device(None)
         base = os.path.abspath(folder)
         cfg = {"jid": jid, "profile": "phone", "household": household,
                "switchboard": {"host": host, "port": port, "insecure": False,
@@ -269,58 +348,200 @@ def provision_phone(switchboard, household, door, name, out=None, household_dir=
                "call_log": os.path.join(base, "calls.json"),
                "pair_with": [door], "call": door, "control": "stdin"}
         fwconfig.check(json.loads(json.dumps(cfg)))
-        with open(os.path.join(folder, PHONE_CONFIG_NAME), "w") as f:
-            json.dump(cfg, f, indent=1)
-            f.write("\n")
+        _write_json(os.path.join(folder, PHONE_CONFIG_NAME), cfg)
         _tighten(folder)
-    return Bundle(folder, jid, new.household_dir, new.created, new.db, [PHONE_CONFIG_NAME])
+    return Bundle(folder, jid, new_dev.household_dir, new_dev.created, new_dev.db,
+                  [PHONE_CONFIG_NAME], reused=new_dev.reuse)
 
 
-class _NewDevice:
-    """The account step both bundles share, as a `with` block: the household (made the first
-    time), its registration in the switchboard database, the device's JID name:N@household,
-    and its bundle folder (refused if it exists, unless force). Database and config errors in
-    the block become ProvisionError; the database is closed at its end."""
+def _bundle_jid(folder):
+    """The JID of the bundle in folder, or None when folder holds none."""
+    try:
+        with open(os.path.join(folder, "jid")) as f:
+            return f.read().strip() or None
+    except OSError:
+        return None
 
-    def __init__(self, switchboard, household, name, out, household_dir, db, force):
-        self.host, self.port = parse_switchboard(switchboard)
-        self.household_dir = household_dir or os.path.join("households", household)
-        self.db = db or os.path.join(self.household_dir, "switchboard.db")
-        self._args = (household, name, out, force)
+
+def _households_near(household_dir, db):
+    """The households that exist next to household_dir or in db (a mistyped name's real one)."""
+    found = set()
+    parent = os.path.dirname(os.path.abspath(household_dir))
+    try:
+        for n in os.listdir(parent):
+            if os.path.exists(os.path.join(parent, n, "household")):
+                found.add(n)
+    except OSError:
+        pass
+    if os.path.exists(db):
+        from .switchboard_db import Database, DbError
+
+        try:
+            d = Database(db)
+            try:
+                found.update(d.households())
+            finally:
+                d.close()
+        except DbError:
+            pass
+    return sorted(found)
+
+
+def _registered(db, household, name):
+    """JIDs of account `name` of household in db (none when db does not exist yet)."""
+    if not os.path.exists(db):
+        return []
+    from .switchboard_db import Database, DbError, split_jid
+
+    try:
+        d = Database(db)
+    except DbError as e:
+        raise ProvisionError("%s: %s" % (db, e)) from None
+    try:
+        return [j for j in d.devices(household) if split_jid(j)[0] == name]
+    finally:
+        d.close()
+
+
+class Target:
+    """Where a bundle goes, decided before anything is asked for or written (plan())."""
+
+    def __init__(self, host, port, household_dir, db, jid, number, folder, reuse, make_household):
+        self.host, self.port = host, port
+        self.household_dir = household_dir
+        self.db = db
+        self.jid = jid
+        self.number = number
+        self.folder = folder
+        self.reuse = reuse  # an existing device: its keys and JID stay
+        self.make_household = make_household
+        self.created = False
+        self.household = None
         self.database = None
+
+    def open(self):
+        return _Opened(self)
+
+    def add_device(self, prekeys):
+        from . import provisioning
+
+        kwargs = {} if prekeys is None else {"prekeys": prekeys}
+        name = self.jid.split(":", 1)[0]
+        provisioning.add_device(self.household, name, db=self.database, folder=self.folder,
+                                number=self.number, **kwargs)
+
+
+def plan(switchboard, household, name, out=None, household_dir=None, db=None, force=False,
+         new=False, new_household=False, rewrites="config and secrets"):
+    """Check every input and decide the device's JID and folder, writing nothing:
+
+    - the household must exist, unless no other household is there (the first one) or
+      new_household: a mistyped name is refused, not made a new CA;
+    - the JID of a device that exists is kept: `--out DIR` holding a bundle names it (it must
+      be a `name` device of this household), else the one `name` device registered; its
+      bundle is rewritten only with force (keys and JID stay), and refused when its keys are
+      gone. new: a further device (name:N+1) in a folder of its own."""
+    host, port = parse_switchboard(switchboard)
+    try:
+        fwconfig.check_jid("%s:1@%s" % (name, household), "--name/--household")
+    except fwconfig.ConfigError as e:
+        raise ProvisionError(str(e)) from None
+    household_dir = household_dir or os.path.join("households", household)
+    db = db or os.path.join(household_dir, "switchboard.db")
+    make_household = not os.path.exists(os.path.join(household_dir, "household"))
+    if make_household:
+        others = [h for h in _households_near(household_dir, db) if h != household]
+        if others and not new_household:
+            raise ProvisionError(
+                "no household %r in %s (there: %s); check --household, or give "
+                "--new-household to make a new one (a new CA: its devices and the others' "
+                "cannot talk)" % (household, household_dir, ", ".join(others)))
+    else:
+        open_household(household, household_dir, host)  # the name and certificate checks
+    existing = [] if make_household else _registered(db, household, name)
+    out_jid = _bundle_jid(out) if out else None
+    if out_jid is not None:
+        if new:
+            raise ProvisionError("%s holds the bundle of %s; --new needs a folder of its own"
+                                 % (out, out_jid))
+        if out_jid not in existing:
+            raise ProvisionError("%s holds the bundle of %s, not a %r device of household %r "
+                                 "(registered: %s)" % (out, out_jid, name, household,
+                                                       ", ".join(existing) or "none"))
+        jid = out_jid
+    elif existing and not new:
+        if len(existing) > 1:
+            raise ProvisionError("household %r has several %r devices (%s): give --out with "
+                                 "the bundle of the one to rewrite, or --new for another"
+                                 % (household, name, ", ".join(existing)))
+        jid = existing[0]
+    else:
+        number = 1
+        if existing:
+            from .switchboard_db import split_jid
+
+            number = max(split_jid(j)[1] for j in existing) + 1
+        jid = "%s:%d@%s" % (name, number, household)
+        folder = out or os.path.join("devices", jid)
+        if _bundle_jid(folder) is not None:
+            raise ProvisionError("%s holds the bundle of %s, which household %r does not know: "
+                                 "give another --out" % (folder, _bundle_jid(folder), household))
+        _clear(folder, force)
+        return Target(host, port, household_dir, db, jid, number, folder, False, make_household)
+    folder = out or os.path.join("devices", jid)
+    if _bundle_jid(folder) != jid:
+        raise ProvisionError(
+            "%s is registered in %s but its bundle %s is missing: its keys are gone. Remove it "
+            "(`portier devices`) or give --new for another %s" % (jid, db, folder, name))
+    if not force:
+        raise ProvisionError(
+            "%s exists (%s): --force rewrites its %s and keeps its keys and JID (paired "
+            "devices stay paired); --new adds another %s" % (jid, folder, rewrites, name))
+    return Target(host, port, household_dir, db, jid, None, folder, True, False)
+
+
+class _Opened:
+    """`with target.open() as t:` the household (made now when planned so) and the switchboard
+    database, open for the block; database and config errors in it become ProvisionError."""
+
+    def __init__(self, target):
+        self.t = target
 
     def __enter__(self):
         from . import provisioning
         from .switchboard_db import Database
 
-        household, name, out, force = self._args
-        self.household, self.created = open_household(household, self.household_dir, self.host)
-        self.database = Database(self.db)
+        t = self.t
+        if t.make_household:
+            t.household, t.created = open_household(_household_name(t), t.household_dir, t.host)
+        else:
+            t.household = provisioning.load_household(t.household_dir)
+        t.database = Database(t.db)
         try:
-            provisioning.register_household(self.database, self.household)
-            self.number = self.database.next_device_number(household, name)
-            self.jid = fwconfig.check_jid("%s:%d@%s" % (name, self.number, household))
-            self.folder = out or os.path.join("devices", self.jid)
-            _clear(self.folder, force)
+            provisioning.register_household(t.database, t.household)
         except BaseException as e:
             self.__exit__(type(e), e, None)
             raise
-        return self
+        return t
 
     def __exit__(self, kind, e, tb):
         from .switchboard_db import DbError
 
-        self.database.close()
+        self.t.database.close()
         if isinstance(e, (DbError, fwconfig.ConfigError)):
             raise ProvisionError(str(e)) from None
         return False
 
 
+def _household_name(t):
+    return t.jid.rsplit("@", 1)[1]
+
+
 def _clear(folder, force):
     if os.path.exists(folder) and os.listdir(folder):
         if not force:
-            raise ProvisionError("%s exists: a device bundle is never overwritten without "
-                                 "--force (its keys would be lost)" % folder)
+            raise ProvisionError("%s exists and is not empty: give another --out, or --force "
+                                 "to empty it" % folder)
         shutil.rmtree(folder)
 
 
@@ -369,11 +590,13 @@ def load_bundle_config(folder):
 
 
 def _describe(bundle):
-    lines = ["provision: %s registered in %s" % (bundle.jid, bundle.db)]
+    what = "rewrote" if bundle.reused else "wrote"
+    lines = ["provision: %s %s in %s" % (bundle.jid, "kept (its keys and JID)" if bundle.reused
+                                         else "registered", bundle.db)]
     if bundle.household_created:
         lines.append("provision: made household folder %s (switchboard CA, server certificate, "
                      "relay secret)" % bundle.household_dir)
-    lines.append("provision: wrote %s/ (mode 0700):" % bundle.folder)
+    lines.append("provision: %s %s/ (mode 0700):" % (what, bundle.folder))
     for rel in bundle.files:
         mode = os.stat(os.path.join(bundle.folder, rel)).st_mode & 0o777
         if not rel.startswith(STORE_NAME + "/"):
@@ -384,69 +607,125 @@ def _describe(bundle):
     return lines
 
 
+def _json_result(bundle, next_steps, **extra):
+    d = {"jid": bundle.jid, "folder": bundle.folder, "reused": bundle.reused,
+         "household_dir": bundle.household_dir, "household_created": bundle.household_created,
+         "db": bundle.db, "files": bundle.files, "next": next_steps}
+    d.update(extra)
+    return json.dumps(d, indent=1)
+
+
 def _main_phone(args):
-    try:
-        bundle = provision_phone(args.switchboard, args.household, args.door, args.name or "phone",
-                                 out=args.out, household_dir=args.household_dir, db=args.db,
-                                 force=args.force)
-    except ProvisionError as e:
-        print("provision: %s" % e, file=sys.stderr)
-        return 2
-    print("provision: %s registered in %s" % (bundle.jid, bundle.db))
+    bundle = provision_phone(args.switchboard, args.household, args.door, args.name or "phone",
+                             out=args.out, household_dir=args.household_dir, db=args.db,
+                             force=args.force, new=args.new, new_household=args.new_household)
+    next_steps = ["portier phone --config %s" % os.path.join(bundle.folder, PHONE_CONFIG_NAME)]
+    if args.json:
+        print(_json_result(bundle, next_steps))
+        return 0
+    print("provision: %s %s in %s" % (bundle.jid, "kept (its keys and JID)" if bundle.reused
+                                      else "registered", bundle.db))
     if bundle.household_created:
         print("provision: made household folder %s (switchboard CA, server certificate, relay "
               "secret)" % bundle.household_dir)
-    print("provision: wrote %s/ (mode 0700): phone.json, ca.der, cert.der, key.der (0600), "
-          "keys/ (0600)" % bundle.folder)
+    if bundle.reused:
+        print("provision: rewrote %s" % os.path.join(bundle.folder, PHONE_CONFIG_NAME))
+    else:
+        print("provision: wrote %s/ (mode 0700): phone.json, ca.der, cert.der, key.der (0600), "
+              "keys/ (0600)" % bundle.folder)
     print("next (with the switchboard running):")
-    print("  portier phone --config %s" % os.path.join(bundle.folder, PHONE_CONFIG_NAME))
+    for step in next_steps:
+        print("  " + step)
     return 0
 
 
 def main(args):
-    if args.phone:
-        return _main_phone(args)
-    if not args.board or not args.wifi:
-        print("provision: a door needs --board and --wifi (a softphone: --phone)", file=sys.stderr)
-        return 2
+    if getattr(args, "bridge", False):
+        from .bridge import provision as bridge_provision
+
+        return bridge_provision.main(args)
     try:
-        password = read_wifi_password(args.wifi)
-        pin = read_pin()
+        if args.phone:
+            return _main_phone(args)
+        if not args.board or not args.wifi:
+            print("provision: a door needs --board and --wifi (a softphone: --phone)",
+                  file=sys.stderr)
+            return 2
+        asked = {}
+
+        def password():
+            return read_wifi_password(args.wifi)
+
+        def pin():
+            asked["pin"] = read_pin()
+            return asked["pin"]
+
         bundle = provision(args.board, args.wifi, args.switchboard, args.household, password,
-                           pin, name=args.name or "door", out=args.out, household_dir=args.household_dir,
-                           db=args.db, force=args.force, prekeys=args.prekeys)
+                           pin, name=args.name or "door", out=args.out,
+                           household_dir=args.household_dir, db=args.db, force=args.force,
+                           prekeys=args.prekeys, new=args.new, new_household=args.new_household)
     except (ProvisionError, EOFError) as e:
-        print("provision: %s" % (e or "no input"), file=sys.stderr)
+        print("provision: %s" % (str(e) or "no input"), file=sys.stderr)
         return 2
+    next_steps = ["portier switchboard --provisioning %s --db %s --host 0.0.0.0 --port %d"
+                  % (bundle.household_dir, bundle.db, parse_switchboard(args.switchboard)[1]),
+                  "portier deploy --port PORT --device %s" % bundle.folder]
+    if args.json:
+        print(_json_result(bundle, next_steps, unlock_pin=bool(asked.get("pin"))))
+        return 0
     for line in _describe(bundle):
         print(line)
-    if not pin:
+    if not asked.get("pin"):
         print("provision: no unlock PIN: the door will refuse every unlock")
     print("next:")
-    print("  portier switchboard --provisioning %s --db %s --host 0.0.0.0 --port %d"
-          % (bundle.household_dir, bundle.db, parse_switchboard(args.switchboard)[1]))
-    print("  portier deploy --port PORT --device %s" % bundle.folder)
+    for step in next_steps:
+        print("  " + step)
     return 0
+
+
+EXAMPLE = """examples:
+  portier provision --board esp32-devkitc --wifi home-net --switchboard 192.168.1.10:5222 --household home
+  portier provision --phone --name anna --switchboard 192.168.1.10:5222 --household home
+  portier provision --board esp32-devkitc --wifi new-net --switchboard 192.168.1.10:5222 --household home --force
+    (door:1@home again: new config and secrets, the same keys and JID)"""
 
 
 def add_arguments(p):
     p.add_argument("--board", help="a name in boards/, a board file, or %r (the virtual "
-                   "board)" % VIRTUAL_BOARD)
+                   "board); checked before anything is asked" % VIRTUAL_BOARD)
     p.add_argument("--wifi", metavar="SSID", help="the WLAN the door joins (password: "
                    "prompted, or $%s; the unlock PIN: prompted, or $%s)"
                    % (WIFI_PASSWORD_ENV, PIN_ENV))
     p.add_argument("--phone", action="store_true", help="a household softphone instead of a "
                    "door (for `portier phone --config`)")
+    p.add_argument("--bridge", action="store_true", help="a SIP bridge (`portier bridge`, "
+                   "docs/sip.md); with --sip-registrar URI, --sip-user NAME, --sip-target URI "
+                   "(repeat); the SIP password from $PORTIER_SIP_PASSWORD")
+    p.add_argument("--sip-registrar", metavar="URI", help=argparse.SUPPRESS)
+    p.add_argument("--sip-user", metavar="NAME", help=argparse.SUPPRESS)
+    p.add_argument("--sip-target", metavar="URI", action="append", help=argparse.SUPPRESS)
     p.add_argument("--door", metavar="JID", help="with --phone: the door it pairs with and "
-                   "calls (default door:1@<household>)")
+                   "calls (default: door:1@HOUSEHOLD)")
     p.add_argument("--switchboard", required=True, metavar="HOST:PORT",
-                   help="where the door reaches the switchboard (its certificate names HOST)")
-    p.add_argument("--household", required=True)
-    p.add_argument("--name", default=None, help="the device's account name (default door, "
-                   "or phone with --phone)")
-    p.add_argument("--out", help="the bundle folder (default devices/<jid>)")
-    p.add_argument("--household-dir", help="the switchboard's household folder (default "
-                   "households/<household>; made when missing)")
-    p.add_argument("--db", help="the switchboard database (default <household-dir>/switchboard.db)")
-    p.add_argument("--prekeys", type=int, help="one-time prekeys to make (default 20)")
-    p.add_argument("--force", action="store_true", help="replace an existing bundle folder")
+                   help="where the device reaches the switchboard (its certificate names HOST)")
+    p.add_argument("--household", required=True, metavar="NAME",
+                   help="the household (its folder must exist unless it is the first one or "
+                   "--new-household)")
+    p.add_argument("--name", default=None, help="the device's account name (default: door, or "
+                   "phone with --phone)")
+    p.add_argument("--out", metavar="DIR", help="the bundle folder (default: devices/JID); one "
+                   "holding a bundle names the device to rewrite")
+    p.add_argument("--household-dir", metavar="DIR", help="the switchboard's household folder "
+                   "(default: households/HOUSEHOLD)")
+    p.add_argument("--db", metavar="FILE", help="the switchboard database (default: "
+                   "HOUSEHOLD-DIR/switchboard.db)")
+    p.add_argument("--prekeys", type=int, metavar="N", help="one-time prekeys to make "
+                   "(default: 20)")
+    p.add_argument("--force", action="store_true", help="rewrite an existing device's config "
+                   "(and a door's secrets), keeping its keys and JID; or empty a non-empty "
+                   "--out folder for a new device")
+    p.add_argument("--new", action="store_true", help="another device of this name "
+                   "(NAME:N+1) instead of rewriting the existing one")
+    p.add_argument("--new-household", action="store_true", help="make a household although "
+                   "others exist (a new CA: a mistyped --household is refused without it)")
+    p.add_argument("--json", action="store_true", help="the result as JSON on stdout")

@@ -1,10 +1,12 @@
 """`portier relay`: the UDP media relay. It forwards SRTP between the two legs of a call and
 never holds a key; anything from an address that is not bound to a call is dropped.
 
-Tokens are stateless: the switchboard mints them with a secret it shares with the relay, so a
-relay started on its own (`portier relay --secret-file F`) needs no control channel. A token is
-handle (8 random bytes) | expiry (u32 BE unix seconds) | HMAC-SHA256(secret, handle|expiry)[:12].
-Layout of bind datagrams: docs/protocol.md section 7 and firmware/portier/wire/relaybind.py.
+Tokens are stateless: the switchboard mints one per leg with a secret it shares with the relay,
+so a relay started on its own (`portier relay --secret-file F`) needs no control channel. A
+token is its public part (handle, leg, the leg's device tag, expiry) and the leg key
+HMAC-SHA256(secret, label | public)[:16]; a bind proves the key without showing it. The caller's
+binds name the device that answered; only that callee leg is joined to the caller's. Layout of
+bind datagrams: docs/protocol.md section 7 and firmware/portier/wire/relaybind.py.
 
 Bindings can outlive the process: given a store (the switchboard's database when the relay runs
 in-process), every new or moved leg is written there and a restarted relay forwards for them at
@@ -16,6 +18,7 @@ import asyncio
 import hashlib
 import hmac
 import os
+import socket
 import struct
 import time
 
@@ -26,63 +29,112 @@ from portier.wire import relaybind  # noqa: E402
 
 MAX_DATAGRAM = 1500
 IDLE_TIMEOUT_S = 60  # a call with no packets for this long is unbound
-_MAC_LEN = 12
+LEG_CALLER = relaybind.LEG_CALLER
+MAX_CALLEES = 254  # legs 2..255
+_NO_TAG = bytes(relaybind.TAG_LEN)
+_LEG_KEY_LABEL = b"portier-relay-leg-1"
 
 
-def mint_token(secret, lifetime_s, now_s=None, handle=None):
+def leg_key(secret, public):
+    """The 16-byte key of a leg: only the relay's secret makes it from the public part."""
+    return hmac.new(secret, _LEG_KEY_LABEL + public, hashlib.sha256).digest()[:relaybind.KEY_LEN]
+
+
+def mint_token(secret, lifetime_s, now_s=None, handle=None, leg=relaybind.LEG_CALLER, device=""):
+    """The token of one leg of a call: public part (handle, leg number, the leg's device tag,
+    expiry) and the leg key. Every leg of one call shares the handle (pass the caller's)."""
     now_s = int(time.time() if now_s is None else now_s)
     handle = os.urandom(8) if handle is None else handle
-    head = handle + struct.pack(">I", now_s + lifetime_s)
-    return head + hmac.new(secret, head, hashlib.sha256).digest()[:_MAC_LEN]
+    if not 1 <= leg <= 255 or len(handle) != 8:
+        raise ValueError("leg %r, handle of %d bytes" % (leg, len(handle)))
+    public = handle + bytes([leg]) + relaybind.device_tag(device) + struct.pack(">I", now_s + lifetime_s)
+    return public + leg_key(secret, public)
+
+
+def call_tokens(secret, lifetime_s, caller, callees, now_s=None):
+    """The tokens of one call: the caller's (leg 1), then one per callee (legs 2, 3, ...)."""
+    handle = os.urandom(8)
+    jids = [caller] + list(callees)[:MAX_CALLEES]
+    return [mint_token(secret, lifetime_s, now_s, handle, leg, jid)
+            for leg, jid in enumerate(jids, LEG_CALLER)]
 
 
 def check_token(secret, token, now_s):
     """The token's handle if it is genuine and unexpired, else None."""
     if len(token) != relaybind.TOKEN_LEN:
         return None
-    head, mac = token[:12], token[12:]
-    if not hmac.compare_digest(hmac.new(secret, head, hashlib.sha256).digest()[:_MAC_LEN], mac):
+    public, key = token[:relaybind.PUBLIC_LEN], token[relaybind.PUBLIC_LEN:]
+    if not hmac.compare_digest(leg_key(secret, public), key):
         return None
-    (expiry,) = struct.unpack(">I", head[8:12])
-    return head[:8] if now_s <= expiry else None
+    handle, _leg, _tag, expiry = relaybind.split_public(public)
+    return handle if now_s <= expiry else None
+
+
+def _packed(addr):
+    try:
+        return socket.inet_aton(addr[0]) + struct.pack(">H", addr[1])
+    except OSError:  # not IPv4: such a party can never name its address, so never binds
+        return None
 
 
 class _Call:
-    __slots__ = ("legs", "expiry", "last_s")
+    __slots__ = ("legs", "tags", "counters", "answer", "expiry", "last_s")
 
     def __init__(self, expiry, now_s):
-        self.legs = {}  # pid -> address
+        self.legs = {}  # leg -> address
+        self.tags = {}  # leg -> the leg's device tag
+        self.counters = {}  # leg -> (counter, datagram) of its latest bind (memory only)
+        self.answer = None  # the device tag the caller's binds name: the answered leg's
         self.expiry = expiry
         self.last_s = now_s
+
+    def peer_of(self, leg):
+        """The address a datagram from `leg` goes to: caller <-> the answered leg only."""
+        if self.answer is None:
+            return None
+        if leg == relaybind.LEG_CALLER:
+            for other, tag in self.tags.items():
+                if other != leg and tag == self.answer:
+                    return self.legs.get(other)
+            return None
+        if self.tags.get(leg) != self.answer:
+            return None
+        return self.legs.get(relaybind.LEG_CALLER)
 
 
 class RelayCore:
     """Sans-IO relay: datagram(data, addr, now_s) -> list of (data, addr) to send.
 
     store: None, or an object keeping bindings across restarts (switchboard_db.Database):
-    relay_legs() -> [(handle, pid, host, port, expiry)], save_relay_leg(handle, pid, host, port,
-    expiry), forget_relay_call(handle). now_s: the clock for the loaded calls' idle timers."""
+    relay_legs() -> [(handle, leg, host, port, expiry, tags)], save_relay_leg(handle, leg,
+    host, port, expiry, tags), forget_relay_call(handle); tags = the leg's device tag and the
+    device it names as answerer (caller leg), 8 bytes. now_s: the clock for the loaded calls'
+    idle timers."""
 
     def __init__(self, secret, store=None, now_s=None):
         self._secret = secret
         self._store = store
         self._calls = {}  # handle -> _Call
-        self._by_addr = {}  # address -> (handle, pid)
+        self._by_addr = {}  # address -> (handle, leg)
         self.stats = {"forwarded": 0, "bound": 0, "dropped_unbound": 0, "dropped_no_peer": 0,
-                      "dropped_bad_bind": 0, "dropped_oversize": 0, "restored": 0}
+                      "dropped_bad_bind": 0, "dropped_oversize": 0, "restored": 0,
+                      "addressed": 0, "dropped_stale_bind": 0, "dropped_not_answered": 0}
         if store is not None:
             self._restore(store.relay_legs(), time.time() if now_s is None else now_s)
 
     def _restore(self, legs, now_s):
-        for handle, pid, host, port, expiry in legs:
-            if now_s > expiry:
-                self._store.forget_relay_call(handle)
+        for handle, leg, host, port, expiry, tags in legs:
+            if now_s > expiry or tags is None or len(tags) != 2 * relaybind.TAG_LEN:
+                self._store.forget_relay_call(handle)  # expired, or from before leg tokens
                 continue
             call = self._calls.get(handle)
             if call is None:
                 call = self._calls[handle] = _Call(expiry, now_s)
-            call.legs[pid] = (host, port)
-            self._by_addr[(host, port)] = (handle, pid)
+            call.legs[leg] = (host, port)
+            call.tags[leg] = tags[:relaybind.TAG_LEN]
+            if leg == relaybind.LEG_CALLER and tags[relaybind.TAG_LEN:] != _NO_TAG:
+                call.answer = tags[relaybind.TAG_LEN:]
+            self._by_addr[(host, port)] = (handle, leg)
             self.stats["restored"] += 1
 
     def datagram(self, data, addr, now_s):
@@ -95,10 +147,10 @@ class RelayCore:
         if owner is None:
             self.stats["dropped_unbound"] += 1
             return []
-        handle, pid = owner
+        handle, leg = owner
         call = self._calls[handle]
-        peer = call.legs.get(relaybind.PID_CALLEE if pid == relaybind.PID_CALLER else relaybind.PID_CALLER)
         call.last_s = now_s
+        peer = call.peer_of(leg)
         if peer is None:
             self.stats["dropped_no_peer"] += 1
             return []
@@ -107,34 +159,66 @@ class RelayCore:
 
     def _bind(self, data, addr, now_s):
         try:
-            kind, pid, token = relaybind.parse(data)
+            kind, public, counter, named, peer = relaybind.parse(data)
+            handle, leg, tag, expiry = relaybind.split_public(public)
         except ValueError:
             self.stats["dropped_bad_bind"] += 1
             return []
-        handle = check_token(self._secret, token, now_s) if kind == relaybind.TYPE_BIND else None
-        if handle is None:
+        key = leg_key(self._secret, public)
+        if kind != relaybind.TYPE_BIND or now_s > expiry or not relaybind.check_mac(key, data):
             self.stats["dropped_bad_bind"] += 1
             return []
+        seen = _packed(addr)
+        if seen is None:
+            self.stats["dropped_bad_bind"] += 1
+            return []
+        if named != seen:
+            # The bind names another address (the party does not know its own yet, or a NAT
+            # moved it, or it is a copy sent from elsewhere): say where we see it, bind nothing.
+            # Only the leg key's holder can turn that into a bind.
+            self.stats["addressed"] += 1
+            return [(relaybind.build(key, relaybind.TYPE_ADDRESS, public, counter, seen, peer), addr)]
         call = self._calls.get(handle)
+        if call is not None:
+            last, last_bind = call.counters.get(leg, (0, None))
+            if data == last_bind and call.legs.get(leg) == addr:  # a keepalive: no change
+                call.last_s = now_s
+                return [(relaybind.build(key, relaybind.TYPE_BOUND, public, counter, seen, peer),
+                         addr)]
+            if counter <= last:
+                self.stats["dropped_stale_bind"] += 1  # a replay, or overtaken by a later bind
+                return []
+        if leg == relaybind.LEG_CALLER:
+            if peer == _NO_TAG or (call is not None and call.answer not in (None, peer)):
+                self.stats["dropped_bad_bind"] += 1  # the caller names the answerer, once
+                return []
+        elif call is not None and call.answer is not None and tag != call.answer:
+            self.stats["dropped_not_answered"] += 1  # answered elsewhere: this leg is over
+            return []
         if call is None:
-            call = self._calls[handle] = _Call(struct.unpack(">I", token[8:12])[0], now_s)
-        old = call.legs.get(pid)
+            call = self._calls[handle] = _Call(expiry, now_s)
+        call.counters[leg] = (counter, bytes(data))
+        if leg == relaybind.LEG_CALLER:
+            call.answer = peer
+        old = call.legs.get(leg)
         if old is not None and old != addr:
             self._by_addr.pop(old, None)  # the party moved (NAT rebinding): follow it
         owner = self._by_addr.get(addr)
-        if owner is not None and owner != (handle, pid):
+        if owner is not None and owner != (handle, leg):
             # The address served another leg before (a port the OS gave out again): that leg
             # loses it, so the other call's end cannot unbind this one.
             stale = self._calls.get(owner[0])
             if stale is not None and stale.legs.get(owner[1]) == addr:
                 del stale.legs[owner[1]]
         if old != addr and self._store is not None:  # keepalive binds change nothing: no write
-            self._store.save_relay_leg(handle, pid, addr[0], addr[1], call.expiry)
-        call.legs[pid] = addr
+            self._store.save_relay_leg(handle, leg, addr[0], addr[1], call.expiry,
+                                       tag + (peer if leg == relaybind.LEG_CALLER else _NO_TAG))
+        call.legs[leg] = addr
+        call.tags[leg] = tag
         call.last_s = now_s
-        self._by_addr[addr] = (handle, pid)
+        self._by_addr[addr] = (handle, leg)
         self.stats["bound"] += 1
-        return [(relaybind.build(relaybind.TYPE_BOUND, pid, token), addr)]
+        return [(relaybind.build(key, relaybind.TYPE_BOUND, public, counter, seen, peer), addr)]
 
     def expire(self, now_s):
         """Unbind calls that went quiet or whose token expired; returns how many."""

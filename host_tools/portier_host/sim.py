@@ -9,9 +9,13 @@ the stanzas as the switchboard routed them, each party's call log, media statist
 the audio survived, and the timings that matter to a visitor at the door.
 
 With an ExternalDoor the door is not started here: it is a provisioned (virtual) board running
-the firmware. The simulator then serves that door's household and switchboard database on the
-port the door was provisioned for, adds its phones to that household, reads the door's log
-lines from the board's serial port and presses its button (ExternalDoorSimulation).
+the firmware. The simulator then runs its own switchboard, on the address the door dials (its
+config names it; nothing may listen there: the household's own switchboard is stopped first),
+with a private copy of the household's database that holds the door and the simulator's
+phones only: the household's database is only read, and its real phones, should they connect,
+are refused rather than rung. It reads the door's log lines from the board's serial port and
+presses its button (ExternalDoorSimulation); the door's store and paired devices are saved
+before and put back after (portier_host.boardsnap), so the door keeps no simulated phone.
 """
 
 import asyncio
@@ -189,6 +193,9 @@ class ExternalDoor:
     def __init__(self, device_dir, household_dir, db, port, press, reset=None):
         with open(os.path.join(device_dir, "portier.json")) as f:
             cfg = fwconfig.loads(f.read())
+        self.store = cfg.e2e_store  # on the board, relative to its flash root
+        self.paired_file = cfg.paired_file
+        self.snapshot = None  # the board's store before the simulation (boardsnap.save)
         self.jid = cfg.jid
         self.household = cfg.household
         self.address = (cfg.host, cfg.port)
@@ -207,6 +214,7 @@ class ExternalDoorRunner:
         self.party = party
         self.door = door
         self.stderr = b""
+        self.problems = []  # what went wrong putting the door back (stop())
         self._stop = None
         self._thread = None
 
@@ -215,7 +223,15 @@ class ExternalDoorRunner:
 
         import serial
 
+        from . import boardsnap
+
         loop = asyncio.get_running_loop()
+        door = self.door
+        try:  # before anything pairs with it (the reset below starts the door again)
+            door.snapshot = await loop.run_in_executor(
+                None, boardsnap.save, door.port, door.store, door.paired_file)
+        except boardsnap.SnapError as e:
+            raise SimError("cannot save the door's store before the simulation: %s" % e) from None
         ser = serial.Serial(self.door.port, 115200, timeout=0.1)
         self._stop = threading.Event()
 
@@ -256,9 +272,57 @@ class ExternalDoorRunner:
         return out
 
     async def stop(self):
+        loop = asyncio.get_running_loop()
         if self._thread is not None:
             self._stop.set()
-            await asyncio.get_running_loop().run_in_executor(None, self._thread.join, 2)
+            await loop.run_in_executor(None, self._thread.join, 2)
+            self._thread = None
+        door = self.door
+        if door.snapshot is None:
+            return
+        from . import boardsnap
+
+        snapshot, door.snapshot = door.snapshot, None
+        try:  # the simulated phones' pairings and sessions go; used prekeys come back
+            await loop.run_in_executor(None, boardsnap.restore, door.port, door.store, snapshot,
+                                       door.reset is None)
+        except boardsnap.SnapError as e:
+            self.problems.append("the door's store could not be put back (it may keep the "
+                                 "simulated phones paired): %s" % e)
+            return
+        if door.reset is not None:
+            await loop.run_in_executor(None, door.reset)
+
+
+def _private_db(src, dst, household, door_jid):
+    """A copy of the household's switchboard database at dst holding only the door: the
+    simulator's switchboard serves it, so the household's own phones are neither rung nor
+    changed, and the original is opened read-only."""
+    import sqlite3
+
+    if not os.path.exists(src):
+        raise SimError("no switchboard database %s (give --db or --household-dir)" % src)
+    from urllib.parse import quote
+
+    os.makedirs(os.path.dirname(dst), exist_ok=True)
+    try:
+        orig = sqlite3.connect("file:%s?mode=ro" % quote(os.path.abspath(src)), uri=True)
+        copy = sqlite3.connect(dst)
+        try:
+            orig.backup(copy)
+            known = copy.execute("SELECT 1 FROM devices WHERE jid = ?", (door_jid,)).fetchone()
+            copy.execute("DELETE FROM prekeys WHERE jid != ?", (door_jid,))
+            copy.execute("DELETE FROM devices WHERE jid != ?", (door_jid,))
+            copy.execute("DELETE FROM relay_legs")
+            copy.commit()
+        finally:
+            orig.close()
+            copy.close()
+    except sqlite3.Error as e:
+        raise SimError("switchboard database %s: %s" % (src, e)) from None
+    if known is None:
+        raise SimError("%s is not registered in %s: the door's bundle belongs to another "
+                       "database (give --db)" % (door_jid, src))
 
 
 def _board_line(raw):
@@ -432,14 +496,27 @@ class Simulation:
 
     async def _start_with_external_door(self):
         ext = self.external
-        hh = provisioning.load_household(ext.household_dir)
+        try:
+            hh = provisioning.load_household(ext.household_dir)
+        except OSError as e:
+            raise SimError("no household in %s: %s" % (ext.household_dir, e.strerror or e)) \
+                from None
         self._household = hh.name
+        db = os.path.join(self.workdir, "switchboard.db")
+        _private_db(ext.db, db, hh.name, ext.jid)
         self._phone_devs = [provisioning.add_device(
-            hh, "phone%d" % (i + 1), db=ext.db, folder=os.path.join(self.workdir, "phone%d" % (i + 1)))
+            hh, "phone%d" % (i + 1), db=db, folder=os.path.join(self.workdir, "phone%d" % (i + 1)))
             for i in range(self.n_phones)]
-        self.sb = Switchboard(ext.db, ssl_context=hh.server_ssl_context(),
+        self.sb = Switchboard(db, ssl_context=hh.server_ssl_context(),
                               ring_timeout_s=self.ring_timeout_s, trace=self._trace)
-        await self.sb.start(ext.address[0], ext.address[1])
+        try:
+            await self.sb.start(ext.address[0], ext.address[1])
+        except OSError as e:
+            await self.sb.close()
+            self.sb = None
+            raise SimError("cannot listen on %s:%d, the address the door dials (%s): stop the "
+                           "household's switchboard for the simulation"
+                           % (ext.address[0], ext.address[1], e.strerror or e)) from None
         self.parties["door"] = Party("door", ext.jid, self.t0)
         self.door = ExternalDoorRunner(self.parties["door"], ext)
         await self.door.start()
@@ -609,6 +686,7 @@ class Simulation:
                 await self.door.stop()
             if self.sb is not None:
                 await self.sb.close()
+        problems += getattr(self.door, "problems", [])
         logs = self._logs()
         media = self._media()
         problems = problems + simreport.check(self.scenario, logs, media)

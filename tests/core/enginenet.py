@@ -8,7 +8,7 @@ from portier.wire import stanza as wire
 HOUSEHOLD = "home@portier"
 SWITCHBOARD = "switchboard"
 RELAY = st.Stanza("relay", uuid="R1", self_pid=1, peer_pid=2, key=b"k" * 16, hbh_key=b"h" * 30,
-                  tokens=[(0, b"t" * 24)],
+                  tokens=[(0, b"t" * 33)],
                   endpoints=[st.Stanza("te2", address=b"\x7f\x00\x00\x01\x0d\x96")])
 
 

@@ -10,7 +10,7 @@ from portier.media.session import MediaCore, codec_pt
 from portier.wire import relaybind
 
 KEY = bytes(range(32))
-TOKEN = bytes(range(0xA0, 0xB8))
+TOKEN = bytes(range(0xA0, 0xA0 + relaybind.TOKEN_LEN))  # a leg token: public part + key
 DOOR = "door@portier.local"
 PHONE = "phone1@portier.local"
 CALL = "5C4B3A29180716F5E4D3C2B1A0998877"

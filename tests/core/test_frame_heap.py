@@ -41,7 +41,7 @@ def _door_frames(call_id, ts0):
 
     gc.collect()
     s = MediaCore(DOOR, DOOR, call_id, bytes(range(32)), ("pcmu", 8000),
-                  bytes(range(0xA0, 0xB8)), 1, audio_rate=16000, seq0=65533, ts0=ts0,
+                  bytes(range(0xA0, 0xC1)), 1, audio_rate=16000, seq0=65533, ts0=ts0,
                   jitter_max_ms=40, echo=EchoControl())
     mic = MicConditioner()
     pkt = bytearray(s.packet_bytes)

@@ -184,21 +184,39 @@ def test_loss_and_reordering_are_concealed_and_counted():
     assert matched >= 60 and st["srtp_rejected"] == 0
 
 
+def _relay_says(bind, kind, addr, key=TOKEN[relaybind.PUBLIC_LEN:]):
+    # the relay's answer to a bind: its fields, the address it sees, under the leg key
+    _, public, counter, _, peer = relaybind.parse(bind)
+    return bytearray(relaybind.build(key, kind, public, counter, addr, peer))
+
+
 @skip_on_micropython(_HEAP)
 def test_bind_schedule_and_bound_answer():
     a, _b = pair("l16", 16000)
     buf = bytearray(64)
+    here = bytes((127, 0, 0, 1, 0x9C, 0x40))
     assert a.bind_due(1000) and not a.bound
     n = a.bind_into(buf, 1000)
-    assert relaybind.parse(bytes(buf[:n])) == (relaybind.TYPE_BIND, relaybind.PID_CALLER, TOKEN)
+    kind, public, counter, addr, peer = relaybind.parse(bytes(buf[:n]))
+    # the caller's bind names its answerer (the peer), the address is not known yet
+    assert (kind, public, counter, addr) == (relaybind.TYPE_BIND, TOKEN[:relaybind.PUBLIC_LEN], 1,
+                                             bytes(6))
+    assert peer == relaybind.device_tag(PHONE)
     assert not a.bind_due(1000 + BIND_RETRY_MS - 1) and a.bind_due(1000 + BIND_RETRY_MS)
     assert a.next_bind_ms(1100) == BIND_RETRY_MS - 100
-    # a bound answer for the other leg or another token does not count
-    for pid, tok in ((relaybind.PID_CALLEE, TOKEN), (relaybind.PID_CALLER, bytes(24))):
-        m = relaybind.build_into(buf, relaybind.TYPE_BOUND, pid, tok)
-        assert not a.datagram(buf, m, 1100) and not a.bound
-    m = relaybind.build_into(buf, relaybind.TYPE_BOUND, relaybind.PID_CALLER, TOKEN)
-    a.datagram(buf, m, 1150)
+    # answers under another key, or "bound" for an address it never named, do not count
+    for m in (_relay_says(buf[:n], relaybind.TYPE_BOUND, bytes(6), bytes(16)),
+              _relay_says(buf[:n], relaybind.TYPE_ADDRESS, here, bytes(16)),
+              _relay_says(buf[:n], relaybind.TYPE_BOUND, here)):
+        assert not a.datagram(m, len(m), 1100) and not a.bound
+    assert a.stats.bad == 3
+    # the relay names our address: bind again at once, naming it
+    m = _relay_says(buf[:n], relaybind.TYPE_ADDRESS, here)
+    assert not a.datagram(m, len(m), 1100) and not a.bound and a.bind_due(1100)
+    n = a.bind_into(buf, 1100)
+    assert relaybind.parse(bytes(buf[:n]))[2:4] == (2, here)
+    m = _relay_says(buf[:n], relaybind.TYPE_BOUND, here)
+    a.datagram(m, len(m), 1150)
     assert a.bound and a.stats.binds_received == 1
     assert not a.bind_due(1150 + BIND_KEEPALIVE_MS - 1) and a.bind_due(1150 + BIND_KEEPALIVE_MS)
     a.bind_into(buf, 11150)
@@ -206,6 +224,10 @@ def test_bind_schedule_and_bound_answer():
     # ticks wrap at 2**30
     a.bind_into(buf, 0x3FFFFF00)
     assert not a.bind_due(0x3FFFFF00 + 100 - 0x40000000)
+    # a callee's binds name nobody
+    _a, b = pair("l16", 16000)
+    n = b.bind_into(buf, 0)
+    assert relaybind.parse(bytes(buf[:n]))[4] == bytes(4)
 
 
 @skip_on_micropython(_HEAP)

@@ -17,7 +17,7 @@ from portier.wire.framing import FrameDecoder, encode_frame
 
 def relay_block(call_id, self_pid):
     return st.Stanza("relay", uuid=call_id, self_pid=self_pid, peer_pid=3 - self_pid,
-                     key=b"k" * 16, hbh_key=b"h" * 30, tokens=[(0, b"t" * 24)],
+                     key=b"k" * 16, hbh_key=b"h" * 30, tokens=[(0, b"t" * 33)],
                      endpoints=[st.Stanza("te2", address=b"\x7f\x00\x00\x01\x0d\x96")])
 
 

@@ -300,7 +300,7 @@ def test_pairing_then_press_rings_every_paired_phone(ca, tmp_path):
             m = RecordingMedia.made[0]
             assert m.ran and m.kw["own_jid"] == ANNA and m.kw["peer_jid"] == DOOR
             assert len(m.kw["call_key"]) == 32 and m.kw["call_id"] == msg.call_id
-            assert m.kw["codec"] in st.PORTIER_AUDIO and len(m.kw["relay_token"]) == 24
+            assert m.kw["codec"] in st.PORTIER_AUDIO and len(m.kw["relay_token"]) == 33
             assert m.kw["pid"] == 2 and m.kw["relay_port"] > 0
             assert m.kw["audio"].rate == m.kw["codec"][1]
             await phones[ANNA].command("hangup")
@@ -439,7 +439,7 @@ def test_real_switchboard_pair_press_answer(tmp_path):
             # the callee starts media a moment later, on the door's <transport>
             await _until(lambda: any(x.kw["own_jid"] == anna for x in RecordingMedia.made))
             m = [x for x in RecordingMedia.made if x.kw["own_jid"] == anna][-1]
-            assert m.kw["own_jid"] == anna and len(m.kw["relay_token"]) == 24 and m.kw["relay_host"]
+            assert m.kw["own_jid"] == anna and len(m.kw["relay_token"]) == 33 and m.kw["relay_host"]
             await door.send("hangup")
             ended = await door.wait(_event("ended"))
             assert ended["outcome"] == "answered"

@@ -12,6 +12,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 
 from portier_host import sim
 from portier_host.vboard import VirtualBoard
@@ -36,6 +37,10 @@ def _portier(cwd, *args, env=None, timeout=240):
 def _sha(path):
     with open(path, "rb") as f:
         return hashlib.sha256(f.read()).hexdigest()
+
+
+def _tree(folder):
+    return dict((n, _sha(str(folder / n))) for n in sorted(os.listdir(str(folder))))
 
 
 def test_empty_vboard_provision_deploy_answered_call_log_and_idle_redeploy(tmp_path):
@@ -69,19 +74,29 @@ def test_empty_vboard_provision_deploy_answered_call_log_and_idle_redeploy(tmp_p
         assert not (flash / "cert.pem").exists() and not (flash / "jid").exists()  # host copies
 
         # `portier sim` against the running board: it presses the button and the reset button
-        # through the board's pins folder, and reads the door's log lines from its port.
+        # through the board's pins folder, and reads the door's log lines from its port. It
+        # leaves the household alone: its database is only read (the simulator's switchboard
+        # serves a copy) and the door's store and pairings are as before once it is done.
+        db_before = _sha(str(tmp_path / "hh" / "switchboard.db"))
+        store_before = _tree(flash / "keys")
         run = _portier(tmp_path, "sim", "--scenario", "answered", "--ring-timeout", "10",
                        "--talk", "1", "--json", "--door-device", "door-bundle", "--door-port",
                        vb.port, "--door-pins", vb.io_dir, "--household-dir", "hh", "--out", "sim")
         result = json.loads(run.stdout) if run.stdout.startswith("{") else {}
         assert run.returncode == 0 and result["problems"] == [], run.stdout + run.stderr
-        assert result["door_runtime"] == "external" and vb.hard_resets == 2  # deploy's, sim's
+        assert result["door_runtime"] == "external"
+        assert _sha(str(tmp_path / "hh" / "switchboard.db")) == db_before
+        deadline = time.monotonic() + 10  # the sim's last reset (a pin file) is seen shortly
+        while vb.hard_resets < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert vb.hard_resets == 3  # deploy's, the sim's at its start, once it put the store back
+        assert _tree(flash / "keys") == store_before  # no simulated phone paired, no session
         assert result["logs"]["door"][0]["outcome"] == "answered"
         assert result["media"]["door"]["received"] > 20
         assert result["media"]["phone1"]["received"] > 20
         assert vb.relay() == (0, 0)  # nobody opened the door
 
-        log = _portier(tmp_path, "log", "--port", vb.port, timeout=60)
+        log = _portier(tmp_path, "log", "--port", vb.port, "--yes", timeout=60)
         assert log.returncode == 0, log.stdout + log.stderr
         calls = [line for line in log.stdout.splitlines() if line.startswith("  ") and " call " in line]
         assert len(calls) == 1, log.stdout
@@ -91,18 +106,23 @@ def test_empty_vboard_provision_deploy_answered_call_log_and_idle_redeploy(tmp_p
             on_flash = json.load(f)["calls"]
         assert len(on_flash) == 1 and on_flash[0]["outcome"] == "answered"
 
-        again = _portier(tmp_path, "deploy", "--port", vb.port, "--device", "door-bundle")
+        again = _portier(tmp_path, "deploy", "--port", vb.port, "--device", "door-bundle",
+                         "--json")
         assert again.returncode == 0, again.stdout + again.stderr
-        assert "nothing changed, 0 files copied" in again.stdout, again.stdout
+        assert "nothing changed, 0 files copied" in again.stderr, again.stderr  # progress
+        result = json.loads(again.stdout)  # and stdout holds the result alone
+        assert (result["copied"], result["removed"]) == ([], [])
     assert vb.error is None
 
 
 def test_vboard_door_opens_by_pin_and_logs_it(tmp_path):
-    """The provisioned PIN opens the virtual board's strike during an answered call; the
-    relay pin pulses once and `portier log` shows the unlock in the door log."""
+    """The door's PIN and Wi-Fi are changed after provisioning (`portier secrets`, then
+    `portier deploy`: only portier.json and secrets.json go); the new PIN then opens the
+    virtual board's strike during an answered call (the first one would not: the simulator's
+    phone types sim.SIM_PIN); the relay pin pulses once and `portier log` shows the unlock."""
     flash = tmp_path / "flash"
     sb_port = _free_port()
-    env = dict(os.environ, PORTIER_WIFI_PASSWORD=WIFI_PASSWORD, PORTIER_PIN=sim.SIM_PIN)
+    env = dict(os.environ, PORTIER_WIFI_PASSWORD=WIFI_PASSWORD, PORTIER_PIN=PIN)
     env.pop("PORTIER_CONFIG", None)
     with VirtualBoard(str(flash), heapsize="512k") as vb:
         prov = _portier(tmp_path, "provision", "--board", "vboard", "--wifi", "testnet",
@@ -111,6 +131,20 @@ def test_vboard_door_opens_by_pin_and_logs_it(tmp_path):
         assert prov.returncode == 0, prov.stdout + prov.stderr
         dep = _portier(tmp_path, "deploy", "--port", vb.port, "--device", "door-bundle")
         assert dep.returncode == 0, dep.stdout + dep.stderr
+        new_password = "another-wlan-passphrase"
+        env2 = dict(env, PORTIER_PIN=sim.SIM_PIN, PORTIER_WIFI_PASSWORD=new_password)
+        change = _portier(tmp_path, "secrets", "--device", "door-bundle", "--pin", "--wifi",
+                          "other-net", env=env2)
+        assert change.returncode == 0, change.stdout + change.stderr
+        assert sim.SIM_PIN not in change.stdout + change.stderr
+        assert new_password not in change.stdout + change.stderr
+        dep = _portier(tmp_path, "deploy", "--port", vb.port, "--device", "door-bundle")
+        assert dep.returncode == 0, dep.stdout + dep.stderr
+        assert "2 file(s) copied" in dep.stdout, dep.stdout
+        assert json.loads((flash / "portier.json").read_text())["wifi"]["ssid"] == "other-net"
+        on_board = json.loads((flash / "secrets.json").read_text())
+        assert on_board["wifi_password"] == new_password
+        assert on_board == json.loads((tmp_path / "door-bundle" / "secrets.json").read_text())
         door = sim.ExternalDoor(str(tmp_path / "door-bundle"), str(tmp_path / "hh"),
                                 str(tmp_path / "hh" / "switchboard.db"), vb.port,
                                 vb.press_button, vb.hard_reset)
@@ -119,7 +153,7 @@ def test_vboard_door_opens_by_pin_and_logs_it(tmp_path):
             talk_s=0.5).run())
         assert result["problems"] == [], result["problems"]
         assert vb.relay() == (0, 1)  # one pulse, released
-        log = _portier(tmp_path, "log", "--port", vb.port, timeout=60)
+        log = _portier(tmp_path, "log", "--port", vb.port, "--yes", timeout=60)
         assert log.returncode == 0, log.stdout + log.stderr
         door_lines = [line for line in log.stdout.splitlines() if " door " in line]
         assert len(door_lines) == 1 and "unlock" in door_lines[0], log.stdout

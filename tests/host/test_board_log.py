@@ -105,3 +105,44 @@ def test_parse_rejects_a_cut_answer():
         boardlog.parse_fetch("LOG call_log calls.json\n")
     got = boardlog.parse_fetch("LOG call_log None\nLOG door_log d.json\nABSENT\n")
     assert got == {"call_log": (None, None), "door_log": ("d.json", None)}
+
+
+def test_json_and_the_warning_that_the_door_stops(vboard, capsys):
+    _config(vboard)
+    _put(vboard, "calls.json", _CALLS)
+    assert cli.main(["log", "--port", vboard.port, "--json"]) == 0
+    captured = capsys.readouterr()
+    doc = json.loads(captured.out)
+    assert doc["call_log"] == {"path": "calls.json", "entries": _CALLS["calls"]}
+    assert doc["door_log"] == {"path": "logs/door.json", "entries": None}
+    assert "stops the door's program (a call in progress ends)" in captured.err
+    assert "reset afterwards" in captured.err
+
+
+def test_on_a_terminal_it_asks_before_stopping_the_door(vboard, tmp_path):
+    """`portier log` used to reset the door (dropping a call) without a word."""
+    import sys
+
+    import pexpect
+
+    _config(vboard)
+    _put(vboard, "calls.json", _CALLS)
+    portier = os.path.join(os.path.dirname(sys.executable), "portier")
+    child = pexpect.spawn(portier, ["log", "--port", vboard.port], encoding="utf-8", timeout=60,
+                          env=dict(os.environ, HOME=str(tmp_path)))
+    child.expect(r"a call in progress ends")
+    child.expect(r"Read the logs now\? \[y/N\] ")
+    child.sendline("n")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 1 and "not read; the door runs on" in child.before
+    assert vboard.hard_resets == 0  # never interrupted, never reset
+    child = pexpect.spawn(portier, ["log", "--port", vboard.port], encoding="utf-8", timeout=60,
+                          env=dict(os.environ, HOME=str(tmp_path)))
+    child.expect(r"\[y/N\] ")
+    child.sendline("y")
+    child.expect("call log calls.json: 2 entries")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    assert vboard.wait_boots(2) and vboard.hard_resets == 1

@@ -13,10 +13,11 @@ from portier_host import cli, deploy, provision
 from portier_host.vboard import VirtualBoard
 
 
-def _provision(tmp_path, out="door", board="vboard", force=False):
+def _provision(tmp_path, out="door", board="vboard", force=False, new=False):
     return provision.provision(board, "testnet", "127.0.0.1:5222", "home", "wlan-password-1",
                                "2468", out=str(tmp_path / out),
-                               household_dir=str(tmp_path / "hh"), force=force, prekeys=3)
+                               household_dir=str(tmp_path / "hh"), force=force, prekeys=3,
+                               new=new)
 
 
 @pytest.fixture
@@ -78,8 +79,18 @@ def test_bundle_copied_then_nothing_then_config_only_and_the_store_stays_the_boa
     assert not os.path.exists(os.path.join(flash, first_opk))
     assert os.path.exists(os.path.join(flash, "keys", "sess-phone"))
 
-    # Provisioned anew into the same folder: a new identity replaces the whole store.
-    fresh = _provision(tmp_path, force=True)
+    # Re-provisioned (--force): the same door, its keys kept: config and secrets go, the
+    # board's store stays.
+    again = _provision(tmp_path, force=True)
+    assert again.reused and again.jid == bundle.jid
+    fifth = deploy.deploy(vboard.port, firmware_root=tiny_firmware, reset=False,
+                          device_dir=again.folder)
+    assert sorted(fifth.copied) == ["portier.json", "secrets.json"] and fifth.removed == []
+    assert os.path.exists(os.path.join(flash, "keys", "sess-phone"))
+
+    # Another door's bundle (a new identity) deployed to this board replaces the whole store.
+    fresh = _provision(tmp_path, out="door2", new=True)
+    assert fresh.jid == "door:2@home"
     fourth = deploy.deploy(vboard.port, firmware_root=tiny_firmware, reset=False,
                            device_dir=fresh.folder)
     assert "keys/identity" in fourth.copied and "keys/sess-phone" in fourth.removed

@@ -8,6 +8,11 @@ Invariants, checked after every step and once everything settles:
 - each party ends each call it took part in exactly once (one log entry), retransmitted
   accepts, transports, rejects and terminates included, and, once the
   network is quiet and the clocks have run past every timeout, no call is left open;
+- hostile stanzas (issue 14) from household devices, a stranger and an overlong JID, as a
+  compromised switchboard could deliver them: offers whose key cannot open, offers without an
+  id, any action naming a live or unknown call from any sender, in any state. The app keeps
+  running: handle() never raises, everything an engine queues goes through the wire codec, and
+  every call-log entry it makes fits the real call log (portier.signaling.calllog).
 """
 
 import sys
@@ -21,11 +26,18 @@ from portier_host import paths
 paths.use_firmware()
 sys.path.insert(0, paths.REPO + "/tests/core")
 
-from enginenet import HOUSEHOLD, FakeKeys, route, wire_copy  # noqa: E402
+from enginenet import HOUSEHOLD, RELAY, FakeKeys, route, wire_copy  # noqa: E402
+from portier.signaling import calllog  # noqa: E402
+from portier.signaling import stanzas as st  # noqa: E402
 from portier.signaling.engine import CallEngine  # noqa: E402
+from portier.wire import stanza as wire  # noqa: E402
 
 DOOR = "door:1@home"
 PHONES = ["anna:1@home", "ben:1@home", "cleo:2@home"]
+EVE = "eve:9@home"  # no engine here: a device the test does not run, or a forged sender
+LONG = "e" * 120 + ":1@home"  # longer than any device's JID (and than the call log's peer)
+HOSTILE = ["offer_bad_key", "offer_no_id", "offer", "accept", "reject", "terminate",
+           "transport", "preaccept", "relaylatency", "unlock", "unknown"]
 RING_MS = 30000
 MAX_MS = 120000
 
@@ -44,6 +56,8 @@ class Calls(RuleBasedStateMachine):
         self.took_part = set()  # (party, call_id)
         self.keys = {}  # (party, call_id) -> call key from "media"
         self.outcomes = {}  # (party, call_id) -> outcome
+        self.logs = dict((jid, calllog.CallLog(None, 50)) for jid in self.engines)
+        self.hostile_n = 0
 
     # ---- the network ----
 
@@ -69,6 +83,8 @@ class Calls(RuleBasedStateMachine):
         if ev.kind == "ended":
             self.ended[key] = self.ended.get(key, 0) + 1
             self.outcomes[key] = ev.outcome
+            # what the app does with it: raises CallLogError for a peer or reason that won't fit
+            self.logs[party].add(ev.direction, ev.peer, ev.outcome, ev.reason, 0, ev.duration_s)
         elif ev.kind == "media":
             self.keys[key] = ev.call_key
 
@@ -115,6 +131,56 @@ class Calls(RuleBasedStateMachine):
             self.queue.append((receiver, msg))
         self.engines[receiver].handle(msg, self.now)
         self._collect()
+
+    @rule(data=hs.data())
+    def hostile_stanza(self, data):
+        receiver = data.draw(hs.sampled_from([DOOR] + PHONES))
+        engine = self.engines[receiver]
+        live = sorted(engine._calls)
+        call_id = data.draw(hs.sampled_from(live + ["EVE0000000000001"]))
+        call = engine._calls.get(call_id)
+        sender = data.draw(hs.sampled_from(PHONES + [DOOR, EVE, LONG]))
+        kind = data.draw(hs.sampled_from(HOSTILE))
+        node = self._hostile_node(data, kind, receiver, sender, call_id, call)
+        if node is None:
+            return
+        node.attrs["from"] = sender  # as the switchboard stamps it
+        try:
+            msg = st.parse(wire.decode(wire.encode(node)))
+        except ValueError:  # malformed: the app logs and drops it before the engine
+            return
+        self.hostile_n += 1
+        engine.handle(msg, self.now)  # must not raise: the app would lose the link
+        self._collect()
+
+    def _hostile_node(self, data, kind, receiver, sender, call_id, call):
+        creator = call.creator if call is not None and data.draw(hs.booleans()) else sender
+        if kind.startswith("offer"):
+            size = 32 if kind == "offer" else data.draw(hs.sampled_from([-1, 0, 5, 31, 33]))
+            # FakeKeys: a key of the wrong size fails, and so does a device name that is not
+            # UTF-8 (with a message as long as the real Signal layer's)
+            key = (receiver.encode() if size >= 0 else b"\xff\xfe") + b"|" + bytes(max(size, 32))
+            node = st.Stanza("offer", call_id=call_id, call_creator=sender, audio=[("pcmu", 8000)],
+                             enc=st.enc(key, "msg"), relay=RELAY, to=receiver,
+                             stanza_id="H%d" % self.hostile_n).to_node()
+            if kind == "offer_no_id":
+                del node.attrs["id"]
+            return node
+        if kind == "unlock":
+            return st.Stanza("unlock", call_id=call_id, call_creator=creator, to=receiver,
+                             enc=st.enc(b"\x33junk", "msg"), stanza_id="H%d" % self.hostile_n).to_node()
+        node = st.Stanza("terminate", call_id=call_id, call_creator=creator, reason="timeout",
+                         to=receiver, stanza_id="H%d" % self.hostile_n).to_node()
+        node.content[0].tag = kind  # that action, with a terminate's shape (often malformed)
+        if kind in ("accept", "transport", "preaccept", "relaylatency") and call is not None:
+            # well-formed where the real stanza would be: built from the call's own pieces
+            fields = dict(call_id=call_id, call_creator=creator, to=receiver,
+                          stanza_id="H%d" % self.hostile_n)
+            try:
+                node = st.Stanza(kind, **fields).to_node()
+            except (ValueError, TypeError):
+                pass
+        return node
 
     @rule(ms=hs.integers(1, 40000))
     def time_passes(self, ms):

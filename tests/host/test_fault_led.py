@@ -88,9 +88,16 @@ def test_never_linked_door_shows_error_past_grace_and_refuses_a_press(tmp_path, 
             await _until(lambda: door.link.ready, what="the link")
             await _until(lambda: hal.led_state == controls.LED_IDLE, what="the idle LED")
             assert leds() == [controls.LED_CONNECTING, controls.LED_ERROR, controls.LED_IDLE]
-            # nothing of the refused press was held for the switchboard
+            # no offer of the refused press was held: the switchboard gets only the notice
+            # of the missed ring for the paired phone (docs/protocol.md 8.3), without a start
+            # time (the door never had the switchboard's clock) but with its age
+            await _until(lambda: sb.received, what="the missed-ring notice")
             await asyncio.sleep(0.3)
-            assert [n.tag for _, n in sb.received] == []
+            assert [(n.tag, n.content[0].tag, n.attrs.get("to")) for _, n in sb.received] == [
+                ("call", "missed", ANNA)]
+            notice = sb.received[0][1].content[0].attrs
+            assert notice.get("start") is None and notice["reason"] == "no_link"
+            assert int(notice["ago"]) >= 0
         finally:
             door.quit()
             await asyncio.wait_for(task, 10)

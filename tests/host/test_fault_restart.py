@@ -219,32 +219,47 @@ def test_restart_while_talking_media_resumes(tmp_path):
     _run(body())
 
 
-def test_press_without_link_logs_no_link_and_rings_nobody_later(tmp_path):
+def test_press_without_link_logs_no_link_and_is_told_as_missed_later(tmp_path):
     """docs/protocol.md 8.3 (d): a press while the switchboard is away places no call and
     queues none (no ring minutes later); the door logs a failed call, reason no_link, and shows
-    the error LED until it is linked again; then a press rings as usual."""
+    the error LED until it is linked again. Once linked, the door tells the phone of the ring
+    (<missed>, not an offer): the phone logs a missed call, reason no_link, at the time of the
+    press, and acks, so the door stops telling. Then a press rings as usual."""
     async def body():
         async with World(tmp_path) as w:
             n = len(w.door.lines)
             await w.stop_switchboard()
             await _wait(w.door, _msg("link", "link down"), n, what="link down")
             await _wait(w.door, _msg("app", "led", state=controls.LED_CONNECTING), n)
+            pressed_at = time.time()
             await w.s.door.command("press")
             end = await _wait(w.door, _event("ended"), n, what="no-link entry")
             assert (end["direction"], end["outcome"], end["reason"]) == ("out", "failed", "no_link")
             await _wait(w.door, _msg("app", "led", state=controls.LED_ERROR), n)
+            await asyncio.sleep(2)  # the outage goes on: the ring is 2 s old when told
             await w.start_switchboard()
             await w.relinked(2)
             await _wait(w.door, _msg("app", "led", state=controls.LED_IDLE), n)
             assert _leds(w.door, n) == [controls.LED_CONNECTING, controls.LED_ERROR,
                                         controls.LED_IDLE]
-            assert not any(_msg("link", "out", tag="call")(d) for _, d in w.door.lines[n:])
+            told = await _wait(w.phone.party, _msg("app", "missed ring"), what="the missed ring")
+            assert told["peer"] == w.door.jid and told["call_id"] == end["call_id"]
+            assert told["reason"] == "no_link" and told["ago_s"] >= 2
+            assert abs(told["start"] - pressed_at) <= 3, (told, pressed_at)
+            await _wait(w.door, _msg("app", "missed ring told", call_id=end["call_id"],
+                                     device=w.phone.party.jid), n, what="the phone's ack")
+            sent = [d for _, d in w.door.lines[n:] if _msg("link", "out", tag="call")(d)]
+            assert [d["action"] for d in sent] == ["missed"]  # no offer was held or sent
             assert not any(_event("ringing")(d) for _, d in w.phone.party.lines)
 
-            logs = await _declined_call(w, 1)
+            logs = await _declined_call(w, 2)
+            # acked: never told again (the door's resend would come 60 s later at the soonest)
+            assert [d["action"] for _, d in w.door.lines[n:]
+                    if _msg("link", "out", tag="call")(d)].count("missed") == 1
         assert [(e["outcome"], e["reason"]) for e in logs["door"]] == [
             ("failed", "no_link"), ("declined", None)]
-        assert [(e["outcome"], e["reason"]) for e in logs["phone1"]] == [("declined", None)]
+        assert [(e["dir"], e["outcome"], e["reason"]) for e in logs["phone1"]] == [
+            ("in", "missed", "no_link"), ("in", "declined", None)]
 
     _run(body())
 

@@ -553,7 +553,7 @@ def test_app_starts_the_hal_before_the_link_feeds_it_and_switches_power_save(tmp
         assert link_logs and link_logs[0][0] >= hal.started_at  # the link began after start()
         assert hal.feeds >= 3  # the timer loop feeds each turn (every 100 ms at least)
         relay = types.SimpleNamespace(endpoints=[types.SimpleNamespace(address=b"\x7f\0\0\x01\x13\x88")],
-                                      tokens=[(0, b"t" * 24)], self_pid=1)
+                                      tokens=[(0, b"t" * 33)], self_pid=1)
         ev = types.SimpleNamespace(call_id="C1", codec=("PCMU", 8000), relay=relay, peer="anna:2@home",
                                    call_key=bytes(32))
         await a._start_media(ev)

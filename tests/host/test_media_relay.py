@@ -13,7 +13,7 @@ import time
 import pytest
 
 from portier_host import audioquality, build, paths
-from portier_host.relay import Relay, mint_token
+from portier_host.relay import Relay, call_tokens
 
 paths.use_firmware()
 from portier.hal.virtual import VirtualAudio  # noqa: E402
@@ -97,11 +97,11 @@ def _with_receivers(result):
 def test_two_cpython_sessions_through_the_relay(tmp_path, codec, rate, min_pesq, min_snr):
     async def main():
         relay = await Relay.start(SECRET, "127.0.0.1", 0)
-        token = mint_token(SECRET, 600)
+        token, phone_token = call_tokens(SECRET, 600, DOOR, [PHONE])
         try:
             door, _ = _session(DOOR, PHONE, KEY, codec, relay, token, relaybind.PID_CALLER, rate,
                                os.path.join(ASSETS, "male-16k.wav"), str(tmp_path / "at_door.wav"))
-            phone, _ = _session(PHONE, DOOR, KEY, codec, relay, token, relaybind.PID_CALLEE, rate,
+            phone, _ = _session(PHONE, DOOR, KEY, codec, relay, phone_token, relaybind.PID_CALLEE, rate,
                                 os.path.join(ASSETS, "female-16k.wav"),
                                 str(tmp_path / "at_phone.wav"))
             await _run_for([door, phone], RUN_MS)
@@ -126,11 +126,11 @@ def test_two_cpython_sessions_through_the_relay(tmp_path, codec, rate, min_pesq,
 def test_wrong_call_key_is_rejected_and_counted(tmp_path):
     async def main():
         relay = await Relay.start(SECRET, "127.0.0.1", 0)
-        token = mint_token(SECRET, 600)
+        token, phone_token = call_tokens(SECRET, 600, DOOR, [PHONE])
         try:
             door, _ = _session(DOOR, PHONE, KEY, ("pcmu", 8000), relay, token, 1, 8000,
                                None, str(tmp_path / "d.wav"))
-            phone, _ = _session(PHONE, DOOR, bytes(32), ("pcmu", 8000), relay, token, 2, 8000,
+            phone, _ = _session(PHONE, DOOR, bytes(32), ("pcmu", 8000), relay, phone_token, 2, 8000,
                                 None, str(tmp_path / "p.wav"))
             await _run_for([door, phone], 1000)
             for s in (door, phone):
@@ -168,7 +168,7 @@ def test_door_on_real_micropython(tmp_path, mp_firmware):
 
     async def main():
         relay = await Relay.start(SECRET, "127.0.0.1", 0)
-        token = mint_token(SECRET, 600)
+        token, phone_token = call_tokens(SECRET, 600, DOOR, [PHONE])
         try:
             cfg = {"firmware": mp_firmware, "relay_host": "127.0.0.1",
                    "relay_port": relay.address[1], "token": token.hex(), "pid": 1,
@@ -182,7 +182,7 @@ def test_door_on_real_micropython(tmp_path, mp_firmware):
                 paths.micropython_exe(), "-X", "heapsize=" + MP_HEAP,
                 os.path.join(HERE, "mp_media_peer.py"), str(cfg_path),
                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-            phone, _ = _session(PHONE, DOOR, KEY, codec, relay, token, 2, rate,
+            phone, _ = _session(PHONE, DOOR, KEY, codec, relay, phone_token, 2, rate,
                                 os.path.join(ASSETS, "female-16k.wav"),
                                 str(tmp_path / "at_phone.wav"))
             task = asyncio.ensure_future(phone.run())
@@ -249,11 +249,11 @@ def test_loss_and_reordering_on_the_relay_path(tmp_path):
             d.clear()
         relay = await Relay.start(SECRET, "127.0.0.1", 0)
         lossy(relay.core)
-        token = mint_token(SECRET, 600)
+        token, phone_token = call_tokens(SECRET, 600, DOOR, [PHONE])
         try:
             door, _ = _session(DOOR, PHONE, KEY, ("l16", 16000), relay, token, 1, 16000,
                                os.path.join(ASSETS, "male-16k.wav"), str(tmp_path / "d.wav"))
-            phone, _ = _session(PHONE, DOOR, KEY, ("l16", 16000), relay, token, 2, 16000,
+            phone, _ = _session(PHONE, DOOR, KEY, ("l16", 16000), relay, phone_token, 2, 16000,
                                 None, str(tmp_path / "at_phone.wav"))
             await _run_for([door, phone], RUN_MS)
             for s in (door, phone):
@@ -300,7 +300,7 @@ def test_binds_repeat_every_200_ms_until_the_relay_answers(tmp_path):
     async def main():
         audio = VirtualAudio.from_paths(8000, None, None, realtime=False)
         door = MediaSession(DOOR, PHONE, CALL, KEY, ("pcma", 8000), "127.0.0.1", port,
-                            bytes(24), 1, audio)
+                            bytes(relaybind.TOKEN_LEN), 1, audio)
         await _run_for([door], 1100)
         return door
 

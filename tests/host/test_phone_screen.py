@@ -249,3 +249,28 @@ def test_json_mode_quits_cleanly(how, tmp_path):
         child.close()
     assert child.exitstatus == 0, rest
     assert '"msg": "stop"' in rest and "Fatal" not in rest and "Traceback" not in rest
+
+
+def test_a_missed_ring_told_after_an_outage_is_shown_with_its_time():
+    """The door's <missed> notice (docs/protocol.md 8.3) reaches the screen as a bold line with
+    the bell and the time of the press, and the call history gets the missed call."""
+    import io
+
+    from portier import config
+    from portier_host import phoneui
+
+    cfg = config.check({"jid": "anna:1@home", "switchboard": {"host": "127.0.0.1", "port": 9, "insecure": True},
+                        "profile": "phone", "call": "door:1@home", "e2e_store": "unused"})
+    out = io.StringIO()
+    ui = phoneui.PhoneScreen(cfg, out=out)
+    start = int(time.time()) - 95
+    ui.log("I", "app", "missed ring", {"peer": "door:1@home", "call_id": "C1", "start": start,
+                                       "ago_s": 95, "reason": "no_link"})
+    ui.log("I", "app", "call log", {"direction": "in", "peer": "door:1@home", "outcome": "missed",
+                                    "reason": "no_link", "start": start, "duration": 0})
+    text = out.getvalue()
+    assert "\a" in text
+    assert "MISSED while the switchboard was away: door:1@home rang at %s" % time.strftime(
+        "%H:%M:%S", time.localtime(start)) in text
+    ui.show_history()
+    assert re.search(r"in\s+door:1@home\s+missed", out.getvalue())

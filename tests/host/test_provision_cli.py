@@ -121,18 +121,108 @@ def test_bundle_contents_modes_registration_and_silence(tmp_path):
         db.close()
 
 
+def _identity(folder):
+    return (folder / "cert.der").read_bytes(), sorted(
+        (n, (folder / "keys" / n).read_bytes()) for n in os.listdir(folder / "keys"))
+
+
+def _registered(tmp_path, household="home"):
+    db = Database(str(tmp_path / "households" / household / "switchboard.db"))
+    try:
+        return db.devices(household)
+    finally:
+        db.close()
+
+
 def test_existing_bundle_is_refused_without_force(tmp_path):
     args = _ARGS + ("--out", "door")
     assert _run(tmp_path, *args).returncode == 0
     before = (tmp_path / "door" / "secrets.json").read_bytes()
     again = _run(tmp_path, *args, pin="999999")
-    assert again.returncode == 2 and "--force" in again.stderr
+    assert again.returncode == 2 and "--force" in again.stderr and "--new" in again.stderr
     assert (tmp_path / "door" / "secrets.json").read_bytes() == before
     forced = _run(tmp_path, *(args + ("--force",)), pin="999999")
     assert forced.returncode == 0, forced.stderr
     assert (tmp_path / "door" / "secrets.json").read_bytes() != before
-    assert json.loads((tmp_path / "door" / "portier.json").read_text())["jid"] == "door:2@home"
+    assert json.loads((tmp_path / "door" / "portier.json").read_text())["jid"] == "door:1@home"
     assert "made household folder" not in forced.stdout  # the same household, reused
+
+
+def test_re_provisioning_keeps_the_jid_and_keys_and_new_adds_a_door(tmp_path):
+    """Re-running provision used to mint door:2, door:3... silently; now the door keeps its JID
+    and keys (its phones stay paired) and gets the new Wi-Fi and PIN; --new adds a door."""
+    assert _run(tmp_path, *_ARGS).returncode == 0
+    door = tmp_path / "devices" / "door:1@home"
+    keys = _identity(door)
+    refused = _run(tmp_path, *_ARGS)
+    assert refused.returncode == 2 and "door:1@home exists" in refused.stderr
+    assert _registered(tmp_path) == ["door:1@home"]
+    other = list(_ARGS)
+    other[other.index("home-net")] = "new-net"
+    again = _run(tmp_path, *(other + ["--force", "--json"]), password="another-password", pin="1357")
+    assert again.returncode == 0, again.stderr
+    result = json.loads(again.stdout)
+    assert (result["jid"], result["reused"], result["unlock_pin"]) == ("door:1@home", True, True)
+    assert _registered(tmp_path) == ["door:1@home"] and _identity(door) == keys
+    cfg = fwconfig.load(str(door / "portier.json"))
+    assert cfg.jid == "door:1@home" and cfg.wifi_ssid == "new-net"
+    sec = fwsecrets.load(str(door / "secrets.json"))
+    assert sec.wifi_password == "another-password"
+    salt = bytes.fromhex(json.loads((door / "secrets.json").read_text())["unlock_pin"]["salt"])
+    h = c_hmac.HMAC(salt, hashes.SHA256())
+    h.update(b"1357")
+    assert sec.pin_hmac == h.finalize()
+    assert _mode(door / "secrets.json") == 0o600
+    added = _run(tmp_path, *(_ARGS + ("--new",)))
+    assert added.returncode == 0, added.stderr
+    assert _registered(tmp_path) == ["door:1@home", "door:2@home"]
+    assert (tmp_path / "devices" / "door:2@home" / "portier.json").exists()
+    several = _run(tmp_path, *(_ARGS + ("--force",)))
+    assert several.returncode == 2 and "door:1@home, door:2@home" in several.stderr
+
+
+def test_out_holding_another_devices_bundle_is_refused(tmp_path):
+    """`--out devices/door:1@lab --force` used to write door:4 into door:1's folder."""
+    assert _run(tmp_path, *_ARGS).returncode == 0
+    door = tmp_path / "devices" / "door:1@home"
+    keys = _identity(door)
+    for extra in (("--name", "gate"), ("--new",)):
+        proc = _run(tmp_path, *(_ARGS + ("--out", str(door), "--force") + extra))
+        assert proc.returncode == 2 and "holds the bundle of door:1@home" in proc.stderr, extra
+    assert _identity(door) == keys and _registered(tmp_path) == ["door:1@home"]
+
+
+def test_a_door_whose_bundle_is_gone_is_not_silently_replaced(tmp_path):
+    assert _run(tmp_path, *_ARGS).returncode == 0
+    import shutil
+
+    shutil.rmtree(tmp_path / "devices" / "door:1@home")
+    proc = _run(tmp_path, *(_ARGS + ("--force",)))
+    assert proc.returncode == 2 and "keys are gone" in proc.stderr and "--new" in proc.stderr
+
+
+def test_inputs_are_checked_before_anything_is_asked(tmp_path):
+    """No PORTIER_PIN/PASSWORD and no terminal: a prompt would fail with "no terminal". A bad
+    board, a mistyped household or a taken bundle are named first, and nothing is written."""
+    assert _run(tmp_path, *_ARGS).returncode == 0
+    bad_board = list(_ARGS)
+    bad_board[1] = "esp32-nope"
+    typo = list(_ARGS)
+    typo[typo.index("home")] = "hmoe"
+    for args, word in ((bad_board, "esp32-nope"), (typo, "no household 'hmoe'"),
+                       (_ARGS, "door:1@home exists"),
+                       (list(_ARGS) + ["--switchboard", "nohost"], "HOST:PORT")):
+        proc = _run(tmp_path, *args, password=None, pin=None)
+        assert proc.returncode == 2 and word in proc.stderr, proc.stderr
+        assert "no terminal" not in proc.stderr and "Traceback" not in proc.stderr
+    assert sorted(os.listdir(tmp_path / "households")) == ["home"]
+    asked = _run(tmp_path, *(list(_ARGS) + ["--new"]), password=None, pin=None)
+    assert asked.returncode == 2 and "no terminal to ask for the WLAN password" in asked.stderr
+    made = _run(tmp_path, *(typo + ["--new-household"]))
+    assert made.returncode == 0 and "made household folder" in made.stdout
+    phone = _run(tmp_path, "--phone", "--name", "anna", "--switchboard", "192.168.1.10:5222",
+                 "--household", "hoem", password=None, pin=None)
+    assert phone.returncode == 2 and "no household 'hoem'" in phone.stderr
 
 
 def test_household_certificate_must_name_the_switchboard_address(tmp_path):

@@ -22,6 +22,7 @@ from portier.e2e.stores import MemoryStore  # noqa: E402
 from portier.e2e import keys as e2e_keys  # noqa: E402
 from portier.signaling import linkstanzas as ls  # noqa: E402
 from portier.signaling import stanzas as st  # noqa: E402
+from portier.wire import relaybind  # noqa: E402
 from portier.wire.stanza import Node  # noqa: E402
 
 PREKEYS = 4
@@ -282,17 +283,23 @@ def test_offer_fans_out_to_three_devices_with_their_own_enc():
         assert len(r.key) == 16 and len(r.hbh_key) == 30
         [(token_id, token)] = r.tokens
         assert token_id == 0 and relay.check_token(sb.relay_secret, token, now) is not None
-        expiry = int.from_bytes(token[8:12], "big")
+        handle, leg, tag, expiry = relaybind.split_public(token[:relaybind.PUBLIC_LEN])
+        assert (leg, tag) == (1, relaybind.device_tag(DOOR))
         assert 630 - 3 <= expiry - now <= 630 + 1  # ring timeout + max call duration
         host, port = sb.relay.address
         assert [e.address for e in r.endpoints] == [bytes([127, 0, 0, 1]) + port.to_bytes(2, "big")]
-        for phone, (jid, enc) in zip(phones, targets):
+        for leg, (phone, (jid, enc)) in enumerate(zip(phones, targets), 2):
             got = await phone.recv_call()
             assert got.action == "offer" and got.frm == DOOR and got.stanza_id == "S1"
             assert got.enc == enc and got.destination is None
             assert got.call_id == CALL_ID and got.audio == list(st.PORTIER_AUDIO)
             pr = got.relay
-            assert (pr.self_pid, pr.peer_pid, pr.tokens, pr.endpoints) == (2, 1, r.tokens, r.endpoints)
+            assert (pr.self_pid, pr.peer_pid, pr.endpoints) == (2, 1, r.endpoints)
+            # each callee its own leg token: same call (handle), its leg, its device
+            [(token_id, mine)] = pr.tokens
+            assert token_id == 0 and relay.check_token(sb.relay_secret, mine, now) is not None
+            assert relaybind.split_public(mine[:relaybind.PUBLIC_LEN]) == (
+                handle, leg, relaybind.device_tag(jid), expiry)
             assert abs(got.t - now) <= 2
             assert await phone.barrier() == []
         for p in phones + [door]:
@@ -661,7 +668,7 @@ def test_a_connection_that_never_says_hello_is_closed():
             raise AssertionError("got a stanza")
         except Closed:
             pass
-        assert sb.stats["idle_closed"] == 1 and sb.connected() == []
+        assert sb.stats["hello_timeouts"] == 1 and sb.connected() == []
     run(body, hello_timeout_s=0.2)
 
 

@@ -131,7 +131,7 @@ class MediaCore:
 
     call_key: the call's 32-byte key; call_id: the call-id attribute; codec: (name, rate)
     as in the engine's "media" event, a name ("pcmu", "pcma", "l16") or an RTP PT;
-    relay_token: the 24-byte token of the relay block, pid: this party's leg
+    relay_token: this leg's token from the relay block (relaybind.TOKEN_LEN bytes), pid: this party's leg
     (relaybind.PID_CALLER / PID_CALLEE); audio_rate: the audio device's rate (8000 or
     16000; resampled to and from the codec's rate). seq0/ts0: first RTP sequence number and
     timestamp (random when None). jitter_min_ms/jitter_max_ms: the jitter buffer's bounds.
@@ -145,10 +145,13 @@ class MediaCore:
         _name, rate, width, _ev = rtp.AUDIO_PT[pt]
         if audio_rate not in (8000, 16000):
             raise MediaError("audio rate %r" % (audio_rate,))
-        if len(relay_token) != relaybind.TOKEN_LEN:
-            raise MediaError("relay token of %d bytes" % len(relay_token))
         if pid != relaybind.PID_CALLER and pid != relaybind.PID_CALLEE:
             raise MediaError("pid %r" % (pid,))
+        try:  # the caller's binds name the answerer: the relay joins its leg to that one
+            binder = relaybind.Binder(relay_token, peer_jid if pid == relaybind.PID_CALLER
+                                      else None)
+        except relaybind.RelayBindError as e:
+            raise MediaError(str(e))
         self.pt = pt
         self.rate = rate
         self.audio_rate = audio_rate
@@ -186,8 +189,7 @@ class MediaCore:
         elif audio_rate < rate:
             self._up_tx = Upsampler(n // 2)
             self._down_rx = Downsampler(n // 2)
-        self._token = bytes(relay_token)
-        self._pid = pid
+        self._binder = binder
         self._echo = echo
         self._marker = True
         self._out_obj = None  # the last packet buffer, and a view of its payload area
@@ -214,7 +216,7 @@ class MediaCore:
 
     def bind_into(self, buf, now_ms):
         """The bind datagram into buf; returns its length and schedules the next one."""
-        n = relaybind.build_into(buf, relaybind.TYPE_BIND, self._pid, self._token)
+        n = self._binder.bind_into(buf)
         self._bind_due = ticks_add(now_ms, BIND_KEEPALIVE_MS if self.bound else BIND_RETRY_MS)
         self.stats.binds_sent += 1
         return n
@@ -299,15 +301,13 @@ class MediaCore:
 
     def _bound(self, buf, n, now_ms):
         st = self.stats
-        if n != relaybind.BIND_LEN or buf[2] != relaybind.VERSION or buf[3] != relaybind.TYPE_BOUND \
-                or buf[4] != self._pid:
+        got = self._binder.answer(buf, n)
+        if got == relaybind.REBIND:
+            self._bind_due = -1  # the relay told us our address: bind naming it, at once
+            return False
+        if got != relaybind.BOUND:
             st.bad += 1
             return False
-        t = self._token
-        for i in range(relaybind.TOKEN_LEN):
-            if buf[5 + i] != t[i]:
-                st.bad += 1
-                return False
         st.binds_received += 1
         if not self.bound:
             self.bound = True

@@ -19,6 +19,7 @@ from micropython import const
 
 from ..media.dsp import ECHO_HALF, EchoControl, copy_into
 from ..media.session import FRAME_MS, MediaCore
+from ..wire import relaybind
 
 _MICROPYTHON = sys.implementation.name == "micropython"
 _MAX_DATAGRAM = const(1500)
@@ -95,7 +96,7 @@ class MediaSession:
     own_jid / peer_jid: this device's and the answering (or calling) device's JIDs; call_id,
     call_key (32 bytes) and codec ((name, rate)) from the event; relay_host / relay_port: the
     relay's address (the app turns the relay block's 6-byte IPv4 endpoint into them);
-    relay_token (24 bytes) and pid (1 caller, 2 callee) from the relay block; audio: an
+    relay_token (this leg's, relaybind.TOKEN_LEN bytes) and pid (1 caller, 2 callee) from the relay block; audio: an
     opened portier.hal.audio device (its rate may differ from the codec's: resampled).
     echo: optional dsp.EchoControl (door units; the board file's audio.echo_control). A
     half-duplex device (a shared I2S bus) is switched by it between listening and speaking:
@@ -129,7 +130,7 @@ class MediaSession:
         self._mic = bytearray(fb)
         self._spk = bytearray(fb)
         self._pkt = bytearray(self.core.packet_bytes)
-        self._bind = bytearray(32)
+        self._bind = bytearray(relaybind.BIND_LEN)
         # Room for a Portier packet plus CSRCs/extension from another stack; on MicroPython
         # recv() allocates this much per datagram, so it stays near the packet size.
         self._rx = bytearray(min(_MAX_DATAGRAM, self.core.packet_bytes + 64))

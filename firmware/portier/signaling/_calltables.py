@@ -3,7 +3,7 @@
 # parses every stanza from these tables, which costs a board far less RAM than a class per action.
 #
 # This module holds the tables a call needs while it is under way (reject, terminate, transport,
-# mute_v2, heartbeat, the unlock pair, ack, enc); those that set a call up (offer, preaccept,
+# mute_v2, heartbeat, the unlock pair, missed, ack, enc); those that set a call up (offer, preaccept,
 # accept, receipt, relay, te2, relaylatency) are in _setuptables.py, loaded by table() on
 # first use and dropped with the Signal code at the app's quiet moments (portier.appmem: media
 # start, call end), so they are not held through the call.
@@ -39,6 +39,9 @@ TABLES = {
     "unlock": (IDS, ("enc", NEST | ONE << 5, "enc", "enc", ()), False, None),
     "unlock_result": (IDS + ("result", "result", REASON | REQ, None, "reason", "reason", REASON, None,
                              "retry_after", "retry_after_s", DEC, None), (), False, None),
+    # Portier extension (docs/protocol.md 8.3): a ring the door could not place, told later.
+    "missed": (IDS + REASON_ATTR + ("ago", "ago_s", DEC | REQ, None, "start", "start", DEC, None), (),
+               False, None),
     # outside <call>
     "ack": (("class", "ack_class", STR | REQ, "call", "id", "stanza_id", ID | REQ, None, "to", "to", JID, None,
              "from", "frm", JID, None, "type", "ack_type", STR, None, "participant", "participant", JID, None,
@@ -51,7 +54,7 @@ TABLES = {
             (), False, "ciphertext"),
 }
 CALL_ACTIONS = ("offer", "preaccept", "accept", "reject", "terminate", "transport", "relaylatency", "mute_v2",
-                "heartbeat", "unlock", "unlock_result")
+                "heartbeat", "unlock", "unlock_result", "missed")
 ADDRESS_FIELD = "address"  # te2 / relaylatency bodies: 6-byte IPv4+port or 18-byte IPv6+port
 _SETUP = ("offer", "preaccept", "accept", "receipt", "relay", "te2", "relaylatency")
 

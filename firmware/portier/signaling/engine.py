@@ -254,7 +254,7 @@ class CallEngine:
         call.call_key = call_key
         self._send_acked(call.id, _stanza("accept", call, audio=[call.codec], to=call.peer), now_ms)
         # Media waits for the caller's <transport>: when two devices answer at once, only the
-        # one the caller picked may bind the relay leg (they share its token) or hold a key.
+        # one the caller picked binds its relay leg (the caller's binds name it) or holds a key.
 
     def reject(self, call_id, now_ms, busy=False):
         call = self._intent(call_id, "reject")

@@ -1,0 +1,452 @@
+"""Real SIP software from Debian's packages on loopback, for the bridge's tests and benchmark:
+Kamailio as the household's registrar/proxy and baresip as the resident's phone. Each runs in
+a folder of its own with a configuration written here, on ports picked free on 127.0.0.1, and
+is stopped by stop().
+
+    kam = Kamailio(folder); kam.start()                  sip:USER@127.0.0.1:kam.port
+    phone = Baresip(folder, "anna", kam.uri(), mic_wav)  auto-answers, records what it hears
+    await phone.start(); await phone.wait_event("REGISTER_OK")
+    await phone.command("sndcode", "*2468#")             RFC 4733 digits (baresip's default)
+
+baresip is driven through its ctrl_tcp module (JSON in netstrings): commands go out, call and
+registration events come back. What it hears is written by its sndfile module
+(dump-*-dec.wav, the decoded audio, 8 kHz for G.711); what it says is a WAV file played by
+its aufile module.
+"""
+
+import asyncio
+import glob
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+
+from .registrar import KAMAILIO, Kamailio, LabError, free_port, stop_process  # noqa: F401
+
+BARESIP = "baresip"
+_MODULES = "/usr/lib/baresip/modules"
+_START_S = 10
+
+
+def missing(*exes):
+    """The executables of `exes` that are not installed (a test skips naming them)."""
+    return [e for e in exes if shutil.which(e) is None]
+
+
+def looped_wav(src, dst, times):
+    """src played `times` over, as dst: baresip's aufile ends the call at the file's end."""
+    import wave
+
+    with wave.open(src, "rb") as r:
+        params = r.getparams()
+        frames = r.readframes(r.getnframes())
+    with wave.open(dst, "wb") as w:
+        w.setparams(params)
+        w.writeframes(frames * times)
+    return dst
+
+
+class Baresip:
+    """baresip as the resident's SIP phone: account `user` at `registrar` (a sip: URI without
+    user), auto-answering after answer_delay_ms (None: rings until told to answer), playing
+    mic_wav (8 kHz mono 16-bit) and recording what it hears into folder/dump-*-dec.wav.
+
+    srtp: None (plain RTP), "srtp" (SDES offered, RTP/AVP with crypto lines, the common
+    opportunistic offer) or "srtp-mand" (RTP/SAVP only)."""
+
+    def __init__(self, folder, user, registrar, mic_wav, password=None, answer=True,
+                 srtp=None, codecs=("PCMU",)):
+        self.folder = folder
+        self.user = user
+        self.registrar = registrar
+        self.mic_wav = mic_wav
+        self.password = password
+        self.answer = answer
+        self.srtp = srtp
+        self.codecs = codecs
+        self.sip_port = free_port()
+        self.ctrl_port = free_port(socket.SOCK_STREAM)
+        self.proc = None
+        self.events = []
+        self._changed = None
+        self._reader = None
+        self._writer = None
+        self._responses = {}
+        self._token = 0
+        self._task = None
+
+    def aor(self):
+        host = self.registrar.split(":", 1)[1]
+        return "sip:%s@%s" % (self.user, host)
+
+    def _write_config(self):
+        os.makedirs(self.folder, exist_ok=True)
+        modules = ["g711.so", "aufile.so", "sndfile.so", "menu.so", "ctrl_tcp.so"]
+        if self.srtp:
+            modules.append("srtp.so")
+        modules.append("account.so")  # last: an account's mediaenc names a loaded module
+        cfg = [
+            "poll_method epoll",
+            "sip_listen 127.0.0.1:%d" % self.sip_port,
+            "sip_trans_def udp",
+            "call_local_timeout 120",
+            "audio_path %s" % self.folder,
+            "audio_player aufile,%s" % os.path.join(self.folder, "unused.wav"),
+            "audio_source aufile,%s" % self.mic_wav,
+            "audio_alert aufile,%s" % os.path.join(self.folder, "unused.wav"),
+            "ausrc_srate 8000",
+            "auplay_srate 8000",
+            "ausrc_channels 1",
+            "auplay_channels 1",
+            "audio_buffer 20-160",
+            "rtp_timeout 0",
+            "jitter_buffer_delay 1-10",
+            "dns_server 127.0.0.1:53",
+            "net_interface 127.0.0.1",
+            "module_path %s" % _MODULES,
+            "snd_path %s" % self.folder,
+            "ctrl_tcp_listen 127.0.0.1:%d" % self.ctrl_port,
+            "ringback_disabled yes",
+        ] + ["module %s" % m for m in modules]
+        with open(os.path.join(self.folder, "config"), "w") as f:
+            f.write("\n".join(cfg) + "\n")
+        params = ["answermode=%s" % ("auto" if self.answer else "manual"),
+                  "audio_codecs=%s" % ",".join(self.codecs), "regint=600", "ptime=20"]
+        if self.password:
+            params.append("auth_pass=%s" % self.password)
+        if self.srtp:
+            params.append("mediaenc=%s" % self.srtp)
+        with open(os.path.join(self.folder, "accounts"), "w") as f:
+            f.write("<%s>;%s\n" % (self.aor(), ";".join(params)))
+        for name in ("contacts", "uuid"):
+            open(os.path.join(self.folder, name), "a").close()
+
+    async def start(self):
+        self._write_config()
+        self._changed = asyncio.Event()
+        log = open(os.path.join(self.folder, "baresip.log"), "wb")
+        self.proc = subprocess.Popen([BARESIP, "-f", self.folder], cwd=self.folder,
+                                     stdout=log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL)
+        log.close()
+        deadline = time.monotonic() + _START_S
+        while True:
+            try:
+                self._reader, self._writer = await asyncio.open_connection("127.0.0.1",
+                                                                           self.ctrl_port)
+                break
+            except OSError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    raise LabError("baresip did not start: %s" % self.log_tail()) from None
+                await asyncio.sleep(0.05)
+        self._task = asyncio.ensure_future(self._read())
+
+    def log_tail(self, n=3000):
+        try:
+            with open(os.path.join(self.folder, "baresip.log"), errors="replace") as f:
+                return f.read()[-n:]
+        except OSError:
+            return ""
+
+    async def _read(self):
+        r = self._reader
+        try:
+            while True:
+                head = await r.readuntil(b":")
+                n = int(head[:-1])
+                body = await r.readexactly(n + 1)  # the netstring's trailing comma
+                msg = json.loads(body[:-1])
+                if msg.get("response"):
+                    self._responses[msg.get("token")] = msg
+                else:
+                    msg["t"] = time.monotonic()
+                    self.events.append(msg)
+                self._changed.set()
+        except (asyncio.IncompleteReadError, ConnectionError, ValueError):
+            self._changed.set()
+
+    async def command(self, cmd, params="", timeout_s=5):
+        """Run one baresip command (menu module: dial, hangup, accept, sndcode, ...); returns
+        its response's data text."""
+        self._token += 1
+        token = str(self._token)
+        body = json.dumps({"command": cmd, "params": params, "token": token}).encode()
+        self._writer.write(b"%d:%s," % (len(body), body))
+        await self._writer.drain()
+        deadline = time.monotonic() + timeout_s
+        while token not in self._responses:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise LabError("baresip: no response to %s" % cmd)
+            self._changed.clear()
+            try:
+                await asyncio.wait_for(self._changed.wait(), left)
+            except asyncio.TimeoutError:
+                pass
+        return self._responses.pop(token).get("data", "")
+
+    async def wait_event(self, kind, timeout_s=15, since=0):
+        """The first event of type `kind` at index >= since; (index, event)."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            for i in range(since, len(self.events)):
+                if self.events[i].get("type") == kind:
+                    return i, self.events[i]
+            left = deadline - time.monotonic()
+            if left <= 0 or self.proc.poll() is not None:
+                raise LabError("baresip %s: no %s event (got %s); log: %s" % (
+                    self.user, kind, [e.get("type") for e in self.events], self.log_tail()))
+            self._changed.clear()
+            try:
+                await asyncio.wait_for(self._changed.wait(), left)
+            except asyncio.TimeoutError:
+                pass
+
+    async def wait_registered(self, timeout_s=10):
+        """Until the registrar has this phone's binding (reginfo says OK); the REGISTER_OK
+        event may come before ctrl_tcp is connected, so the state is asked for."""
+        deadline = time.monotonic() + timeout_s
+        while "OK" not in await self.command("reginfo"):
+            if time.monotonic() > deadline:
+                raise LabError("baresip %s did not register: %s" % (self.user, self.log_tail()))
+            await asyncio.sleep(0.1)
+
+    def types(self):
+        return [e.get("type") for e in self.events]
+
+    def recordings(self):
+        """The WAV files sndfile wrote of what this phone heard (decoded), oldest first."""
+        return sorted(glob.glob(os.path.join(self.folder, "dump-*-dec.wav")),
+                      key=os.path.getmtime)
+
+    async def stop(self):
+        if self._writer is not None:
+            self._writer.close()
+        if self._task is not None:
+            self._task.cancel()
+        stop_process(self.proc)
+        self.proc = None
+
+
+# ---- a household with a bridge: the door (real firmware), the switchboard, the bridge, a
+# softphone, Kamailio and the resident's baresip phone, all on loopback ----
+
+PIN = "2468"  # the door's unlock PIN here (portier_host.sim's)
+ANNA_PASSWORD = "anna-pass-1234"
+
+
+def _bridge_process_class():
+    from ..sim import DoorProcess
+
+    class BridgeProcess(DoorProcess):
+        """`portier bridge --config FILE` in a child process; its JSON log lines go to a
+        Party (read as the simulator reads the door's)."""
+
+        def __init__(self, party, config_path, folder):
+            DoorProcess.__init__(self, party, folder, "cpython", None, None)
+            self.config_path = config_path
+
+        async def start(self):
+            import sys
+
+            self.proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "portier_host.cli", "bridge", "--config",
+                self.config_path, cwd=self.folder, stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+            self._reader = asyncio.ensure_future(self._read())
+            self._err = asyncio.ensure_future(self.proc.stderr.read())
+
+        async def stop(self):
+            if self.proc is None:
+                return
+            if self.proc.returncode is None:
+                self.proc.terminate()  # SIGTERM: the bridge ends its SIP legs, unregisters
+                try:
+                    await asyncio.wait_for(self.proc.wait(), 8)
+                except asyncio.TimeoutError:
+                    self.proc.kill()
+                    await self.proc.wait()
+            await self._reader
+            self.stderr = await self._err
+
+    return BridgeProcess
+
+
+def sip_event(kind, **match):
+    """A predicate for the bridge's "sip" log lines."""
+    def pred(d):
+        return d.get("src") == "sip" and d.get("msg") == kind and \
+            all(d.get(k) == v for k, v in match.items())
+    return pred
+
+
+class BridgeLab:
+    """Everything a bridge test needs, started by start() and ended by stop():
+
+    door     the real firmware app (MicroPython by default), unlock PIN PIN, its log lines
+             in parties["door"]; mic: bench/assets/male-16k.wav, what it hears: door/heard.wav
+    phoneN   softphones (portier.app on CPython, in this process), parties["phoneN"]
+    bridge   `portier bridge` in a child process, sip:door@... (bridge_aor)
+    anna     baresip, the resident's SIP phone, saying bench/assets/female-8k.wav and
+             recording what it hears; registered as sip:anna@...
+    mode "client": kam, a Kamailio, is the household's PBX; bridge and anna register there
+    and anna is the bridge's target. mode "registrar": the bridge runs the registrar and
+    anna registers with the bridge itself (password ANNA_PASSWORD).
+    """
+
+    def __init__(self, workdir, ring_timeout_s=8, door_runtime="micropython", phones=1,
+                 anna_answers=True, srtp=None, bridge_srtp="optional", mode="client",
+                 anna_codecs=("PCMU",)):
+        self.workdir = workdir
+        self.ring_timeout_s = ring_timeout_s
+        self.door_runtime = door_runtime
+        self.n_phones = phones
+        self.anna_answers = anna_answers
+        self.srtp = srtp
+        self.bridge_srtp = bridge_srtp
+        self.mode = mode
+        self.anna_codecs = anna_codecs
+        self.t0 = time.monotonic()
+        self.parties = {}
+        self.phones = []
+        self.door = self.bridge = self.sb = self.kam = self.anna = None
+        self.sip_port = free_port()
+        self.registrar = None  # the sip: URI of the registrar anna and the bridge use
+        self.bridge_aor = None
+
+    def _bridge_config(self, dev, folder):
+        from .. import sim
+
+        cfg = sim._device_config(dev, folder, self.sb.address, "phone", self.ring_timeout_s,
+                                 {}, {"pair_with": [self.door_jid], "call": self.door_jid,
+                                      "control": "none"})
+        sip = {"mode": self.mode, "bind": "127.0.0.1", "port": self.sip_port,
+               "rtp_port": free_port(), "user": "door", "srtp": self.bridge_srtp,
+               "codecs": ["PCMU", "PCMA", "G722"]}
+        if self.mode == "client":
+            sip["registrar"] = self.registrar
+            sip["targets"] = ["sip:anna@%s" % self.registrar.split(":", 1)[1]]
+        else:
+            sip["phones"] = {"anna": ANNA_PASSWORD}
+        cfg["sip"] = sip
+        path = os.path.join(folder, "bridge.json")
+        with open(path, "w") as f:
+            json.dump(cfg, f, indent=1)
+        return path
+
+    async def _start_anna(self):
+        from .. import sim
+
+        wd = self.workdir
+        self.anna = Baresip(os.path.join(wd, "anna"), "anna", self.registrar,
+                            looped_wav(os.path.join(sim.ASSETS, "female-8k.wav"),
+                                       os.path.join(wd, "anna-says.wav"), 3),
+                            password=ANNA_PASSWORD if self.mode == "registrar" else None,
+                            answer=self.anna_answers, srtp=self.srtp, codecs=self.anna_codecs)
+        await self.anna.start()
+        await self.anna.wait_registered()
+
+    async def start(self):
+        from .. import build, paths, provisioning, sim
+        from ..switchboard import Switchboard
+
+        wd = self.workdir
+        hh = provisioning.create_household(sim.HOUSEHOLD, folder=os.path.join(wd, "household"))
+        db = os.path.join(wd, "switchboard.db")
+        provisioning.register_household(db, hh)
+        door_dir = os.path.join(wd, "door")
+        door_dev = provisioning.add_device(hh, "door", db=db, folder=door_dir)
+        bridge_dir = os.path.join(wd, "bridge")
+        bridge_dev = provisioning.add_device(hh, "bridge", db=db, folder=bridge_dir)
+        phone_devs = [provisioning.add_device(hh, "phone%d" % (i + 1), db=db,
+                                              folder=os.path.join(wd, "phone%d" % (i + 1)))
+                      for i in range(self.n_phones)]
+        self.door_jid = door_dev.jid
+        self.sb = Switchboard(db, ssl_context=hh.server_ssl_context(),
+                              ring_timeout_s=self.ring_timeout_s)
+        await self.sb.start()
+        if self.mode == "client":
+            self.kam = Kamailio(os.path.join(wd, "kamailio"))
+            self.kam.start()
+            self.registrar = self.kam.uri()
+            await self._start_anna()
+        else:
+            self.registrar = "sip:127.0.0.1:%d" % self.sip_port
+        self.bridge_aor = "sip:door@%s" % self.registrar.split(":", 1)[1]
+
+        self.parties["door"] = sim.Party("door", door_dev.jid, self.t0)
+        extra = {"auto_answer": []}
+        extra.update(sim._unlock_config(door_dir))
+        sim._device_config(door_dev, door_dir, self.sb.address, "door", self.ring_timeout_s,
+                           {"mic": sim.DOOR_VOICE, "speaker": os.path.join(door_dir, "heard.wav"),
+                            "realtime": True, "rate": 16000}, extra)
+        fw_tree = None
+        if self.door_runtime == "micropython":
+            fw_tree = os.path.join(wd, "door-firmware")
+            errors = build.compile_host_tree(paths.FIRMWARE, fw_tree)
+            if errors:
+                raise LabError("firmware does not compile: %s" % errors[0])
+        self.door = sim.DoorProcess(self.parties["door"], door_dir, self.door_runtime, fw_tree,
+                                    sim.DOOR_HEAP)
+        await self.door.start()
+
+        self.parties["bridge"] = sim.Party("bridge", bridge_dev.jid, self.t0)
+        self.bridge = _bridge_process_class()(self.parties["bridge"],
+                                              self._bridge_config(bridge_dev, bridge_dir),
+                                              bridge_dir)
+        await self.bridge.start()
+        for i, dev in enumerate(phone_devs):
+            name = "phone%d" % (i + 1)
+            folder = os.path.join(wd, name)
+            d = sim._device_config(dev, folder, self.sb.address, "phone", self.ring_timeout_s,
+                                   {"mic": sim.PHONE_VOICE,
+                                    "speaker": os.path.join(folder, "heard.wav"),
+                                    "realtime": True, "rate": 16000},
+                                   {"pair_with": [door_dev.jid], "call": door_dev.jid,
+                                    "control": "none"})
+            self.parties[name] = sim.Party(name, dev.jid, self.t0)
+            runner = sim.PhoneRunner(self.parties[name], sim.fwconfig.check(d))
+            self.phones.append(runner)
+            runner.start()
+        door = self.parties["door"]
+        await door.wait_for(sim._msg("link", "ready"), what="link ready")
+        for jid in [bridge_dev.jid] + [dev.jid for dev in phone_devs]:
+            await door.wait_for(lambda d, j=jid: d.get("msg") == "paired" and d.get("device") == j,
+                                what="pairing with %s" % jid)
+        await self.parties["bridge"].wait_for(sip_event("registration", code=200),
+                                              what="SIP registration")
+        if self.mode == "registrar":
+            await self._start_anna()
+
+    async def stop(self):
+        for runner in self.phones:
+            await _quietly(runner.stop())
+        for part in (self.door, self.bridge, self.anna):
+            if part is not None:
+                await _quietly(part.stop())
+        if self.kam is not None:
+            self.kam.stop()
+        if self.sb is not None:
+            await _quietly(self.sb.close())
+
+    def log_tails(self):
+        """What each part said last: for a failing test's message."""
+        out = []
+        for name, party in self.parties.items():
+            out.append("== %s\n%s" % (name, "\n".join(json.dumps(d) for _, d in party.lines[-40:])))
+        if self.bridge is not None:
+            out.append("== bridge stderr\n%s" % self.bridge.stderr_text())
+        if self.anna is not None:
+            out.append("== baresip anna\n%s" % self.anna.log_tail())
+        if self.kam is not None:
+            out.append("== kamailio\n%s" % self.kam.log_tail())
+        return "\n".join(out)
+
+
+async def _quietly(coro):
+    try:
+        await asyncio.wait_for(coro, 10)
+    except Exception:  # noqa: BLE001 - stopping anyway; the test's own failure is reported
+        pass
