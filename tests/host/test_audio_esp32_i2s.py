@@ -171,7 +171,7 @@ def _shared_bus_call(esp32, far_wav, ms=1600):
     from portier.hal.virtual import VirtualAudio
     from portier.net.media import MediaSession
     from portier.wire import relaybind
-    from portier_host.relay import Relay, mint_token
+    from portier_host.relay import Relay, call_tokens
 
     board = _atom_echo()
     sink = io.BytesIO()
@@ -183,7 +183,7 @@ def _shared_bus_call(esp32, far_wav, ms=1600):
 
     async def main():
         relay = await Relay.start(secret, "127.0.0.1", 0)
-        token = mint_token(secret, 600)
+        token, phone_token = call_tokens(secret, 600, "door@h", ["phone@h"])
         host, port = relay.address
         try:
             dev = esp32.I2sAudio(board["i2s"]["mic"], board["i2s"]["amp"])
@@ -192,7 +192,7 @@ def _shared_bus_call(esp32, far_wav, ms=1600):
                                 echo=dsp.echo_control(board["audio"]["echo_control"]))
             far = VirtualAudio.from_paths(16000, far_wav, None, realtime=True)
             phone = MediaSession("phone@h", "door@h", call, key, ("pcmu", 8000), host, port,
-                                 token, relaybind.PID_CALLEE, far)
+                                 phone_token, relaybind.PID_CALLEE, far)
             tasks = [_real_asyncio.ensure_future(s.run()) for s in (door, phone)]
             await _real_asyncio.sleep(ms / 1000)
             for s in (door, phone):
