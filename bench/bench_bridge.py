@@ -59,6 +59,9 @@ async def _calls(n, workdir):
     try:
         await house.start()
         return [await _one_call(house) for _ in range(n)]
+    except Exception:
+        print(house.log_tails(), file=sys.stderr)  # what each part said: why it failed
+        raise
     finally:
         await house.stop()
 

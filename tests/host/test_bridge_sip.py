@@ -56,6 +56,7 @@ def _disturbed(house):
 
 async def _talk_call(house, talk_s):
     """One more door call the SIP phone answers and, after talk_s, hangs up: its PESQ."""
+    await house.restart_anna()  # baresip's WAV would go on where the last call left it
     door_since, anna_since = len(house.parties["door"].lines), len(house.anna.events)
     await house.door.command("press")
     await house.anna.wait_event("CALL_ESTABLISHED", since=anna_since)

@@ -338,6 +338,12 @@ class BridgeLab:
             json.dump(cfg, f, indent=1)
         return path
 
+    async def restart_anna(self):
+        """A fresh baresip for anna (same account and folder): its WAV then starts from the
+        beginning again, as a measurement against that WAV needs."""
+        await self.anna.stop()
+        await self._start_anna()
+
     async def _start_anna(self):
         from .. import sim
 
