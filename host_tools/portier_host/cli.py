@@ -122,6 +122,10 @@ def _cmd_boards_check(args):
         try:
             board = boards.load_board(path)
         except boards.BoardError as e:
+            if not args.files and boards.only_unsupported(e.problems):
+                # Shipped to say so: listed, not a broken file. Named, it is refused below.
+                print("unsupported: %s" % e)
+                continue
             bad += 1
             print(str(e), file=sys.stderr)
             continue
@@ -137,7 +141,11 @@ def _cmd_boards_list(args):
 
     rows = []
     for name in boards.board_names():
-        board = boards.load_board(name)
+        try:
+            board = boards.load_board(name)
+        except boards.BoardError as e:  # a shipped board stock MicroPython cannot drive
+            rows.append({"name": name, "unsupported": "; ".join(msg for _, msg in e.problems)})
+            continue
         rows.append({"name": name, "chip": board.chip.name, "firmware": board.firmware_name})
     if args.json:
         import json
@@ -145,7 +153,10 @@ def _cmd_boards_list(args):
         print(json.dumps(rows, indent=1))
         return 0
     for r in rows:
-        print("%-20s %-8s %s" % (r["name"], r["chip"], r["firmware"]))
+        if "unsupported" in r:
+            print("%-20s unsupported: %s" % (r["name"], r["unsupported"]))
+        else:
+            print("%-20s %-8s %s" % (r["name"], r["chip"], r["firmware"]))
     return 0
 
 
