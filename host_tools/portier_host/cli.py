@@ -95,10 +95,16 @@ def _run_switchboard(args):
               "plain TCP on a test network)", file=sys.stderr)
         return 2
     relay_address = args.relay_address  # (host, port) or None
+    from . import sblimits
+
+    changes = dict((k, v) for k, v in (("max_links", args.max_links),
+                                       ("unauthenticated", args.max_unauthenticated),
+                                       ("per_address", args.max_per_address)) if v is not None)
+    limits = sblimits.PRESETS[args.limits].replace(**changes)
     sb = switchboard.Switchboard(args.db, ssl_context=ctx, insecure=args.insecure,
                                  relay_secret=secret, run_relay=relay_address is None,
                                  relay_address=relay_address,
-                                 relay_public_host=args.relay_public_host)
+                                 relay_public_host=args.relay_public_host, limits=limits)
     try:
         asyncio.run(switchboard.serve_forever(sb, args.host, args.port, args.relay_host,
                                               args.relay_port))
@@ -116,6 +122,10 @@ def _cmd_boards_check(args):
         try:
             board = boards.load_board(path)
         except boards.BoardError as e:
+            if not args.files and boards.only_unsupported(e.problems):
+                # Shipped to say so: listed, not a broken file. Named, it is refused below.
+                print("unsupported: %s" % e)
+                continue
             bad += 1
             print(str(e), file=sys.stderr)
             continue
@@ -131,7 +141,11 @@ def _cmd_boards_list(args):
 
     rows = []
     for name in boards.board_names():
-        board = boards.load_board(name)
+        try:
+            board = boards.load_board(name)
+        except boards.BoardError as e:  # a shipped board stock MicroPython cannot drive
+            rows.append({"name": name, "unsupported": "; ".join(msg for _, msg in e.problems)})
+            continue
         rows.append({"name": name, "chip": board.chip.name, "firmware": board.firmware_name})
     if args.json:
         import json
@@ -139,7 +153,10 @@ def _cmd_boards_list(args):
         print(json.dumps(rows, indent=1))
         return 0
     for r in rows:
-        print("%-20s %-8s %s" % (r["name"], r["chip"], r["firmware"]))
+        if "unsupported" in r:
+            print("%-20s unsupported: %s" % (r["name"], r["unsupported"]))
+        else:
+            print("%-20s %-8s %s" % (r["name"], r["chip"], r["firmware"]))
     return 0
 
 
@@ -371,6 +388,16 @@ def build_parser():
     p.add_argument("--key", metavar="PEM", help="switchboard server key")
     p.add_argument("--insecure", action="store_true",
                    help="plain TCP, JID taken from <hello> (loopback tests only)")
+    p.add_argument("--limits", choices=("household", "building"), default="household",
+                   help="connection limits: household (64 connections, 32 not yet "
+                   "authenticated, 8 of those per address) or building (4096, 256, 16); "
+                   "docs/security.md section 4")
+    p.add_argument("--max-links", type=cliargs.int_in(1, 100000), metavar="N",
+                   help="connections in all (default: the --limits preset's)")
+    p.add_argument("--max-unauthenticated", type=cliargs.int_in(1, 100000), metavar="N",
+                   help="connections that have not yet said <hello> (default: the preset's)")
+    p.add_argument("--max-per-address", type=cliargs.int_in(1, 100000), metavar="N",
+                   help="of those, from one IP address (default: the preset's)")
     p.set_defaults(func=_cmd_switchboard)
 
     p = _sub(sub, "boards", "board files: check or list them", "portier boards list")

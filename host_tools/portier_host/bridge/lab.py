@@ -84,6 +84,8 @@ class Baresip:
     def _write_config(self):
         os.makedirs(self.folder, exist_ok=True)
         modules = ["g711.so", "aufile.so", "sndfile.so", "menu.so", "ctrl_tcp.so"]
+        if any(c.startswith("G722") for c in self.codecs):
+            modules.append("g722.so")
         if self.srtp:
             modules.append("srtp.so")
         modules.append("account.so")  # last: an account's mediaenc names a loaded module
@@ -443,6 +445,55 @@ class BridgeLab:
         if self.kam is not None:
             out.append("== kamailio\n%s" % self.kam.log_tail())
         return "\n".join(out)
+
+
+async def wav_settled(path, timeout_s=5):
+    """A WAV its writer has closed: its size stays put and holds more than a header."""
+    deadline = time.monotonic() + timeout_s
+    last = -1
+    while time.monotonic() < deadline:
+        size = os.path.getsize(path) if os.path.exists(path) else 0
+        if size > 1000 and size == last:
+            return path
+        last = size
+        await asyncio.sleep(0.2)
+    raise LabError("%s never settled (%d bytes)" % (path, last))
+
+
+async def _door_heard(house):
+    """What the door heard in its last call (16 kHz): heard.wav for the first call, then the
+    virtual door's raw PCM heard.wav.N for the Nth (portier.hal.vdoor)."""
+    import numpy as np
+
+    from .. import audioquality
+
+    folder = os.path.join(house.workdir, "door")
+    paths = [os.path.join(folder, n) for n in os.listdir(folder) if n.startswith("heard.wav")]
+    path = await wav_settled(max(paths, key=lambda p: (os.path.getmtime(p), len(p))))
+    if path.endswith(".wav"):
+        return audioquality.load_wav(path)[1]
+    with open(path, "rb") as f:
+        return np.frombuffer(f.read(), "<i2").astype(np.int16)
+
+
+async def quality(house, talk_s, door_since=0, anna_since=0):
+    """PESQ (narrowband) of what the SIP phone heard of the door, and the door of the phone,
+    over the first talk_s seconds of each recording (before any keypad digits and tones), once
+    the call that began after door line door_since and anna event anna_since is over."""
+    from .. import audioquality, sim
+
+    door = house.parties["door"]
+    earlier = set(id(d) for _, d in door.lines[:door_since])
+    await door.wait_for(lambda d: d.get("msg") == "media stop" and id(d) not in earlier,
+                        what="the door's media stop")
+    await house.anna.wait_event("CALL_CLOSED", since=anna_since)
+    _, door_said = audioquality.load_wav(os.path.join(sim.ASSETS, "male-8k.wav"))
+    _, anna_heard = audioquality.load_wav(await wav_settled(house.anna.recordings()[-1]))
+    _, anna_said = audioquality.load_wav(os.path.join(sim.ASSETS, "female-8k.wav"))
+    door_heard = await _door_heard(house)
+    n = int(talk_s * 8000)
+    return (audioquality.compare(door_said, anna_heard[:n], 8000, n),
+            audioquality.compare(anna_said, audioquality.decimate2(door_heard)[:n], 8000, n))
 
 
 async def _quietly(coro):
