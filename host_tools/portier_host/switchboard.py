@@ -28,7 +28,7 @@ import time
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from . import paths, pki, relay, sblimits
+from . import paths, pki, relay, relaystore, sblimits
 from .switchboard_db import Database
 
 paths.use_firmware()
@@ -170,6 +170,7 @@ class Switchboard:
         self.insecure = insecure
         self.run_relay = run_relay
         self.relay = None
+        self._relay_store = None
         self.relay_address = relay_address
         self.relay_public_host = relay_public_host
         self.token_lifetime_s = ring_timeout_s + max_call_s
@@ -199,8 +200,12 @@ class Switchboard:
     async def start(self, host="127.0.0.1", port=0, relay_host="127.0.0.1", relay_port=0):
         if self.run_relay:
             # Its bindings live in the database: a restarted switchboard keeps calls' media.
+            # written from a thread of its own: no commit in the loop for a bind (relaystore)
+            self._relay_store = self.db
+            if self.db.path != ":memory:":
+                self._relay_store = relaystore.WriteBehind(self.db)
             self.relay = await relay.Relay.start(self.relay_secret, relay_host, relay_port,
-                                                 store=self.db)
+                                                 store=self._relay_store)
             self.relay_address = self.relay.address
         if self.relay_address is None:
             raise ValueError("no relay: run_relay=False needs relay_address")
@@ -237,6 +242,9 @@ class Switchboard:
         if self.relay is not None:
             self.relay.close()
             self.relay = None
+        if self._relay_store is not None and self._relay_store is not self.db:
+            self._relay_store.close()  # what is pending is written before the database closes
+        self._relay_store = None
         self.db.close()
 
     def connected(self):
