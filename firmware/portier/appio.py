@@ -71,10 +71,14 @@ class DeviceIO:
         relay = ev.relay
         host, port = _relay_address(relay)
         audio = self.hal.audio(ev.codec[1])
+        from portier.media import dsp  # loaded with the media class already
+
+        # The board's echo control (board file / virtual door config), fresh for each call.
+        echo = dsp.echo_control(getattr(self.hal, "echo_control", None))
         return media_class(own_jid=self.cfg.jid, peer_jid=ev.peer, call_id=ev.call_id,
                            call_key=ev.call_key, codec=ev.codec, relay_host=host,
                            relay_port=port, relay_token=relay.tokens[0][1],
-                           pid=relay.self_pid, audio=audio)
+                           pid=relay.self_pid, audio=audio, echo=echo)
 
     async def _stop_media(self):
         media, self.media = self.media, None

@@ -215,7 +215,8 @@ def _pair_auth(a):
 
 
 def _audio(a):
-    _only(a, ("mic", "speaker", "realtime", "loop", "rate", "board", "file"), "audio")
+    _only(a, ("mic", "speaker", "realtime", "loop", "rate", "board", "file", "echo_control",
+              "echo_path", "shared_bus"), "audio")
     if "board" in a:
         if len(a) > 2 or len(a) == 2 and "file" not in a:
             raise ConfigError("audio.board takes only a board file")
@@ -227,8 +228,19 @@ def _audio(a):
     rate = a.get("rate")
     if rate is not None and rate not in (8000, 16000):
         raise ConfigError("audio.rate must be 8000 or 16000")
-    return {"mic": _str(a, "mic"), "speaker": _str(a, "speaker"), "rate": rate,
-            "realtime": _bool(a, "realtime", True), "loop": _bool(a, "loop", False)}
+    # The virtual door's acoustics, as a board file gives a board's (hal/vdoor.py).
+    out = {"mic": _str(a, "mic"), "speaker": _str(a, "speaker"), "rate": rate,
+           "realtime": _bool(a, "realtime", True), "loop": _bool(a, "loop", False),
+           "echo_control": _choice(a, "echo_control", "none", ("none", "suppress", "half_duplex")),
+           "shared_bus": _bool(a, "shared_bus", False)}
+    path = a.get("echo_path")
+    if path is not None:
+        if not isinstance(path, dict):
+            raise ConfigError("audio.echo_path must be an object")
+        _only(path, ("delay_ms", "gain_db"), "audio.echo_path")
+        path = {"delay_ms": _int(path, "delay_ms", 4, 1, 10), "gain_db": _int(path, "gain_db", -10, -40, 0)}
+    out["echo_path"] = path
+    return out
 
 
 def loads(text):

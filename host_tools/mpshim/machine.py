@@ -155,9 +155,10 @@ class I2S:
             raise ValueError("invalid ibuf")
         self.mode, self.bits, self.format, self.rate, self.ibuf = mode, bits, format, rate, ibuf
         self._irq = None
+        self._open = True
 
     def readinto(self, buf):
-        if self.mode != self.RX:
+        if self.mode != self.RX or not self._open:
             raise OSError(1)
         source = _i2s_io.get(self.id, (None, None))[0]
         view = memoryview(buf).cast("B")
@@ -168,7 +169,7 @@ class I2S:
         return len(view)
 
     def write(self, buf):
-        if self.mode != self.TX:
+        if self.mode != self.TX or not self._open:
             raise OSError(1)
         sink = _i2s_io.get(self.id, (None, None))[1]
         if sink is not None:
@@ -179,7 +180,9 @@ class I2S:
         self._irq = handler
 
     def deinit(self):
-        _i2s_io.pop(self.id, None)
+        # The controller stops; the wires (attach_i2s) stay, as on a board: a shared bus
+        # re-opened in the other direction reaches the same microphone and amplifier.
+        self._open = False
 
     @staticmethod
     def shift(*, buf, bits, shift):

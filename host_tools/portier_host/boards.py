@@ -93,6 +93,13 @@ SAMPLE_RATES = (8000, 16000)
 PULLS = ("up", "down", "none")
 LED_KINDS = ("gpio", "neopixel")  # optional; a plain LED on a GPIO when absent
 I2S_BITS = (16, 32)
+# i2s.mic.kind: "i2s" (default: a standard I2S microphone such as the INMP441) or "pdm". Stock
+# MicroPython's machine.I2S on the ESP32 has no PDM receive mode (an upstream pull request for
+# it is still open), so a PDM microphone hears nothing with the firmware `portier flash` writes.
+MIC_KINDS = ("i2s", "pdm")
+PDM_UNSUPPORTED = ("a PDM microphone: stock MicroPython's machine.I2S on the ESP32 cannot "
+                   "receive PDM, so this board hears nothing; it needs a PDM-capable MicroPython "
+                   "build, which Portier does not provide or support")
 
 # (field, direction): clock and word-select are driven by the ESP32 (controller mode); the
 # microphone's data is an input, the amplifier's an output.
@@ -182,6 +189,12 @@ def check_board(data):
         if chip is not None and i2s_id is not _MISSING and not 0 <= i2s_id < chip.i2s_count:
             problems.append(("i2s.%s.id" % part, "%s has I2S ids 0..%d, not %d"
                              % (chip.name, chip.i2s_count - 1, i2s_id)))
+    mic_kind = _get(data, "i2s.mic.kind")
+    if mic_kind is not _MISSING and mic_kind not in MIC_KINDS:
+        problems.append(("i2s.mic.kind", "%r is not one of %s"
+                         % (mic_kind, ", ".join(map(repr, MIC_KINDS)))))
+    elif mic_kind == "pdm":
+        problems.append(("i2s.mic.kind", PDM_UNSUPPORTED))
     mic_id, amp_id = _get(data, "i2s.mic.id"), _get(data, "i2s.amp.id")
     if shared is True and mic_id != amp_id:
         problems.append(("i2s.amp.id", "a shared I2S bus is one controller: must equal i2s.mic.id"))
@@ -258,6 +271,11 @@ def _check_pins(data, chip, shared, psram, pull, need, problems):
             used[gpio] = field
         elif not (shared and (first, field) in _SHARED_BUS_PAIRS):
             problems.append((field, "GPIO%d is already used by %s" % (gpio, first)))
+
+
+def only_unsupported(problems):
+    """True when a board file is sound but names hardware stock MicroPython cannot drive."""
+    return bool(problems) and all(msg == PDM_UNSUPPORTED for _, msg in problems)
 
 
 def load_board(path_or_name):

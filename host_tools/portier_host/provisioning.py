@@ -131,7 +131,7 @@ def register_household(db, household):
     secret it is given (one relay serves every household of a switchboard)."""
     db, own = _open_db(db)
     try:
-        db.add_household(household.name)
+        db.add_household(household.name, household.ca_der())  # bound to its CA (DbError: another's)
         if db.setting("relay_secret") is None:
             db.set_setting("relay_secret", household.relay_secret)
     finally:

@@ -430,7 +430,8 @@ class Simulation:
     _phone_devs = ()
 
     def __init__(self, scenario, phones=1, ring_timeout_s=5, door_runtime="micropython",
-                 workdir=None, talk_s=3.0, heap=DOOR_HEAP, mem_log_ms=None):
+                 workdir=None, talk_s=3.0, heap=DOOR_HEAP, mem_log_ms=None, door_audio=None,
+                 door_voice=DOOR_VOICE, phone_voice=PHONE_VOICE):
         if scenario not in simreport.SCENARIOS:
             raise SimError("unknown scenario %r" % scenario)
         self.scenario = scenario
@@ -440,6 +441,11 @@ class Simulation:
         self.talk_s = talk_s
         self.heap = heap
         self.mem_log_ms = mem_log_ms
+        # The door's acoustics, as its config names them (echo_control, echo_path, shared_bus:
+        # hal/vdoor.py), and who talks: a voice of None is a silent microphone.
+        self.door_audio = dict(door_audio or {})
+        self.door_voice = door_voice
+        self.phone_voice = phone_voice
         if mem_log_ms and door_runtime != "micropython":
             raise SimError("the heap log needs the door on MicroPython")
         self.workdir = os.path.abspath(workdir or tempfile.mkdtemp(prefix="portier-sim-"))
@@ -490,8 +496,8 @@ class Simulation:
         extra.update(_door_secrets(door_dir, self.authority.door_key(door_dev.jid),
                                    self.scenario == "unlock"))
         _device_config(door_dev, door_dir, self.sb.address, "door", self.ring_timeout_s,
-                       {"mic": DOOR_VOICE, "speaker": os.path.join(door_dir, "heard.wav"),
-                        "realtime": True, "rate": 16000}, extra)
+                       dict({"mic": self.door_voice, "speaker": os.path.join(door_dir, "heard.wav"),
+                             "realtime": True, "rate": 16000}, **self.door_audio), extra)
         fw_tree = None
         if self.door_runtime == "micropython":
             fw_tree = os.path.join(wd, "door-firmware")
@@ -551,7 +557,7 @@ class Simulation:
             name = "phone%d" % (i + 1)
             folder = os.path.join(wd, name)
             d = _device_config(dev, folder, self.sb.address, "phone", self.ring_timeout_s,
-                               {"mic": PHONE_VOICE, "speaker": os.path.join(folder, "heard.wav"),
+                               {"mic": self.phone_voice, "speaker": os.path.join(folder, "heard.wav"),
                                 "realtime": True, "rate": 16000},
                                {"pair_with": [door_jid], "call": door_jid,
                                 "control": "none",  # driven in-process, not by stdin
@@ -676,14 +682,16 @@ class Simulation:
             return {}  # an external door's microphone is not the simulator's recording
         from . import audioquality
 
-        pairs = {"door -> phone1": (DOOR_VOICE, os.path.join(self.workdir, "phone1", "heard.wav")),
-                 "phone1 -> door": (PHONE_VOICE, os.path.join(self.workdir, "door", "heard.wav"))}
+        pairs = {"door -> phone1": (self.door_voice, os.path.join(self.workdir, "phone1", "heard.wav")),
+                 "phone1 -> door": (self.phone_voice, os.path.join(self.workdir, "door", "heard.wav"))}
         media = self.parties["door"].find(_event("media"))
         codec = media[1].get("codec", "") if media else ""
         # A G.711 call carries narrowband audio: score it as such (PESQ P.862 narrowband).
         band = "nb" if codec.endswith("/8000") else "wb"
         out = {}
         for direction, (sent, heard) in pairs.items():
+            if sent is None:
+                continue  # a silent microphone: nothing to score
             try:
                 q = dict(audioquality.compare_files(sent, heard, band=band), codec=codec)
             except (OSError, ValueError) as e:

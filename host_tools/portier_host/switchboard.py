@@ -26,8 +26,9 @@ import ssl
 import time
 
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
-from . import paths, pki, relay
+from . import paths, pki, relay, relaystore, sblimits
 from .switchboard_db import Database
 
 paths.use_firmware()
@@ -41,31 +42,36 @@ log = logging.getLogger("portier.switchboard")
 
 MAX_FRAME = 16384  # a stanza above this is no Portier stanza (an offer to 3 devices is ~560 B)
 IDLE_TIMEOUT_S = 45  # section 8.3: a link silent this long is closed
-HELLO_TIMEOUT_S = 10  # a connection that has not said hello by then is closed (Portier's choice)
+HELLO_TIMEOUT_S = 10  # from accept, TLS handshake included: no <hello> by then, closed (Portier's choice)
 QUEUE_MAX = 64  # section 8.4: per offline device, oldest dropped first
 QUEUE_TTL_S = 60
 RING_TIMEOUT_S = 30
 MAX_CALL_S = 600
 OFFER_MEMORY_S = 120  # how long an offer's stanza id is remembered for retransmissions
+# (and at most Limits.offers_kept of them: the oldest go first)
 WATCH_S = 2  # how often removed devices and pending revocations are looked for
 REVOKE_RETRY_S = 30  # a revocation its connected door has not confirmed goes out again
 WRITE_BUFFER_LIMIT = 1 << 20  # a link that does not read this much is closed
 _READ_SIZE = 4096
+_BACKLOG = 128
 _STAT_NAMES = ("links", "frames_in", "routed", "queued", "queue_dropped", "queue_expired",
                "queue_flushed", "malformed", "framing_errors", "refused", "dropped", "offers",
-               "offer_retransmits", "offers_refused", "idle_closed", "replaced", "errors")
+               "offer_retransmits", "offers_refused", "idle_closed", "replaced", "errors",
+               "over_limit", "hello_timeouts", "offers_forgotten")
 
 
 class _Link:
-    def __init__(self, reader, writer, cert_jid):
+    def __init__(self, reader, writer, cert, hello_deadline):
         self.reader = reader
         self.writer = writer
-        self.cert_jid = cert_jid  # the TLS client certificate's JID, None on plain TCP
+        self.cert = cert  # the verified TLS client certificate, None on plain TCP
+        self.cert_jid = None if cert is None else pki.device_jid(cert)
         self.jid = None  # set once ready
         self.household = None
         self.decoder = FrameDecoder(MAX_FRAME)
         self.closed = False
         self.peer = writer.get_extra_info("peername")
+        self.hello_deadline = hello_deadline  # loop time: <hello> by then, or closed
 
     def send_frame(self, frame):
         if self.closed or self.writer.transport.is_closing():
@@ -104,15 +110,34 @@ class _Offer:
         self.relay = relay_block  # the caller's relay block, None when the offer was refused
 
 
-def _cert_jid(writer):
-    """The JID of the verified client certificate, or None without one."""
+def _client_cert(writer):
+    """The verified client certificate (x509), or None without one."""
     obj = writer.get_extra_info("ssl_object")
     if obj is None:
         return None
     der = obj.getpeercert(binary_form=True)
     if der is None:
         return None
-    return pki.device_jid(x509.load_der_x509_certificate(der))
+    return x509.load_der_x509_certificate(der)
+
+
+def _issued_by(cert, ca):
+    try:
+        cert.verify_directly_issued_by(ca)
+        return True
+    except Exception:  # InvalidSignature, ValueError, TypeError: not this CA
+        return False
+
+
+async def _readable(loop, sock):
+    """Until sock has something to read (left in the socket for whoever reads it next)."""
+    fd = sock.fileno()
+    ready = loop.create_future()
+    loop.add_reader(fd, lambda: ready.done() or ready.set_result(None))
+    try:
+        await ready
+    finally:
+        loop.remove_reader(fd)
 
 
 def _ipv4_address(host, port):
@@ -131,7 +156,7 @@ class Switchboard:
     def __init__(self, db_path, ssl_context=None, insecure=False, relay_secret=None, run_relay=True,
                  relay_address=None, relay_public_host=None, ring_timeout_s=RING_TIMEOUT_S, max_call_s=MAX_CALL_S,
                  idle_timeout_s=IDLE_TIMEOUT_S, hello_timeout_s=HELLO_TIMEOUT_S, clock=time.time,
-                 trace=None):
+                 trace=None, limits=sblimits.BUILDING):
         if ssl_context is None and not insecure:
             raise ValueError("a TLS context is required unless insecure=True")
         if ssl_context is not None and ssl_context.verify_mode != ssl.CERT_REQUIRED:
@@ -147,11 +172,14 @@ class Switchboard:
         self.insecure = insecure
         self.run_relay = run_relay
         self.relay = None
+        self._relay_store = None
         self.relay_address = relay_address
         self.relay_public_host = relay_public_host
         self.token_lifetime_s = ring_timeout_s + max_call_s
         self.idle_timeout_s = idle_timeout_s
         self.hello_timeout_s = hello_timeout_s
+        self.limits = limits
+        self._admission = sblimits.Admission(limits)
         self.clock = clock  # unix seconds; tests may replace it
         self.trace = trace  # trace(sender, receiver, node) for every stanza routed or acked
         self.address = None
@@ -162,6 +190,12 @@ class Switchboard:
         self._queues = {}  # jid -> deque of _Queued
         self._offers = collections.OrderedDict()  # (caller jid, stanza id) -> _Offer
         self._te2 = None
+        # The CAs the TLS context trusts: a certificate's issuer must be the one its household
+        # is bound to (switchboard_db households.ca), or one CA could speak for another's devices.
+        self._cas = []
+        if ssl_context is not None:
+            self._cas = [x509.load_der_x509_certificate(der)
+                         for der in ssl_context.get_ca_certs(binary_form=True)]
         self._revoke_sent = {}  # (door, device) -> when the revocation went out last
         self._watch = None
 
@@ -170,8 +204,12 @@ class Switchboard:
     async def start(self, host="127.0.0.1", port=0, relay_host="127.0.0.1", relay_port=0):
         if self.run_relay:
             # Its bindings live in the database: a restarted switchboard keeps calls' media.
+            # written from a thread of its own: no commit in the loop for a bind (relaystore)
+            self._relay_store = self.db
+            if self.db.path != ":memory:":
+                self._relay_store = relaystore.WriteBehind(self.db)
             self.relay = await relay.Relay.start(self.relay_secret, relay_host, relay_port,
-                                                 store=self.db)
+                                                 store=self._relay_store)
             self.relay_address = self.relay.address
         if self.relay_address is None:
             raise ValueError("no relay: run_relay=False needs relay_address")
@@ -181,8 +219,12 @@ class Switchboard:
         elif rhost == "0.0.0.0":  # noqa: S104 - a wildcard bind is reached on loopback here
             rhost = "127.0.0.1"
         self._te2 = _ipv4_address(rhost, rport)
-        self._server = await asyncio.start_server(self._serve, host, port, ssl=self.ssl_context)
-        self.address = self._server.sockets[0].getsockname()[:2]
+        # Our own accept loop, not asyncio.start_server: each connection is checked against
+        # the limits before any TLS state is made for it, and its hello deadline starts here.
+        self._listener = socket.create_server((host, port), backlog=_BACKLOG)
+        self._listener.setblocking(False)
+        self.address = self._listener.getsockname()[:2]
+        self._server = asyncio.create_task(self._accept_loop(self._listener))
         self._watch = asyncio.ensure_future(self._watch_devices())
         log.info("switchboard on %s:%d (%s), relay on udp %s:%d", self.address[0], self.address[1],
                  "plain TCP, insecure" if self.insecure and self.ssl_context is None else "TLS",
@@ -194,7 +236,8 @@ class Switchboard:
             self._watch.cancel()
             self._watch = None
         if self._server is not None:
-            self._server.close()
+            self._server.cancel()
+            self._listener.close()
         for link in list(self._links.values()):
             link.close()
         for task in list(self._tasks):
@@ -202,11 +245,14 @@ class Switchboard:
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._server is not None:
-            await self._server.wait_closed()
+            await asyncio.gather(self._server, return_exceptions=True)
             self._server = None
         if self.relay is not None:
             self.relay.close()
             self.relay = None
+        if self._relay_store is not None and self._relay_store is not self.db:
+            self._relay_store.close()  # what is pending is written before the database closes
+        self._relay_store = None
         self.db.close()
 
     def connected(self):
@@ -219,14 +265,61 @@ class Switchboard:
 
     # -- one link --
 
-    async def _serve(self, reader, writer):
-        task = asyncio.current_task()
-        self._tasks.add(task)
-        link = None
+    async def _accept_loop(self, listener):
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                conn, peer = await loop.sock_accept(listener)
+            except OSError as e:  # out of file descriptors, say: wait, do not spin
+                log.warning("accept: %s", e)
+                await asyncio.sleep(0.1)
+                continue
+            over = self._admission.admit(peer[0])
+            if over is not None:
+                self.stats["over_limit"] += 1
+                log.debug("%s: over the %s limit, closed", peer[0], over)
+                conn.close()
+                continue
+            # The hello deadline runs from here, through the TLS handshake, to <hello>.
+            deadline = loop.time() + self.hello_timeout_s
+            task = asyncio.create_task(self._serve(conn, peer[0], deadline))
+            self._tasks.add(task)
+
+    async def _open(self, conn, deadline):
+        """The accepted socket as a stream pair, TLS done within the hello deadline; None when
+        the handshake fails or runs out of time."""
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader(limit=_READ_SIZE * 4)
+        protocol = asyncio.StreamReaderProtocol(reader)
         try:
-            cert_jid = _cert_jid(writer)
-            link = _Link(reader, writer, cert_jid)
-            if self.ssl_context is not None and cert_jid is None:
+            # Nothing is made for TLS (asyncio's TLS state is ~300 KiB a connection) until the
+            # client has sent something: a connection that stays silent costs a socket.
+            await asyncio.wait_for(_readable(loop, conn), deadline - loop.time())
+            kw = {}
+            left = deadline - loop.time()
+            if self.ssl_context is not None:
+                kw = dict(ssl=self.ssl_context, ssl_handshake_timeout=max(left, 0.001))
+            transport, _ = await asyncio.wait_for(
+                loop.connect_accepted_socket(lambda: protocol, conn, **kw), left)
+        except (asyncio.TimeoutError, ConnectionError, OSError, ssl.SSLError) as e:
+            conn.close()
+            if isinstance(e, asyncio.TimeoutError):
+                self.stats["hello_timeouts"] += 1
+            log.info("%s: TLS handshake failed: %r", conn, e)
+            return None
+        return reader, asyncio.StreamWriter(transport, protocol, reader, loop)
+
+    async def _serve(self, conn, address, deadline):
+        task = asyncio.current_task()
+        link = writer = None
+        try:
+            opened = await self._open(conn, deadline)
+            if opened is None:
+                return
+            reader, writer = opened
+            cert = _client_cert(writer)
+            link = _Link(reader, writer, cert, deadline)
+            if self.ssl_context is not None and cert is None:
                 self.stats["refused"] += 1
                 link.send(ls.failure("auth"))
                 return
@@ -238,23 +331,36 @@ class Switchboard:
             log.exception("link %s failed", link.jid if link else "?")
         finally:
             self._tasks.discard(task)
+            self._admission.closed(address, link is None or link.jid is None)
             if link is not None:
                 link.close()
                 if link.jid is not None and self._links.get(link.jid) is link:
                     del self._links[link.jid]
                     log.info("%s disconnected", link.jid)
-            else:
+            elif writer is not None:
                 writer.close()
+            else:
+                conn.close()
 
     async def _read_loop(self, link):
+        loop = asyncio.get_running_loop()
         while not link.closed:
-            timeout = self.idle_timeout_s if link.jid is not None else min(self.idle_timeout_s,
-                                                                           self.hello_timeout_s)
+            if link.jid is None:  # absolute: a client trickling bytes never gets more time
+                timeout = link.hello_deadline - loop.time()
+            else:
+                timeout = self.idle_timeout_s
             try:
+                if timeout <= 0:
+                    raise asyncio.TimeoutError
                 data = await asyncio.wait_for(link.reader.read(_READ_SIZE), timeout)
             except asyncio.TimeoutError:
+                if link.jid is None:
+                    self.stats["hello_timeouts"] += 1
+                    log.info("%s: no <hello> within %g s of accept, closed", link.peer,
+                             self.hello_timeout_s)
+                    return
                 self.stats["idle_closed"] += 1
-                log.info("%s silent for %g s, closed", link.jid or link.peer, timeout)
+                log.info("%s silent for %g s, closed", link.jid, timeout)
                 return
             except (OSError, ssl.SSLError) as e:
                 log.info("%s: %s", link.jid or link.peer, e)
@@ -294,6 +400,21 @@ class Switchboard:
             self.stats["errors"] += 1
             log.exception("%s: stanza handling failed", link.jid or link.peer)
 
+    def _wrong_ca(self, cert, household):
+        """None when cert was issued by the CA household is bound to, else why not. A household
+        not yet bound passes only where a single CA is trusted (nothing to confuse it with)."""
+        issuer = [ca for ca in self._cas if _issued_by(cert, ca)]
+        if not issuer:
+            return "no trusted CA issued the certificate directly"
+        bound = self.db.household_ca(household)
+        if bound is None:
+            if len(self._cas) == 1:
+                return None
+            return "household %s is bound to no CA (register it again)" % household
+        if issuer[0].public_bytes(serialization.Encoding.DER) != bound:
+            return "certificate for %s from another household's CA" % household
+        return None
+
     def _refuse(self, link, reason, why):
         self.stats["refused"] += 1
         log.warning("%s: refused (%s): %s", link.cert_jid or link.peer, reason, why)
@@ -317,6 +438,10 @@ class Switchboard:
         device = self.db.device(hello.jid)
         if device is None:
             return self._refuse(link, "unknown", "no device %s" % hello.jid)
+        if link.cert is not None:
+            why = self._wrong_ca(link.cert, device.household)
+            if why is not None:
+                return self._refuse(link, "auth", why)
         link.jid = hello.jid
         link.household = device.household
         old = self._links.get(link.jid)
@@ -325,6 +450,7 @@ class Switchboard:
             log.info("%s: a new link replaces the old one", link.jid)
             old.close()
         self._links[link.jid] = link
+        self._admission.authenticated(link.peer[0] if link.peer else None)
         self.stats["links"] += 1
         link.send(ls.ready(link.jid, int(self.clock())))
         log.info("%s ready (%s)", link.jid, link.peer)
@@ -463,7 +589,9 @@ class Switchboard:
         while offers:
             oldest = next(iter(offers))
             if now - offers[oldest].when < OFFER_MEMORY_S:
-                break
+                if len(offers) < self.limits.offers_kept:
+                    break
+                self.stats["offers_forgotten"] += 1  # a flood: its retransmits would ring again
             del offers[oldest]
         offers[key] = _Offer(now, relay_block)
 

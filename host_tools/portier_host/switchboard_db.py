@@ -15,7 +15,7 @@ MAX_PREKEYS = 100  # one-time prekeys kept per device (section 8.5)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS settings (name TEXT PRIMARY KEY, value BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS households (name TEXT PRIMARY KEY, created INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS households (name TEXT PRIMARY KEY, created INTEGER NOT NULL, ca BLOB);
 CREATE TABLE IF NOT EXISTS accounts (
     household TEXT NOT NULL REFERENCES households(name),
     name TEXT NOT NULL,
@@ -86,12 +86,15 @@ class Database:
     def __init__(self, path):
         self.path = path
         fresh = path == ":memory:" or not os.path.exists(path)
-        self._db = sqlite3.connect(path, isolation_level=None)  # autocommit; explicit BEGIN below
-        self._db.execute("PRAGMA foreign_keys = ON")
-        if fresh:
-            self._db.execute("PRAGMA journal_mode = WAL")
-        self._db.executescript(_SCHEMA)
-        self._migrate()
+        try:
+            self._db = sqlite3.connect(path, isolation_level=None)  # autocommit; BEGIN below
+            self._db.execute("PRAGMA foreign_keys = ON")
+            if fresh:
+                self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.executescript(_SCHEMA)
+            self._migrate()
+        except sqlite3.Error as e:  # a folder that is not there, a file that is no database
+            raise DbError("database %s: %s" % (path, e)) from None
 
     def _migrate(self):
         # relay_legs.tags came with per-leg relay tokens; older rows have none (NULL): the
@@ -99,6 +102,11 @@ class Database:
         cols = [r[1] for r in self._db.execute("PRAGMA table_info(relay_legs)")]
         if "tags" not in cols:
             self._db.execute("ALTER TABLE relay_legs ADD COLUMN tags BLOB")
+        # households.ca (the DER certificate of the CA that signs its devices) came with the
+        # CA binding; a household without one is bound when register_household next sees it.
+        cols = [r[1] for r in self._db.execute("PRAGMA table_info(households)")]
+        if "ca" not in cols:
+            self._db.execute("ALTER TABLE households ADD COLUMN ca BLOB")
 
     def close(self):
         self._db.close()
@@ -126,10 +134,26 @@ class Database:
 
     # -- households and accounts --
 
-    def add_household(self, name):
+    def add_household(self, name, ca_der=None):
+        """Enter a household; with ca_der, bind it to that CA (the one that signs its devices'
+        certificates). A household stays bound to its first CA: DbError for another."""
         if not name or "@" in name or ":" in name:
             raise DbError("bad household name %r" % (name,))
-        self._db.execute("INSERT OR IGNORE INTO households VALUES (?, ?)", (name, int(time.time())))
+        with self._transaction() as db:
+            db.execute("INSERT OR IGNORE INTO households (name, created) VALUES (?, ?)",
+                       (name, int(time.time())))
+            if ca_der is None:
+                return
+            bound = self.household_ca(name)
+            if bound is None:
+                db.execute("UPDATE households SET ca = ? WHERE name = ?", (bytes(ca_der), name))
+            elif bound != bytes(ca_der):
+                raise DbError("household %r is bound to another CA" % (name,))
+
+    def household_ca(self, name):
+        """The DER certificate of the CA household `name` is bound to, or None."""
+        row = self._db.execute("SELECT ca FROM households WHERE name = ?", (name,)).fetchone()
+        return None if row is None or row[0] is None else bytes(row[0])
 
     def households(self):
         return [r[0] for r in self._db.execute("SELECT name FROM households ORDER BY name")]
@@ -234,10 +258,19 @@ class Database:
     def save_relay_leg(self, handle, pid, host, port, expiry, tags):
         """One row per address, as the relay serves one leg per address: a port given out again
         to a new call's leg takes it from the old call's, so a restart cannot hand it back."""
-        with self._transaction() as db:
-            db.execute("DELETE FROM relay_legs WHERE host = ? AND port = ?", (host, port))
-            db.execute("INSERT OR REPLACE INTO relay_legs VALUES (?, ?, ?, ?, ?, ?)",
-                       (bytes(handle), pid, host, port, expiry, bytes(tags)))
+        self.relay_writes([("save", (handle, pid, host, port, expiry, tags))])
 
     def forget_relay_call(self, handle):
-        self._db.execute("DELETE FROM relay_legs WHERE handle = ?", (bytes(handle),))
+        self.relay_writes([("forget", (handle,))])
+
+    def relay_writes(self, ops):
+        """("save", save_relay_leg's arguments) and ("forget", (handle,)) in order, one commit."""
+        with self._transaction() as db:
+            for kind, args in ops:
+                if kind == "forget":
+                    db.execute("DELETE FROM relay_legs WHERE handle = ?", (bytes(args[0]),))
+                    continue
+                handle, pid, host, port, expiry, tags = args
+                db.execute("DELETE FROM relay_legs WHERE host = ? AND port = ?", (host, port))
+                db.execute("INSERT OR REPLACE INTO relay_legs VALUES (?, ?, ?, ?, ?, ?)",
+                           (bytes(handle), pid, host, port, expiry, bytes(tags)))

@@ -195,6 +195,7 @@ class VirtualBoard:
         self._lock = threading.Lock()
         self._wake_r = self._wake_w = None
         self._quick_exits = 0
+        self._asked = False  # the client wrote to this child: its exit may be a requested reboot
         self._stalled = set()  # fds whose reader stopped reading
         self._pending_hard = False  # hard_reset() killed the process: its exit is a hard reset
         self._started_at = 0.0
@@ -332,6 +333,7 @@ class VirtualBoard:
         with self._lock:
             self._child, self._child_master = child, master
         self._started_at = time.monotonic()
+        self._asked = False
         self.boots += 1
 
     def _kill_child(self):
@@ -369,6 +371,7 @@ class VirtualBoard:
                 if data:
                     self._track_mode(data)
                     if self._child_master is not None:
+                        self._asked = True
                         self._write_all(self._child_master, data)
             if child_fd is not None and child_fd in ready:
                 data = self._read(child_fd)
@@ -455,7 +458,10 @@ class VirtualBoard:
         self._kill_child()
         if self._stop.is_set():
             return
-        self._quick_exits = self._quick_exits + 1 if lived < 0.5 else 0
+        # Only an exit nobody asked for counts: a client that soft-resets the board (Ctrl-D in
+        # raw REPL) several times within half a second each is a fast client, not a broken set-up.
+        quick = lived < 0.5 and not self._asked
+        self._quick_exits = self._quick_exits + 1 if quick else 0
         if self._quick_exits >= _MAX_QUICK_EXITS:
             self.error = VirtualBoardError("micropython keeps exiting at boot (status %s)" % status)
             self._stop.set()

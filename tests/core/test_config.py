@@ -36,7 +36,8 @@ def test_minimal_config_and_defaults():
     assert c.ring_timeout_ms == 30000 and c.max_call_ms == 600000
     assert c.paired_file == "e2e/paired.json" and c.call_log is None and c.call_log_max == 50
     assert c.auto_answer == () and c.pair_with == () and c.call is None
-    assert c.audio == {"mic": None, "speaker": None, "rate": None, "realtime": True, "loop": False}
+    assert c.audio == {"mic": None, "speaker": None, "rate": None, "realtime": True, "loop": False,
+                       "echo_control": "none", "shared_bus": False, "echo_path": None}
 
 
 def test_full_phone_config():

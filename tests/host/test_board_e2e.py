@@ -109,9 +109,12 @@ def test_empty_vboard_provision_deploy_answered_call_log_and_idle_redeploy(tmp_p
             on_flash = json.load(f)["calls"]
         assert len(on_flash) == 1 and on_flash[0]["outcome"] == "answered"
 
-        again = _portier(tmp_path, "deploy", "--port", vb.port, "--device", "door-bundle")
+        again = _portier(tmp_path, "deploy", "--port", vb.port, "--device", "door-bundle",
+                         "--json")
         assert again.returncode == 0, again.stdout + again.stderr
-        assert "nothing changed, 0 files copied" in again.stdout, again.stdout
+        assert "nothing changed, 0 files copied" in again.stderr, again.stderr  # progress
+        result = json.loads(again.stdout)  # and stdout holds the result alone
+        assert (result["copied"], result["removed"]) == ([], [])
     assert vb.error is None
 
 

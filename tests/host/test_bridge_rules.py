@@ -148,3 +148,38 @@ def test_sipconfig_refuses(bad, why):
 
 def test_sipconfig_public_bind_only_when_asked():
     assert sipconfig.check(_sip(bind="0.0.0.0", public=True)).bind == "0.0.0.0"
+
+
+def test_bridge_audio_hands_the_door_no_backlog_and_paces_on_the_sip_clock():
+    """A backlog of frames heard from SIP (piled up while the media session was binding)
+    reaches the door as the newest RX_BACKLOG frames, not as a burst; writes wait for the SIP
+    clock once TX_FRAMES are queued; a stalled clock gives silence instead of blocking."""
+    import asyncio
+
+    from portier_host.bridge import audio
+
+    async def main():
+        q = audio.PortQueues()
+        dev = audio.BridgeAudio(q, 8000)
+        for i in range(8):
+            q.put_rx(bytes([i]) * 320)
+        buf = bytearray(320)
+        got = []
+        while q.rx:
+            await dev.read_frame(buf)
+            got.append(buf[0])
+        assert got == [6, 7] and dev.stale_rx == 6
+        t0 = asyncio.get_running_loop().time()
+        await dev.read_frame(buf)  # nothing from SIP and no clock: silence after the stall
+        assert bytes(buf) == bytes(320) and dev.silent_reads == 1
+        assert asyncio.get_running_loop().time() - t0 >= audio._STALL_S * 0.9
+        for i in range(audio.TX_FRAMES):
+            await dev.write_frame(bytearray([i]) * 320)
+        waiting = asyncio.ensure_future(dev.write_frame(bytearray([9]) * 320))
+        await asyncio.sleep(0.01)
+        assert not waiting.done()  # full: waits for the clock
+        assert q.take_tx()[0] == 0  # one tick of the SIP clock frees a slot
+        await asyncio.wait_for(waiting, 1)
+        assert [f[0] for f in q.tx] == [1, 2, 9] and dev.dropped_tx == 0
+        dev.close()
+    asyncio.run(main())

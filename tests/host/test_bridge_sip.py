@@ -10,8 +10,8 @@ import time
 import numpy as np
 import pytest
 
-from portier_host import audioquality, sim
-from portier_host.bridge import lab
+from portier_host import audioquality
+from portier_host.bridge import lab, registrar
 
 _MISSING = lab.missing(lab.KAMAILIO, lab.BARESIP)
 pytestmark = pytest.mark.skipif(bool(_MISSING), reason="not installed: %s (apt-get install "
@@ -40,32 +40,48 @@ def _msg(msg, **match):
     return lambda d: d.get("msg") == msg and all(d.get(k) == v for k, v in match.items())
 
 
-async def _wav_settled(path, timeout_s=5):
-    """A WAV its writer has closed: its size stays put and holds more than a header."""
-    deadline = time.monotonic() + timeout_s
-    last = -1
-    while time.monotonic() < deadline:
-        size = os.path.getsize(path) if os.path.exists(path) else 0
-        if size > 1000 and size == last:
-            return path
-        last = size
-        await asyncio.sleep(0.2)
-    raise AssertionError("%s never settled (%d bytes)" % (path, last))
+_CLEAN_FRAMES = 3  # frames concealed, dropped, lost, late or stretched in an undisturbed call
 
 
-async def _quality(house, talk_s):
-    """PESQ (narrowband) of what the SIP phone heard of the door, and the door of the phone,
-    over the first talk_s seconds of each recording (before any keypad digits and tones)."""
-    await house.parties["door"].wait_for(_msg("media stop"), what="the door's media stop")
-    await house.anna.wait_event("CALL_CLOSED")
-    _, door_said = audioquality.load_wav(os.path.join(sim.ASSETS, "male-8k.wav"))
-    _, anna_heard = audioquality.load_wav(await _wav_settled(house.anna.recordings()[-1]))
-    _, anna_said = audioquality.load_wav(os.path.join(sim.ASSETS, "female-8k.wav"))
-    heard = await _wav_settled(os.path.join(house.workdir, "door", "heard.wav"))
-    _, door_heard = audioquality.load_wav(heard)
-    n = int(talk_s * 8000)
-    return (audioquality.compare(door_said, anna_heard[:n], 8000, n),
-            audioquality.compare(anna_said, audioquality.decimate2(door_heard)[:n], 8000, n))
+def _disturbed(house):
+    """The most frames the door's or the bridge's media session concealed, dropped or lost
+    in the last call."""
+    worst = 0
+    for name in ("door", "bridge"):
+        stops = [d for _, d in house.parties[name].lines if d.get("msg") == "media stop"]
+        st = stops[-1]
+        worst = max(worst, st["concealed"] + st["dropped"] + st["lost"] + st["late"]
+                    + st["stretched"])
+    return worst
+
+
+async def _hold_to_goal(house, talk_s, goal, measured):
+    """Assert PESQ >= goal both ways. A loaded host (the suite runs beside other work on 2
+    cores) can starve the door's MicroPython process: its jitter buffer then drops, stretches
+    or conceals frames and PESQ measures the host. As test_media_relay does, a measurement
+    below the goal that was disturbed is taken again (a further call, up to twice); an
+    undisturbed one must meet the goal."""
+    to_phone, to_door = measured
+    for attempt in range(2):
+        worst = _disturbed(house)
+        print("PESQ door -> SIP phone", to_phone, "SIP phone -> door", to_door,
+              "frames disturbed", worst)
+        if worst <= _CLEAN_FRAMES or min(to_phone["pesq"], to_door["pesq"]) >= goal:
+            break
+        to_phone, to_door = await _talk_call(house, talk_s)
+    assert to_phone["pesq"] >= goal, to_phone
+    assert to_door["pesq"] >= goal, to_door
+
+
+async def _talk_call(house, talk_s):
+    """One more door call the SIP phone answers and, after talk_s, hangs up: its PESQ."""
+    await house.restart_anna()  # baresip's WAV would go on where the last call left it
+    since, anna_since = house.line_counts(), len(house.anna.events)
+    await house.door.command("press")
+    await house.anna.wait_event("CALL_ESTABLISHED", since=anna_since)
+    await asyncio.sleep(talk_s)
+    await house.anna.command("hangup")
+    return await lab.quality(house, talk_s, since, anna_since)
 
 
 def _tone_power(pcm, rate, freq):
@@ -112,16 +128,14 @@ def test_door_rings_sip_phone_talk_pin_opens_and_phone_hangs_up(tmp_path):
         await house.anna.command("hangup")
         await door.wait_for(_engine("ended", outcome="answered"), what="the call's end")
         await bridge.wait_for(_engine("ended", outcome="answered"), what="the bridge's end")
-        to_phone, to_door = await _quality(house, 5)
-        print("PESQ door -> SIP phone", to_phone, "SIP phone -> door", to_door)
-        assert to_phone["pesq"] >= 3.8, to_phone
-        assert to_door["pesq"] >= 3.8, to_door
+        to_phone, to_door = await lab.quality(house, 5)
         # the opened tone (660 then 880 Hz) reached the SIP phone: the last seconds it heard
         rate, heard = audioquality.load_wav(house.anna.recordings()[-1])
         tail = heard[-int(2.5 * rate):]
         assert _tone_power(tail, rate, 880) > 0.05, _tone_power(tail, rate, 880)
         assert len([1 for _, d in door.lines if d.get("msg") == "relay"
                     and d.get("energised") is True]) == 1
+        await _hold_to_goal(house, 5, 3.8, (to_phone, to_door))
     _run(tmp_path, body)
 
 
@@ -164,10 +178,23 @@ def test_other_device_answers_first_then_nobody_answers(tmp_path):
 
 
 def test_sip_phone_calls_the_door_and_the_door_hangs_up(tmp_path):
-    """A SIP phone dials the bridge's extension: the bridge calls the door, the door answers,
-    audio flows, the door hangs up and the SIP call ends."""
+    """A SIP phone (G.722 only) dials the bridge's extension: the bridge calls the door, the
+    door answers, audio flows both ways, the door hangs up and the SIP call ends."""
     async def body(house):
         door, bridge = house.parties["door"], house.parties["bridge"]
+        # a stranger on the LAN who INVITEs the bridge's port directly, past the PBX: 403
+        mallory = lab.Baresip(os.path.join(house.workdir, "mallory"), "mallory", house.registrar,
+                              house.anna.mic_wav)
+        try:
+            await mallory.start()
+            await mallory.command("dial", "sip:door@127.0.0.1:%d" % house.sip_port)
+            _, closed = await mallory.wait_event("CALL_CLOSED")
+            assert "403" in closed.get("param", ""), closed
+        finally:
+            await mallory.stop()
+        await bridge.wait_for(_msg("refused", why="not from the registrar"), what="refused")
+        assert door.find(_engine("ringing")) is None
+
         await house.anna.command("dial", house.bridge_aor)
         await door.wait_for(_engine("ringing", direction="in", peer=bridge.jid),
                             what="the door ringing")
@@ -176,11 +203,16 @@ def test_sip_phone_calls_the_door_and_the_door_hangs_up(tmp_path):
         await house.anna.wait_event("CALL_ESTABLISHED")
         await door.wait_for(_msg("first audio"), what="audio at the door")
         await bridge.wait_for(_msg("first audio"), what="audio at the bridge")
+        await bridge.wait_for(_msg("media", codec="G722/16000"), what="G.722 towards the phone")
         await asyncio.sleep(1)
         await house.door.command("hangup")
         await house.anna.wait_event("CALL_CLOSED")
         await bridge.wait_for(_engine("ended", outcome="answered"), what="the bridge's end")
-    _run(tmp_path, body, phones=0)
+        _, audio = await bridge.wait_for(_msg("audio"), what="the bridge's audio figures")
+        assert audio["from_sip"] > 40 and audio["to_sip"] > 40 and audio["silent_reads"] < 10
+        _, stop = await door.wait_for(_msg("media stop"), what="the door's media figures")
+        assert stop["received"] > 40 and stop["played"] > 40, stop
+    _run(tmp_path, body, phones=0, anna_codecs=("G722/16000/1",))
 
 
 def test_srtp_sdes_when_the_phone_offers_it(tmp_path):
@@ -193,9 +225,7 @@ def test_srtp_sdes_when_the_phone_offers_it(tmp_path):
         await asyncio.sleep(5)
         assert "SRTP is Enabled (cryptosuite=AES_CM_128_HMAC_SHA1_80)" in house.anna.log_tail(10**6)
         await house.door.command("hangup")
-        to_phone, to_door = await _quality(house, 5)
-        print("SRTP: PESQ door -> SIP phone", to_phone, "SIP phone -> door", to_door)
-        assert to_phone["pesq"] >= 3.5 and to_door["pesq"] >= 3.5, (to_phone, to_door)
+        await _hold_to_goal(house, 5, 3.8, await lab.quality(house, 5))
     _run(tmp_path, body, phones=0, srtp="srtp")
 
 
@@ -221,9 +251,7 @@ def test_registrar_mode_phones_register_with_the_bridge_itself(tmp_path):
         await door.wait_for(_engine("answered", peer=bridge.jid), what="answered by the bridge")
         await asyncio.sleep(3)
         await house.anna.command("hangup")
-        to_phone, to_door = await _quality(house, 2.5)
-        print("registrar mode: PESQ door -> SIP phone", to_phone, "SIP phone -> door", to_door)
-        assert to_phone["pesq"] >= 3.5 and to_door["pesq"] >= 3.5, (to_phone, to_door)
+        await _hold_to_goal(house, 2.5, 3.8, await lab.quality(house, 2.5))
 
         since = len(house.anna.events)
         await house.anna.command("dial", house.bridge_aor)
@@ -232,4 +260,10 @@ def test_registrar_mode_phones_register_with_the_bridge_itself(tmp_path):
         await house.door.command("reject")
         _, closed = await house.anna.wait_event("CALL_CLOSED", since=since)
         assert "603" in closed.get("param", ""), closed
+
+        # SIGTERM (a service manager's stop): the bridge exits cleanly and takes its
+        # registrar with it
+        await house.bridge.stop()
+        assert house.bridge.proc.returncode == 0, house.bridge.stderr_text()
+        assert not registrar.answers_options("127.0.0.1", house.sip_port)
     _run(tmp_path, body, phones=0, mode="registrar")

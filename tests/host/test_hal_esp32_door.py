@@ -614,3 +614,33 @@ def test_shim_additions_behave_like_the_board():
     assert neopixel.pixels(5) == [(1, 2, 3), (0, 0, 0)]
     with pytest.raises(ValueError):
         np[1] = (1, 2)
+
+
+@pytest.mark.parametrize("name, mode", [("esp32-devkitc", "ECHO_DUCK"),
+                                        ("m5stack-atom-echo", "ECHO_HALF")])
+def test_each_call_gets_the_board_files_echo_control(hal, tmp_path, name, mode):
+    # The board file's audio.echo_control reaches the media session of every call the app
+    # starts (portier.appio), as a fresh dsp.EchoControl.
+    from portier import app, config
+    from portier.media import dsp
+
+    shutil.copy(os.path.join(paths.REPO, "boards", name + ".json"), "board.json")
+    door = hal.Esp32Door({"file": "board.json"})
+    door.audio = lambda rate: types.SimpleNamespace(rate=rate)  # no I2S stream on CPython
+    cfg = config.check({"jid": "door:1@home", "e2e_store": str(tmp_path / "e2e"),
+                        "switchboard": {"host": "127.0.0.1", "port": 9, "insecure": True}})
+    made = []
+
+    def media(**kw):
+        made.append(kw)
+        return kw
+
+    a = app.App(cfg, door, media_class=media, log=lambda *x: None)
+    relay = types.SimpleNamespace(endpoints=[types.SimpleNamespace(address=b"\x7f\0\0\x01\x13\x88")],
+                                  tokens=[(0, b"t" * 24)], self_pid=1)
+    ev = types.SimpleNamespace(call_id="C1", codec=("pcmu", 8000), relay=relay,
+                               peer="anna:2@home", call_key=bytes(32))
+    for _ in range(2):
+        a._new_media(ev, media)
+    echoes = [kw["echo"] for kw in made]
+    assert [e.mode for e in echoes] == [getattr(dsp, mode)] * 2 and echoes[0] is not echoes[1]

@@ -668,7 +668,7 @@ def test_a_connection_that_never_says_hello_is_closed():
             raise AssertionError("got a stanza")
         except Closed:
             pass
-        assert sb.stats["idle_closed"] == 1 and sb.connected() == []
+        assert sb.stats["hello_timeouts"] == 1 and sb.connected() == []
     run(body, hello_timeout_s=0.2)
 
 

@@ -134,3 +134,47 @@ def test_portier_vboard_command(tmp_path):
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(10) == 0
+
+
+def _read_until(fd, marker, timeout=10):
+    import select
+    seen = b""
+    deadline = time.monotonic() + timeout
+    while marker not in seen:
+        left = deadline - time.monotonic()
+        assert left > 0, "timed out waiting for %r, got %r" % (marker, seen[-200:])
+        ready, _, _ = select.select([fd], [], [], left)
+        if ready:
+            seen += os.read(fd, 4096)
+    return seen
+
+
+def test_soft_resets_in_quick_succession_are_not_a_broken_board(tmp_path):
+    # A fast client (mpremote running several commands) soft-resets the board again and again
+    # within half a second each: asked-for reboots must never count as "exiting at boot".
+    with VirtualBoard(str(tmp_path / "flash"), run_main=False) as vb:
+        fd = os.open(vb.port, os.O_RDWR | os.O_NOCTTY)
+        try:
+            os.write(fd, b"\r\x03\x03\x01")
+            _read_until(fd, b"raw REPL; CTRL-B to exit\r\n>")
+            for _ in range(8):
+                os.write(fd, b"\x04")
+                _read_until(fd, b"soft reboot\r\n")
+                _read_until(fd, b"raw REPL; CTRL-B to exit\r\n>")
+        finally:
+            os.close(fd)
+        assert vb.soft_resets >= 8
+    assert vb.error is None
+
+
+def test_an_interpreter_that_exits_unasked_at_boot_is_reported(tmp_path, monkeypatch):
+    monkeypatch.setenv("PORTIER_MICROPYTHON", "/bin/true")
+    vb = VirtualBoard(str(tmp_path / "flash"), run_main=False)
+    vb.start()
+    try:
+        deadline = time.monotonic() + 20
+        while vb.error is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        vb.stop()
+    assert "keeps exiting at boot" in str(vb.error)

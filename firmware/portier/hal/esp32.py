@@ -45,8 +45,11 @@ class I2sAudio(AudioDevice):
         self._cond = MicConditioner(gain_db=mic_gain_db)
         self._rx = self._tx = None
         self._reader = self._writer = None
+        self._speaking = None  # the shared bus's direction now (None: not opened yet)
+        self._want = False  # the direction set_direction() asked for
+        self._reading = False  # a read is waiting on the RX controller
         if self.half_duplex:
-            self.set_direction(False)
+            self._switch()
         else:
             self._open_rx()
             self._open_tx()
@@ -66,13 +69,25 @@ class I2sAudio(AudioDevice):
         self._tx.write(bytearray(DMA_FRAMES * _TX_FRAME_BYTES))
 
     def set_direction(self, speaking):
-        """Shared bus only: re-initialise the one controller for TX (True) or RX (False)."""
+        """Shared bus only: re-initialise the one controller for TX (True) or RX (False). A
+        read waiting on the RX controller is never pulled from under it: the switch then
+        happens when that read completes (within a frame), so the far end's first frame
+        after a switch to speaking may be lost."""
         if not self.half_duplex:
+            return
+        self._want = speaking
+        if not self._reading:
+            self._switch()
+
+    def _switch(self):
+        speaking = self._want
+        if speaking == self._speaking:
             return
         for dev in (self._rx, self._tx):
             if dev is not None:
                 dev.deinit()
         self._rx = self._tx = self._reader = self._writer = None
+        self._speaking = speaking
         if speaking:
             self._open_tx()
         else:
@@ -85,13 +100,20 @@ class I2sAudio(AudioDevice):
             for i in range(self.frame_bytes):
                 buf[i] = 0
             return self.frame_bytes
-        await read_full(self._reader, self._raw, len(self._raw))
+        self._reading = True
+        try:
+            await read_full(self._reader, self._raw, len(self._raw))
+        finally:
+            self._reading = False
+        if self.half_duplex:
+            self._switch()  # one set_direction() asked for while this read waited
         return self._cond.process(self._raw, buf, self.frame_samples)
 
     async def write_frame(self, buf):
         self._check(buf)
-        if self._writer is None:  # half-duplex and listening: nothing is played
-            return self.frame_bytes
+        if self._writer is None:  # half-duplex and listening: nothing is played, but the
+            await asyncio.sleep_ms(self.frame_ms)  # frame still takes its time (else the
+            return self.frame_bytes  # media's play loop would spin and starve the others)
         return await write_full(self._writer, buf, self.frame_bytes)
 
     def latency_ms(self):

@@ -75,6 +75,9 @@ class Esp32Door:
             board = json.loads(f.read(_MAX_BOARD_FILE))
         self.board = board
         self.cfg = cfg
+        # none / suppress / half_duplex (boards.py checks it); the app gives each call's media
+        # the matching dsp.EchoControl, which also switches a shared bus (net/media.py).
+        self.echo_control = board.get("audio", {}).get("echo_control", "none")
         r = board["relay"]
         self.relay = controls.Relay(r["active"])
         # boot.py set this level already; a HAL built without it (a REPL session) must too.

@@ -3,7 +3,10 @@
 # WAV files (microphone in, speaker out), opened per call at the configured rate (like a
 # board's fixed I2S rate) or else the call's codec rate. The door strike is a
 # controls.Relay whose level changes are logged ("door" "relay") and kept in `openings`, so
-# tests and the simulator can watch the door open and close again.
+# tests and the simulator can watch the door open and close again. Like a board file, the
+# audio config may name the echo control (echo_control: none / suppress / half_duplex, read by
+# the app for each call), an acoustic path from speaker to microphone (echo_path: delay_ms,
+# gain_db; hal/acoustic.py) and a shared bus (shared_bus: one direction at a time).
 import asyncio
 import time
 
@@ -22,6 +25,9 @@ class VirtualDoor:
         self.realtime = a.get("realtime", True)
         self.loop = a.get("loop", False)
         self.rate = a.get("rate")  # None: the call's codec rate
+        self.echo_control = a.get("echo_control") or "none"
+        self.echo_path = a.get("echo_path")  # {"delay_ms": .., "gain_db": ..} or None
+        self.shared_bus = a.get("shared_bus", False)
         self.led_state = controls.LED_OFF
         self.calls_opened = 0
         self.relay = controls.Relay()
@@ -68,5 +74,11 @@ class VirtualDoor:
         speaker = self.speaker
         if speaker is not None and self.calls_opened > 1:
             speaker = "%s.%d" % (speaker, self.calls_opened)
-        return VirtualAudio.from_paths(self.rate or rate, self.mic, speaker, self.realtime,
-                                       self.loop)
+        dev = VirtualAudio.from_paths(self.rate or rate, self.mic, speaker, self.realtime,
+                                      self.loop)
+        if self.echo_path is None and not self.shared_bus:
+            return dev
+        from portier.hal.acoustic import AcousticPath
+
+        path = self.echo_path or {"delay_ms": 1, "gain_db": None}
+        return AcousticPath(dev, path["delay_ms"], path["gain_db"], self.shared_bus)

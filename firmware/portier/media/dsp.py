@@ -120,9 +120,22 @@ ECHO_OFF = const(0)  # full duplex, no control (headsets, far-apart speaker and 
 ECHO_DUCK = const(1)  # full duplex; the mic is attenuated while the far end talks
 ECHO_HALF = const(2)  # one direction at a time (shared I2S bus, e.g. M5Stack Atom Echo)
 
+# The board file's audio.echo_control names (boards/*.json, docs/hardware.md) -> modes.
+ECHO_MODES = {"none": ECHO_OFF, "suppress": ECHO_DUCK, "half_duplex": ECHO_HALF}
+
 _IDLE = const(0)
 _FAR = const(1)  # the far end holds the floor: the door's speaker is playing speech
 _NEAR = const(2)  # the visitor holds the floor
+
+
+def echo_control(name):
+    """The EchoControl for a board file's audio.echo_control name, or None for "none"."""
+    if name is None or name == "none":
+        return None
+    mode = ECHO_MODES.get(name)
+    if mode is None:
+        raise ValueError("echo_control %r" % (name,))
+    return EchoControl(mode=mode)
 
 
 class EchoControl:
@@ -156,6 +169,12 @@ class EchoControl:
 
     def state(self):
         return ("idle", "far", "near")[self._state]
+
+    def speaking(self):
+        """True while the far end holds the floor: a shared I2S bus should then drive the
+        speaker (set_direction(True)), else listen. The far end keeps it for far_hang_ms after
+        its last loud frame, so pauses between words do not flip the bus."""
+        return self._state == _FAR
 
     def far_end(self, spk, n):
         level = mean_abs(spk, n)

@@ -74,6 +74,7 @@ class MediaStats:
         self.bad = 0  # not RTP, wrong SSRC or payload type, stray datagrams
         self.binds_received = 0  # the relay's "bound" answers
         self._jitter = None
+        self._echo = None  # the session's dsp.EchoControl, if any
 
     # From the jitter buffer's counters (portier.media.jitter.JitterStats):
     @property
@@ -117,8 +118,12 @@ class MediaStats:
         return self._jitter.target_ms()
 
     def to_dict(self):
-        """A plain dict of every counter (allocates: not for the frame paths)."""
-        return {k: getattr(self, k) for k in self.KEYS}
+        """A plain dict of every counter (allocates: not for the frame paths); with echo
+        control, echo_ducked: microphone frames it attenuated while the far end talked."""
+        out = {k: getattr(self, k) for k in self.KEYS}
+        if self._echo is not None:
+            out["echo_ducked"] = self._echo.frames_ducked
+        return out
 
 
 class MediaCore:
@@ -192,6 +197,8 @@ class MediaCore:
         self.bound = False
         self._bind_due = -1  # ticks of the next bind; -1: at once
         self.stats = MediaStats()
+        self.stats._echo = echo
+        self.echo = echo
         self.stats._jitter = self._jb
 
     # -- relay binding ---------------------------------------------------------------------

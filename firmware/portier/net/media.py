@@ -17,7 +17,7 @@ import time
 import asyncio
 from micropython import const
 
-from ..media.dsp import copy_into
+from ..media.dsp import ECHO_HALF, EchoControl, copy_into
 from ..media.session import FRAME_MS, MediaCore
 from ..wire import relaybind
 
@@ -98,7 +98,11 @@ class MediaSession:
     relay's address (the app turns the relay block's 6-byte IPv4 endpoint into them);
     relay_token (this leg's, relaybind.TOKEN_LEN bytes) and pid (1 caller, 2 callee) from the relay block; audio: an
     opened portier.hal.audio device (its rate may differ from the codec's: resampled).
-    echo: optional dsp.EchoControl (door units). now_ms: the clock, ticks_ms by default.
+    echo: optional dsp.EchoControl (door units; the board file's audio.echo_control). A
+    half-duplex device (a shared I2S bus) is switched by it between listening and speaking:
+    the speaker gets the bus while the far end holds the floor (EchoControl.speaking(), with
+    its hold time), else the microphone; such a device without one gets a half-duplex one,
+    as its speaker would otherwise never be switched on. now_ms: the clock, ticks_ms by default.
 
     await run() until stop(); `stats` (MediaStats: .to_dict()) counts packets and frames;
     bound_ms / first_tx_ms / first_rx_ms / started_ms are ticks_ms values (None until they
@@ -109,11 +113,16 @@ class MediaSession:
     def __init__(self, own_jid, peer_jid, call_id, call_key, codec, relay_host, relay_port,
                  relay_token, pid, audio, echo=None, jitter_min_ms=20, jitter_max_ms=200,
                  now_ms=None):
+        self._shared_bus = getattr(audio, "half_duplex", False)
+        if self._shared_bus and echo is None:
+            echo = EchoControl(mode=ECHO_HALF)
         self.core = MediaCore(own_jid, peer_jid, call_id, call_key, codec, relay_token, pid,
                               audio_rate=audio.rate, jitter_min_ms=jitter_min_ms,
                               jitter_max_ms=jitter_max_ms, echo=echo)
         self.stats = self.core.stats
         self.audio = audio
+        self._speaking = False  # a shared bus starts listening (the device opens it so)
+        self.bus_switches = 0
         self._relay = (relay_host, relay_port)
         self._now = now_ms or time.ticks_ms
         self._realtime = getattr(audio, "realtime", True)
@@ -220,9 +229,20 @@ class MediaSession:
         due = None
         while True:
             core.play_into(self._spk, now())
+            if self._shared_bus:
+                self._floor()
             await self.audio.write_frame(self._spk)
             if not self._realtime:
                 due = await self._pace(due)
+
+    def _floor(self):
+        # After far_end() has seen the frame about to play: a far end that starts talking
+        # gets the bus before its first loud frame is written, and keeps it for the hold time.
+        speaking = self.core.echo.speaking()
+        if speaking != self._speaking:
+            self._speaking = speaking
+            self.bus_switches += 1
+            self.audio.set_direction(speaking)
 
     async def _pace(self, due):
         t = self._now()

@@ -172,7 +172,7 @@ class Kamailio:
              "-w", self.folder], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         log.close()
         deadline = time.monotonic() + _START_S
-        while not _answers_options(self.host, self.port):
+        while not answers_options(self.host, self.port):
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 self.stop()
                 raise LabError("kamailio did not start: %s" % self.log_tail())
@@ -197,7 +197,7 @@ def _module_path():
     raise LabError("kamailio's modules folder not found")
 
 
-def _answers_options(host, port):
+def answers_options(host, port):
     """Any SIP response to an OPTIONS sent to host:port."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.bind((host, 0))
