@@ -128,15 +128,21 @@ def main(args):
 
 
 def add_arguments(p):
+    from . import cliargs
+
     sub = p.add_subparsers(dest="devices_command", required=True, metavar="list|remove|revoke")
     for name, help in (("list", "the household's devices and where they may pair"),
                        ("remove", "take a device off the switchboard and revoke it at its doors"),
                        ("revoke", "revoke a device at its doors (it keeps its account)")):
-        q = sub.add_parser(name, help=help, description=help)
+        example = "portier devices %s %s--household home" % (name, "" if name == "list"
+                                                               else "anna:2@home ")
+        q = sub.add_parser(name, help=help, description=help, epilog="example:\n  " + example,
+                           formatter_class=cliargs.Formatter)
         if name != "list":
             q.add_argument("jid", help="the device, e.g. anna:2@home")
-        q.add_argument("--household", required=True)
-        q.add_argument("--household-dir", help="default households/<household>")
-        q.add_argument("--db", help="default <household-dir>/switchboard.db")
+        q.add_argument("--household", required=True, help="the household's name")
+        q.add_argument("--household-dir", help="its folder (default households/<household>)")
+        q.add_argument("--db", help="the switchboard database (default "
+                       "<household-dir>/switchboard.db)")
         if name == "list":
             q.add_argument("--json", action="store_true", help="one JSON document")
