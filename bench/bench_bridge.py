@@ -33,7 +33,8 @@ def _cpu_s(pid):
 async def _one_call(house):
     door, anna = house.parties["door"], house.anna
     pid = house.bridge.proc.pid
-    door_since, anna_since = len(door.lines), len(anna.events)
+    since, anna_since = house.line_counts(), len(anna.events)
+    door_since = since["door"]
     cpu0, t_press = _cpu_s(pid), time.monotonic()
     await house.door.command("press")
     _, ringing = await anna.wait_event("CALL_INCOMING", since=anna_since)
@@ -47,7 +48,7 @@ async def _one_call(house):
     first = max(door.t0 + t_door / 1000, rtp["t"])
     await asyncio.sleep(_TALK_S)
     await anna.command("hangup")
-    to_phone, to_door = await lab.quality(house, _TALK_S - 0.5, door_since, anna_since)
+    to_phone, to_door = await lab.quality(house, _TALK_S - 0.5, since, anna_since)
     cpu, took = _cpu_s(pid) - cpu0, time.monotonic() - t_press
     return {"ring_ms": (ringing["t"] - t_press) * 1000, "first_audio_ms": (first - t_accept) * 1000,
             "pesq_to_phone": to_phone["pesq"], "pesq_to_door": to_door["pesq"],
@@ -59,6 +60,9 @@ async def _calls(n, workdir):
     try:
         await house.start()
         return [await _one_call(house) for _ in range(n)]
+    except Exception:
+        print(house.log_tails(), file=sys.stderr)  # what each part said: why it failed
+        raise
     finally:
         await house.stop()
 

@@ -11,6 +11,8 @@ interpolates linearly.
 
 import sys
 from array import array
+from itertools import accumulate, repeat
+from operator import add, floordiv, sub
 
 from . import paths
 
@@ -73,12 +75,12 @@ def to_mono16(data, channels, width):
                         for i in range(0, len(data), 3)))
     if channels == 1:
         return s
-    out = array("h", bytes(2 * n))
-    for c in range(channels):
-        col = s[c::channels]
-        for i in range(n):
-            out[i] += col[i] // channels  # each share fits int16, and so does their sum
-    return out
+    # each channel's share, then their sum, in C-level map() passes (a minute of 44.1 kHz
+    # stereo: 0.9 s in a Python loop); each share fits int16, and so does their sum
+    mixed = map(floordiv, s[0::channels], repeat(channels))
+    for c in range(1, channels):
+        mixed = map(add, mixed, map(floordiv, s[c::channels], repeat(channels)))
+    return array("h", mixed)
 
 
 def resample(x, src_rate, dst_rate):
@@ -102,7 +104,26 @@ def resample(x, src_rate, dst_rate):
 
 
 def _box(x, k):
-    """Moving average over k samples (centred): the low-pass before decimating by about k."""
+    """Moving average over k samples (centred): the low-pass before decimating by about k.
+    Output i averages x[max(0, i - k//2) : min(n, i - k//2 + k)] (floored). The full windows
+    come from prefix sums in C-level passes (a minute of 44.1 kHz: 0.2 s, not 1.6 s)."""
+    n = len(x)
+    if k < 2 or n < k:
+        return _box_slow(x, k)
+    half = k // 2
+    p = list(accumulate(x, initial=0))  # p[j] = sum(x[:j])
+    head = [p[i + k - half] // (i + k - half) for i in range(half)]
+    tail = [(p[n] - p[i - half]) // (n - i + half) for i in range(n - k + half + 1, n)]
+    mid = map(floordiv, map(sub, p[k:], p[:n - k + 1]), repeat(k))  # windows x[j:j+k]
+    out = array("h", head)
+    out.extend(array("h", mid))
+    out.extend(array("h", tail))
+    return out
+
+
+def _box_slow(x, k):
+    """The same as _box() by a running sum, sample by sample: for short inputs, and the
+    reference the tests hold _box() to."""
     if k < 2:
         return x
     half = k // 2
@@ -122,4 +143,3 @@ def _box(x, k):
             lo += 1
         out[i] = total // (hi - lo)
     return out
-

@@ -83,8 +83,11 @@ class PhoneHal:
         self.led_state = None
         self.calls_opened = 0
         self._pcm = {}  # rate -> the microphone file converted to it
+        self._converting = None
         if self.mic:
             check_wav(self.mic)
+            if self.mic.endswith(".wav"):
+                self._convert_ahead()
         self.card_problem = None
         self.use_card = False
         if not (self.mic or self.speaker):
@@ -127,9 +130,30 @@ class PhoneHal:
             return open(self.mic, "rb")  # raw PCM at the call's rate (a pipe, say)
         from . import audiofiles
 
+        if self._converting is not None:
+            self._converting.join()  # started at start-up: usually done long before a call
+            self._converting = None
         if rate not in self._pcm:  # converted once per rate, not at every call
             self._pcm[rate] = audiofiles.load_pcm16(self.mic, rate)
         return io.BytesIO(self._pcm[rate])
+
+    def _convert_ahead(self):
+        """Convert the microphone file to both call rates in a thread from the start: a
+        minute of 44.1 kHz stereo takes about a second per rate, which would otherwise stall
+        the answer (the first call's media start runs in the event loop)."""
+        import threading
+
+        from . import audiofiles
+
+        def work():
+            for rate in (self.rate,) if self.rate else (8000, 16000):
+                try:
+                    self._pcm[rate] = audiofiles.load_pcm16(self.mic, rate)
+                except audiofiles.AudioFileError:
+                    return  # said again, at the call, by the conversion done there
+
+        self._converting = threading.Thread(target=work, name="mic-convert", daemon=True)
+        self._converting.start()
 
 
 def check_wav(path):

@@ -23,6 +23,7 @@ import struct
 import time
 
 from . import paths
+from .ratelimit import Buckets
 
 paths.use_firmware()
 from portier.wire import relaybind  # noqa: E402
@@ -33,6 +34,14 @@ LEG_CALLER = relaybind.LEG_CALLER
 MAX_CALLEES = 254  # legs 2..255
 _NO_TAG = bytes(relaybind.TAG_LEN)
 _LEG_KEY_LABEL = b"portier-relay-leg-1"
+# Bind limits (docs/security.md section 4). A device binds once or twice at a call's start and
+# then every 10 s: per source IP (a household's NAT), 20 bind datagrams a second with bursts of
+# 40, counted before any HMAC is computed; per leg, an address change (a NAT rebinding, a phone
+# changing networks) every 2 s with bursts of 4, so one leg key cannot churn the bindings (and
+# the database writes behind them) from hundreds of ports.
+BIND_RATE = (20.0, 40)
+MOVE_RATE = (0.5, 4)
+_RATE_KEYS = 4096
 
 
 def leg_key(secret, public):
@@ -118,7 +127,10 @@ class RelayCore:
         self._by_addr = {}  # address -> (handle, leg)
         self.stats = {"forwarded": 0, "bound": 0, "dropped_unbound": 0, "dropped_no_peer": 0,
                       "dropped_bad_bind": 0, "dropped_oversize": 0, "restored": 0,
-                      "addressed": 0, "dropped_stale_bind": 0, "dropped_not_answered": 0}
+                      "addressed": 0, "dropped_stale_bind": 0, "dropped_not_answered": 0,
+                      "dropped_bind_rate": 0, "dropped_move_rate": 0}
+        self._bind_rate = Buckets(BIND_RATE[0], BIND_RATE[1], _RATE_KEYS)
+        self._move_rate = Buckets(MOVE_RATE[0], MOVE_RATE[1], _RATE_KEYS)
         if store is not None:
             self._restore(store.relay_legs(), time.time() if now_s is None else now_s)
 
@@ -142,6 +154,9 @@ class RelayCore:
             self.stats["dropped_oversize"] += 1
             return []
         if relaybind.is_bind(data):
+            if not self._bind_rate.allow(addr[0], now_s):
+                self.stats["dropped_bind_rate"] += 1
+                return []
             return self._bind(data, addr, now_s)
         owner = self._by_addr.get(addr)
         if owner is None:
@@ -194,6 +209,10 @@ class RelayCore:
                 return []
         elif call is not None and call.answer is not None and tag != call.answer:
             self.stats["dropped_not_answered"] += 1  # answered elsewhere: this leg is over
+            return []
+        if call is not None and call.legs.get(leg) not in (None, addr) and \
+                not self._move_rate.allow((handle, leg), now_s):
+            self.stats["dropped_move_rate"] += 1  # the leg keeps its address; nothing changes
             return []
         if call is None:
             call = self._calls[handle] = _Call(expiry, now_s)

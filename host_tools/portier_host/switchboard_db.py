@@ -229,10 +229,19 @@ class Database:
     def save_relay_leg(self, handle, pid, host, port, expiry, tags):
         """One row per address, as the relay serves one leg per address: a port given out again
         to a new call's leg takes it from the old call's, so a restart cannot hand it back."""
-        with self._transaction() as db:
-            db.execute("DELETE FROM relay_legs WHERE host = ? AND port = ?", (host, port))
-            db.execute("INSERT OR REPLACE INTO relay_legs VALUES (?, ?, ?, ?, ?, ?)",
-                       (bytes(handle), pid, host, port, expiry, bytes(tags)))
+        self.relay_writes([("save", (handle, pid, host, port, expiry, tags))])
 
     def forget_relay_call(self, handle):
-        self._db.execute("DELETE FROM relay_legs WHERE handle = ?", (bytes(handle),))
+        self.relay_writes([("forget", (handle,))])
+
+    def relay_writes(self, ops):
+        """("save", save_relay_leg's arguments) and ("forget", (handle,)) in order, one commit."""
+        with self._transaction() as db:
+            for kind, args in ops:
+                if kind == "forget":
+                    db.execute("DELETE FROM relay_legs WHERE handle = ?", (bytes(args[0]),))
+                    continue
+                handle, pid, host, port, expiry, tags = args
+                db.execute("DELETE FROM relay_legs WHERE host = ? AND port = ?", (host, port))
+                db.execute("INSERT OR REPLACE INTO relay_legs VALUES (?, ?, ?, ?, ?, ?)",
+                           (bytes(handle), pid, host, port, expiry, bytes(tags)))

@@ -40,7 +40,7 @@ def _msg(msg, **match):
     return lambda d: d.get("msg") == msg and all(d.get(k) == v for k, v in match.items())
 
 
-_CLEAN_FRAMES = 3  # frames concealed, dropped or lost at door or bridge in an undisturbed call
+_CLEAN_FRAMES = 3  # frames concealed, dropped, lost, late or stretched in an undisturbed call
 
 
 def _disturbed(house):
@@ -50,18 +50,38 @@ def _disturbed(house):
     for name in ("door", "bridge"):
         stops = [d for _, d in house.parties[name].lines if d.get("msg") == "media stop"]
         st = stops[-1]
-        worst = max(worst, st["concealed"] + st["dropped"] + st["lost"])
+        worst = max(worst, st["concealed"] + st["dropped"] + st["lost"] + st["late"]
+                    + st["stretched"])
     return worst
+
+
+async def _hold_to_goal(house, talk_s, goal, measured):
+    """Assert PESQ >= goal both ways. A loaded host (the suite runs beside other work on 2
+    cores) can starve the door's MicroPython process: its jitter buffer then drops, stretches
+    or conceals frames and PESQ measures the host. As test_media_relay does, a measurement
+    below the goal that was disturbed is taken again (a further call, up to twice); an
+    undisturbed one must meet the goal."""
+    to_phone, to_door = measured
+    for attempt in range(2):
+        worst = _disturbed(house)
+        print("PESQ door -> SIP phone", to_phone, "SIP phone -> door", to_door,
+              "frames disturbed", worst)
+        if worst <= _CLEAN_FRAMES or min(to_phone["pesq"], to_door["pesq"]) >= goal:
+            break
+        to_phone, to_door = await _talk_call(house, talk_s)
+    assert to_phone["pesq"] >= goal, to_phone
+    assert to_door["pesq"] >= goal, to_door
 
 
 async def _talk_call(house, talk_s):
     """One more door call the SIP phone answers and, after talk_s, hangs up: its PESQ."""
-    door_since, anna_since = len(house.parties["door"].lines), len(house.anna.events)
+    await house.restart_anna()  # baresip's WAV would go on where the last call left it
+    since, anna_since = house.line_counts(), len(house.anna.events)
     await house.door.command("press")
     await house.anna.wait_event("CALL_ESTABLISHED", since=anna_since)
     await asyncio.sleep(talk_s)
     await house.anna.command("hangup")
-    return await lab.quality(house, talk_s, door_since, anna_since)
+    return await lab.quality(house, talk_s, since, anna_since)
 
 
 def _tone_power(pcm, rate, freq):
@@ -115,19 +135,7 @@ def test_door_rings_sip_phone_talk_pin_opens_and_phone_hangs_up(tmp_path):
         assert _tone_power(tail, rate, 880) > 0.05, _tone_power(tail, rate, 880)
         assert len([1 for _, d in door.lines if d.get("msg") == "relay"
                     and d.get("energised") is True]) == 1
-        # A loaded host (the suite runs beside other work on 2 cores) can starve the door's
-        # MicroPython process: its jitter buffer then drops or conceals frames and PESQ
-        # measures the host. As test_media_relay does, a measurement below the goal that was
-        # disturbed is taken again (a further call); an undisturbed one must meet the goal.
-        for attempt in range(2):
-            worst = _disturbed(house)
-            print("PESQ door -> SIP phone", to_phone, "SIP phone -> door", to_door,
-                  "frames disturbed", worst)
-            if worst <= _CLEAN_FRAMES or min(to_phone["pesq"], to_door["pesq"]) >= 3.8:
-                break
-            to_phone, to_door = await _talk_call(house, 5)
-        assert to_phone["pesq"] >= 3.8, to_phone
-        assert to_door["pesq"] >= 3.8, to_door
+        await _hold_to_goal(house, 5, 3.8, (to_phone, to_door))
     _run(tmp_path, body)
 
 
@@ -174,6 +182,19 @@ def test_sip_phone_calls_the_door_and_the_door_hangs_up(tmp_path):
     door answers, audio flows both ways, the door hangs up and the SIP call ends."""
     async def body(house):
         door, bridge = house.parties["door"], house.parties["bridge"]
+        # a stranger on the LAN who INVITEs the bridge's port directly, past the PBX: 403
+        mallory = lab.Baresip(os.path.join(house.workdir, "mallory"), "mallory", house.registrar,
+                              house.anna.mic_wav)
+        try:
+            await mallory.start()
+            await mallory.command("dial", "sip:door@127.0.0.1:%d" % house.sip_port)
+            _, closed = await mallory.wait_event("CALL_CLOSED")
+            assert "403" in closed.get("param", ""), closed
+        finally:
+            await mallory.stop()
+        await bridge.wait_for(_msg("refused", why="not from the registrar"), what="refused")
+        assert door.find(_engine("ringing")) is None
+
         await house.anna.command("dial", house.bridge_aor)
         await door.wait_for(_engine("ringing", direction="in", peer=bridge.jid),
                             what="the door ringing")
@@ -204,9 +225,7 @@ def test_srtp_sdes_when_the_phone_offers_it(tmp_path):
         await asyncio.sleep(5)
         assert "SRTP is Enabled (cryptosuite=AES_CM_128_HMAC_SHA1_80)" in house.anna.log_tail(10**6)
         await house.door.command("hangup")
-        to_phone, to_door = await lab.quality(house, 5)
-        print("SRTP: PESQ door -> SIP phone", to_phone, "SIP phone -> door", to_door)
-        assert to_phone["pesq"] >= 3.5 and to_door["pesq"] >= 3.5, (to_phone, to_door)
+        await _hold_to_goal(house, 5, 3.8, await lab.quality(house, 5))
     _run(tmp_path, body, phones=0, srtp="srtp")
 
 
@@ -232,9 +251,7 @@ def test_registrar_mode_phones_register_with_the_bridge_itself(tmp_path):
         await door.wait_for(_engine("answered", peer=bridge.jid), what="answered by the bridge")
         await asyncio.sleep(3)
         await house.anna.command("hangup")
-        to_phone, to_door = await lab.quality(house, 2.5)
-        print("registrar mode: PESQ door -> SIP phone", to_phone, "SIP phone -> door", to_door)
-        assert to_phone["pesq"] >= 3.5 and to_door["pesq"] >= 3.5, (to_phone, to_door)
+        await _hold_to_goal(house, 2.5, 3.8, await lab.quality(house, 2.5))
 
         since = len(house.anna.events)
         await house.anna.command("dial", house.bridge_aor)

@@ -186,3 +186,18 @@ def test_a_missing_mic_file_is_a_usage_error(tmp_path):
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.count("\n") == 1 and "nope.wav" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_the_fast_box_filter_equals_the_running_sum_reference():
+    import random
+
+    rng = random.Random(7)
+    for n in (0, 1, 5, 6, 7, 13, 100, 1001):
+        for k in (1, 2, 3, 6, 7, 12):
+            x = array("h", (rng.randint(-32768, 32767) for _ in range(n)))
+            assert list(audiofiles._box(x, k)) == list(audiofiles._box_slow(x, k)), (n, k)
+    for channels in (2, 3):  # the mix-down's map() passes: the mean of the channels, floored
+        frames = [[rng.randint(-32768, 32767) for _ in range(channels)] for _ in range(50)]
+        data = b"".join(v.to_bytes(2, "little", signed=True) for f in frames for v in f)
+        assert list(audiofiles.to_mono16(data, channels, 2)) == [
+            sum(v // channels for v in f) for f in frames]

@@ -304,3 +304,22 @@ def test_a_softphone_for_the_same_household(tmp_path):
         db.close()
     lacking = _run(tmp_path, "--switchboard", "192.168.1.10:5222", "--household", "home")
     assert lacking.returncode == 2 and "--board and --wifi" in lacking.stderr
+
+
+def test_a_softphone_provisioned_again_keeps_its_jid_and_keys(tmp_path):
+    assert _run(tmp_path, *_ARGS).returncode == 0
+    phone_args = ("--phone", "--name", "anna", "--switchboard", "192.168.1.10:5222",
+                  "--household", "home")
+    assert _run(tmp_path, *phone_args, password=None, pin=None).returncode == 0
+    bundle = tmp_path / "devices" / "anna:1@home"
+    keys = _identity(bundle)
+    again = _run(tmp_path, *phone_args, password=None, pin=None)
+    assert again.returncode == 2 and "anna:1@home exists" in again.stderr
+    assert "phone.json" in again.stderr
+    forced = _run(tmp_path, *(phone_args + ("--force", "--door", "door:2@home", "--json")),
+                  password=None, pin=None)
+    assert forced.returncode == 0, forced.stderr
+    assert json.loads(forced.stdout)["reused"] is True
+    cfg = fwconfig.load(str(bundle / "phone.json"))
+    assert (cfg.jid, cfg.call) == ("anna:1@home", "door:2@home")
+    assert _identity(bundle) == keys and _registered(tmp_path) == ["anna:1@home", "door:1@home"]

@@ -162,6 +162,9 @@ class BridgeApp(App):
             self.ua.adopt(leg, call)
             self.log("I", "sip", "incoming", leg=leg, remote=remote)
             await self._do(actions)
+        elif kind == "refused":
+            self.log("W", "sip", "refused", source=ev[1], remote=ev[2],
+                     why="not from the registrar")
         elif kind == "confirmed":
             self.log("I", "sip", "answered", leg=ev[1])
             await self._do(self.rules.leg_answered(ev[1]))

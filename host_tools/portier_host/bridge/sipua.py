@@ -11,6 +11,7 @@ worker reports RFC 4733 digits. Every callback only appends to `events` (a deque
 appends) or to a port's queues; the bridge (bridge/app.py) drains `events` after each poll.
 
 Events: ("registration", code, reason) ("incoming", call, remote_uri) ("confirmed", leg)
+("refused", source, remote_uri) (an INVITE not from the registrar, answered 403)
 ("disconnected", leg, code, reason) ("media", leg, info) ("dtmf", leg, digit, method).
 """
 
@@ -121,7 +122,24 @@ if pj is not None:
                 remote = call.getInfo().remoteUri
             except pj.Error:
                 remote = "?"
+            src = prm.rdata.srcAddress
+            if src not in self.ua.trusted_sources:
+                # Only the registrar (the PBX, or registrar mode's Kamailio, which has checked
+                # the caller's password) may bring a call: anyone else on the LAN who sends an
+                # INVITE straight to the bridge's port would ring, and maybe listen at, the door.
+                try:
+                    call.hangup(_forbidden())
+                except pj.Error:
+                    pass
+                self.ua.refused.append(call)  # alive until PJSIP is done with it
+                self.ua.events.append(("refused", src, remote))
+                return
             self.ua.events.append(("incoming", call, remote))
+
+    def _forbidden():
+        prm = pj.CallOpParam(True)
+        prm.statusCode = 403
+        return prm
 
 
 class SipUa:
@@ -135,6 +153,8 @@ class SipUa:
         self._calls = {}  # leg -> _Call
         self._ports = {}  # rate -> FramePort
         self._want = {}  # leg -> rate the door call's audio runs at (connected when media is up)
+        self.trusted_sources = set()  # "ip:port" an INVITE may come from: the registrar
+        self.refused = collections.deque(maxlen=16)  # calls answered 403, kept a while
 
     # ---- life ----
 
@@ -172,6 +192,7 @@ class SipUa:
         ep.libStart()
         ep.audDevManager().setNullDev()  # no sound card: the conference runs on its own clock
         self._codecs()
+        self.trusted_sources = registrar_sources(sc.registrar)
         self._acc = _Account(self)
         self._acc.create(self._account_config())
 
@@ -328,6 +349,23 @@ class SipUa:
         call.audio.startTransmit(port)
         port.startTransmit(call.audio)
         call.port = port
+
+
+def registrar_sources(uri):
+    """The "ip:port" forms a UDP request from the registrar `uri` arrives with (5060 when the
+    URI names no port): the addresses its host resolves to."""
+    import socket
+
+    if not uri:
+        return set()
+    hostport = uri.split(":", 1)[1].split(";")[0]
+    host, _, port = hostport.rpartition(":") if hostport.count(":") == 1 else (hostport, "", "")
+    port = int(port) if port else 5060
+    try:
+        infos = socket.getaddrinfo(host, port, socket.AF_INET, socket.SOCK_DGRAM)
+    except OSError:
+        return set()
+    return set("%s:%d" % (info[4][0], port) for info in infos)
 
 
 def _srtp_active(call):
