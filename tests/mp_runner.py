@@ -37,28 +37,9 @@ def _preload(tests_dir, name):
                     pass  # the test module's own import reports it
 
 
-_CPYTHON_ONLY = "# portier: cpython-only"
-
-
-def _cpython_only(tests_dir, name):
-    """The reason a module gives in a `# portier: cpython-only (reason)` comment among its
-    first lines (it is not even compiled here), or None."""
-    with open(tests_dir + "/" + name + ".py") as f:
-        for _ in range(12):
-            line = f.readline()
-            if line.startswith(_CPYTHON_ONLY):
-                return line[len(_CPYTHON_ONLY):].strip() or "CPython only"
-    return None
-
-
 def _run_module(name, totals, skips, tests_dir):
     import coretest
 
-    why = _cpython_only(tests_dir, name)
-    if why is not None:
-        totals[2] += 1
-        skips.append("%s (whole module): %s" % (name, why))
-        return
     before = list(sys.modules)
     try:
         _preload(tests_dir, name)

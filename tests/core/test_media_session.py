@@ -2,9 +2,6 @@
 # Expected audio comes from the test's own signal generator (mediapair.Signal), never from the
 # code under test: L16 must arrive bit-exact, G.711 within the codec's quantisation step, the
 # 16 kHz <-> 8 kHz path (a door's I2S against a G.711 call) with a high SNR.
-# portier: cpython-only (its source does not compile beside the media stack in 128 KiB)
-# MicroPython runs the board's case in test_media_session_g711 and the steady-state frames
-# under heap_lock in test_media_session_heap.
 from coretest import ON_MICROPYTHON, assert_raises, skip_on_micropython
 
 from mediapair import CALL, DOOR, KEY, PHONE, TOKEN, relaybind, Signal, exact_frame_lag, find_lag, pair, run, s16
@@ -56,6 +53,26 @@ def test_pcmu_and_pcma_within_the_quantisation_step():
                 # scaled with the segment, bounds the error.
                 assert abs(s16(out, j) - x) <= (abs(x) >> 4) + 36, (codec, k, j)
         assert b.stats.received == 30 and b.stats.played > 25
+
+
+def test_g711_call_on_16k_audio_is_resampled_both_ways():
+    a, b = pair(("pcmu", 8000), 16000)
+    assert a.packet_bytes == 12 + 160 + 10 and a.audio_frame_bytes == 640
+    sig = Signal(16000)
+    lag = None
+    sig_e = err_e = 0
+    for k, kind, out in run(a, b, 24):
+        if kind != jitter.FRAME_OK or k < 6:
+            continue
+        if lag is None:
+            lag = find_lag(sig, out, k, 320, 320 * 3)
+        for j in range(320):
+            x = sig.sample(k * 320 + j - lag)
+            d = s16(out, j) - x
+            sig_e += x * x >> 8
+            err_e += d * d >> 8
+    assert lag is not None and err_e > 0
+    assert sig_e > 300 * err_e  # better than 25 dB through down-, mu-law and upsampling
 
 
 @skip_on_micropython(_HEAP)
