@@ -8,7 +8,9 @@
 #  "e2e_store": "e2e", "paired_file": "paired.json", "call_log": "calls.json", "call_log_max": 50,
 #  "ring_timeout_s": 30, "max_call_s": 600, "auto_answer": ["anna:2@home"],
 #  "call": "door:1@home" (phone: whom "press" calls), "pair_with": ["door:1@home"] (phone),
-#  "audio": {"mic": "in.wav", "speaker": "out.wav", "realtime": true}
+#  "audio": {"mic": "in.wav", "speaker": "out.wav", "realtime": true,
+#            "echo_control": "none" | "suppress" | "half_duplex", "shared_bus": false,
+#            "echo_path": {"delay_ms": 4, "gain_db": -10}}   (virtual door: hal/vdoor.py)
 #           | {"board": "esp32", "file": "board.json"},
 #  "control": "stdin" | "none",
 #  "wifi": {"ssid": "home-net"} (a board; the password is in the secrets file),
