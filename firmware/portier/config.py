@@ -9,7 +9,9 @@
 #  "ring_timeout_s": 30, "max_call_s": 600, "auto_answer": ["anna:2@home"],
 #  "call": "door:1@home" (phone: whom "press" calls), "pair_with": ["door:1@home"] (phone),
 #  "pair_auth": {"door:1@home": "<72 hex>"} (phone: the household's authorisation per door),
-#  "audio": {"mic": "in.wav", "speaker": "out.wav", "realtime": true}
+#  "audio": {"mic": "in.wav", "speaker": "out.wav", "realtime": true,
+#            "echo_control": "none" | "suppress" | "half_duplex", "shared_bus": false,
+#            "echo_path": {"delay_ms": 4, "gain_db": -10}}   (virtual door: hal/vdoor.py)
 #           | {"board": "esp32", "file": "board.json"},
 #  "control": "stdin" | "none",
 #  "wifi": {"ssid": "home-net"} (a board; the password is in the secrets file),

@@ -6,6 +6,7 @@ start TLS neither grow the switchboard past its limits nor delay a ring between 
 are logged in; the offer-id memory is capped."""
 
 import asyncio
+import os
 import time
 
 import test_switchboard as tsb
@@ -198,3 +199,22 @@ def test_cli_limits(tmp_path):
             proc.terminate()
             await proc.wait()
     asyncio.run(body())
+
+
+def test_the_tls_read_buffer_of_a_link_is_32_kib_not_256():
+    # asyncio's 256 KiB per TLS connection was ~300 KiB of RSS per logged-in link
+    # (bench_capacity); a link with the smaller buffer still carries the largest frame
+    import asyncio.sslproto
+
+    async def body(sb):
+        assert asyncio.sslproto.SSLProtocol.max_size == 32 * 1024
+        door = await login(sb, DOOR)
+        anna = await login(sb, ANNA1)
+        big = enc_for(ANNA1)
+        big.ciphertext = os.urandom(12000)  # a frame near the 16 KiB limit
+        door.send(offer(ANNA1, [(ANNA1, big)], stanza_id="BIG").to_node())
+        got = await anna.recv_call()
+        assert got.action == "offer" and got.enc.ciphertext == big.ciphertext
+        door.close()
+        anna.close()
+    run(body)
