@@ -30,10 +30,11 @@ def test_on_micropython(tmp_path):
         script.write_text("import sys\nsys.path[:] = [%r, %r] + [p for p in sys.path if p != %r]\n"
                           "import appboundarycase\nappboundarycase.main()\n"
                           % (tree, CORE, paths.FIRMWARE))
-        # 272 KiB: at 256 KiB the hostile run already met MemoryErrors importing the Signal code
-        # (before the pairing authority too: ratchet.py, its inputs dropped and counted), and
-        # the authority's checks and the answer key's code left it a few KB short of passing.
-        proc = mprun.run_micropython([str(script)], "272k", cwd=str(tmp_path), check=False)
+        # 288 KiB: at 256 KiB the hostile run already met MemoryErrors importing the Signal code
+        # (ratchet.py, its inputs dropped and counted) before the pairing authority; with it and
+        # later firmware growth it failed at 256 and at 272 once in a full run (280 passes:
+        # 8 KiB of margin, for a test that is about the error boundary, not the heap).
+        proc = mprun.run_micropython([str(script)], "288k", cwd=str(tmp_path), check=False)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out
     assert out.count("passed check_") == len(appboundarycase.CHECKS), out
