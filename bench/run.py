@@ -24,7 +24,7 @@ sys.path.insert(0, HERE)
 import benchlib  # noqa: E402
 
 # Report order: the board's per-frame work first, then the reference points, then the rest.
-ORDER = ("frame", "srtp", "hmac", "e2e", "stanzas", "audio", "call", "footprint", "media",
+ORDER = ("frame", "srtp", "hmac", "e2e", "stanzas", "audio", "echo", "call", "footprint", "media",
          "app", "hal", "switchboard", "deploy", "bridge")
 CHARTS = ("per_packet_cost.png", "pesq_by_loss.png", "heap_over_call.png")
 

@@ -77,6 +77,8 @@ def test_collect_early_sets_a_sixteenth_of_the_heap_on_micropython():
     try:
         total = gc.mem_free() + gc.mem_alloc()
         assert n == max(4096, total // 16), (n, total)
-        assert gc.threshold() == n
+        # MicroPython keeps the threshold in GC blocks: 16 bytes on a 32-bit build (ESP32),
+        # 32 on the 64-bit host, so it reads back rounded down to one.
+        assert n - 32 < gc.threshold() <= n, (gc.threshold(), n)
     finally:
         gc.threshold(-1)  # back to collecting only when the heap is full

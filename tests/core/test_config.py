@@ -53,6 +53,10 @@ def test_full_phone_config():
                                                                    "file": "board.json"}
     b = config.check(_with(audio={"board": "esp32", "file": "boards/x.json"})).audio
     assert b["file"] == "boards/x.json"
+    v = config.check(_with(audio={"echo_control": "half_duplex", "shared_bus": True,
+                                  "echo_path": {"delay_ms": 10, "gain_db": -20}})).audio
+    assert (v["echo_control"], v["shared_bus"], v["echo_path"]) == (
+        "half_duplex", True, {"delay_ms": 10, "gain_db": -20})
 
 
 def test_insecure_needs_no_tls_but_tls_needs_all_three():
@@ -83,6 +87,11 @@ def test_bad_fields_are_refused():
         _with(audio={"mic": 1}), _with(audio={"file": "b.json"}),
         _with(audio={"board": "esp32", "file": ""}), _with(audio={"volume": 3}), _with(audio=[]),
         _with(audio={"rate": 44100}), _with(audio={"rate": "16000"}),
+        _with(audio={"echo_control": "aec"}), _with(audio={"shared_bus": 1}),
+        _with(audio={"echo_path": {"delay_ms": 11, "gain_db": -10}}),
+        _with(audio={"echo_path": {"delay_ms": 4, "gain_db": 3}}),
+        _with(audio={"echo_path": {"delay_ms": 4, "gain": -10}}), _with(audio={"echo_path": 4}),
+        _with(audio={"board": "esp32", "echo_control": "suppress"}),
         _with(colour="blue"),
     ]
     for d in bad:

@@ -2,6 +2,7 @@
 (bridge/rules.py), the keypad PIN collector and its tones (bridge/pin.py), and the "sip"
 config block (bridge/sipconfig.py)."""
 
+import numpy as np
 import pytest
 
 from portier_host.bridge import pin, rules as R, sipconfig
@@ -183,3 +184,18 @@ def test_bridge_audio_hands_the_door_no_backlog_and_paces_on_the_sip_clock():
         assert [f[0] for f in q.tx] == [1, 2, 9] and dev.dropped_tx == 0
         dev.close()
     asyncio.run(main())
+
+
+def test_lab_alignment_tells_late_audio_from_missed_audio():
+    """The tests' PESQ reference (bridge/lab.py): audio that arrived late is compared from the
+    start; audio whose first 1.5 s never arrived (the door's media came up late) is compared
+    from where it begins."""
+    import os
+
+    from portier_host import audioquality, sim
+    from portier_host.bridge import lab
+
+    _, said = audioquality.load_wav(os.path.join(sim.ASSETS, "female-8k.wav"))
+    late = np.concatenate([np.zeros(800, np.int16), said])[:40000]
+    assert lab._missed(said, late) == 0
+    assert abs(lab._missed(said, said[12000:52000]) - 12000) <= 8

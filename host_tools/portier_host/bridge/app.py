@@ -8,8 +8,10 @@ out here. The SIP user agent is PJSIP (bridge/sipua.py), polled from the same ev
 
 The config file is a device config (portier.config, profile "phone": the bridge pairs with
 and calls the door like a softphone) with a "sip" block (bridge/sipconfig.py). Log lines are
-the App's JSON lines plus src "sip": "registration", "dial", "incoming", "answered", "ended",
-"media", "dtmf", "tone"; PJSIP's own log goes to stderr.
+the App's JSON lines plus src "sip": "start", "registrar", "registration", "dial", "early",
+"incoming", "refused" (an INVITE not from the registrar), "answered", "cancel", "refuse",
+"ended", "media" (codec, srtp), "dtmf" (method, never the digit), "tone", "audio" (frame
+counts per call); PJSIP's own log goes to stderr.
 """
 
 import asyncio

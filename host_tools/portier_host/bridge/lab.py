@@ -323,7 +323,8 @@ class BridgeLab:
 
         cfg = sim._device_config(dev, folder, self.sb.address, "phone", self.ring_timeout_s,
                                  {}, {"pair_with": [self.door_jid], "call": self.door_jid,
-                                      "control": "none"})
+                                      "control": "none",
+                                      **sim.pair_auth_config(self.authority, self.door_jid, dev)})
         sip = {"mode": self.mode, "bind": "127.0.0.1", "port": self.sip_port,
                "rtp_port": free_port(), "user": "door", "srtp": self.bridge_srtp,
                "codecs": ["PCMU", "PCMA", "G722"]}
@@ -386,7 +387,8 @@ class BridgeLab:
 
         self.parties["door"] = sim.Party("door", door_dev.jid, self.t0)
         extra = {"auto_answer": []}
-        extra.update(sim._unlock_config(door_dir))
+        self.authority = sim.Authority.new()  # the household's pairing authority (8.5)
+        extra.update(sim._unlock_config(door_dir, self.authority.door_key(door_dev.jid)))
         sim._device_config(door_dev, door_dir, self.sb.address, "door", self.ring_timeout_s,
                            {"mic": sim.DOOR_VOICE, "speaker": os.path.join(door_dir, "heard.wav"),
                             "realtime": True, "rate": 16000}, extra)
@@ -413,7 +415,8 @@ class BridgeLab:
                                     "speaker": os.path.join(folder, "heard.wav"),
                                     "realtime": True, "rate": 16000},
                                    {"pair_with": [door_dev.jid], "call": door_dev.jid,
-                                    "control": "none"})
+                                    "control": "none",
+                                    **sim.pair_auth_config(self.authority, door_dev.jid, dev)})
             self.parties[name] = sim.Party(name, dev.jid, self.t0)
             runner = sim.PhoneRunner(self.parties[name], sim.fwconfig.check(d))
             self.phones.append(runner)
@@ -509,27 +512,33 @@ async def quality(house, talk_s, since=None, anna_since=0):
     # media session is up (on a loaded host that took up to 1.5 s). What was said before
     # never reached the door: the reference starts where the door's recording does (that
     # set-up time is the benchmark's "accept -> first audio", not a loss of quality).
-    missed = audioquality.align(door_heard, anna_said, 3 * 8000)
-    if _fit(anna_said[missed:], door_heard) < _fit(anna_said, door_heard):
-        missed = 0  # the door heard it from the start: the usual case
+    missed = _missed(anna_said, door_heard)
     return (audioquality.compare(door_said, anna_heard[:n], 8000, n),
             audioquality.compare(anna_said[missed:], door_heard, 8000, n))
 
 
-def _fit(sent, received):
-    """How well received follows sent at its best delay: the peak of their normalised
-    cross-correlation (1.0: received is sent, delayed)."""
-    import numpy as np
-
+def _missed(sent, received, max_lag=3 * 8000):
+    """How much of the start of `sent` never reached `received` (0 in the usual case, where
+    received is sent, delayed): whichever of the two alignments, received later than sent or
+    sent's start missing, correlates better."""
     from .. import audioquality
 
-    lag = audioquality.align(sent, received, 3 * 8000)
-    a = np.asarray(sent, np.float64)
-    b = np.asarray(received[lag:], np.float64)
+    late = audioquality.align(sent, received, max_lag)
+    missing = audioquality.align(received, sent, max_lag)
+    if _correlation(sent[missing:], received) > _correlation(sent, received[late:]):
+        return missing
+    return 0
+
+
+def _correlation(a, b):
+    """Normalised correlation of two signals from their first samples on (1.0: the same)."""
+    import numpy as np
+
     n = min(len(a), len(b))
     if n == 0:
         return 0.0
-    a, b = a[:n], b[:n]
+    a = np.asarray(a[:n], np.float64)
+    b = np.asarray(b[:n], np.float64)
     return float(np.dot(a, b) / (np.sqrt(np.dot(a, a) * np.dot(b, b)) or 1.0))
 
 
