@@ -49,8 +49,8 @@ async def scenario(ca, tmp, heap):
         ready = await door.wait(lambda d: d.get("msg") == "ready", timeout=30)
         out["connect_ms"] = ready["connect_ms"]
         for jid in (T.ANNA, T.BEN):
-            cfg = config.check(T._config(ca, jid, tmp, sb.port, pair_with=[T.DOOR], profile="phone",
-                                         control="none"))
+            cfg = config.check(T.authorised(T._config(ca, jid, tmp, sb.port, pair_with=[T.DOOR],
+                                                      profile="phone", control="none")))
             p = app.App(cfg, VirtualDoor({}), log=lambda *a: None)
             phones.append(p)
             tasks.append(asyncio.create_task(p.run()))

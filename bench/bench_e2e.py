@@ -1,5 +1,6 @@
 """End-to-end call-key layer: ms per X25519, per pkmsg unwrap, per msg unwrap with and without a
-DH ratchet step, per wrap; bytes of flash and heap one session takes. Under real MicroPython
+DH ratchet step, per wrap; what a <pair> costs the door, refused without the household's
+authorisation and accepted with it; bytes of flash and heap one session takes. Under real MicroPython
 (96 KiB heap, as on a board without PSRAM; firmware and benchmark precompiled with mpy-cross, as
 a board runs them) and CPython.
 
@@ -81,6 +82,7 @@ for i in range(8):
     trial = enc_type = data = None
 row("pkmsg unwrap (X3DH + 1 DH step)", samples, "5 X25519")
 
+
 phone = MemoryStore()
 keys.generate_identity(phone)
 start_session(phone, DOOR, keys.bundle(door, 1, None))
@@ -150,6 +152,40 @@ a1 = gc.mem_alloc() if hasattr(gc, "mem_alloc") else 0
 print("size|parsed session state on the heap (bytes)|%d|" % (a1 - a0))
 if churn_line:
     print(churn_line)
+
+# Pairing on the door (protocol 8.5): a <pair> without the household's authorisation is refused
+# after one HMAC, before any X25519; an authorised one is the X3DH responder plus the check.
+# Last, so its modules do not crowd the rows above on the 96 KiB heap.
+from portier import pairauth, pairing
+from portier.e2e import session as e2e_session
+
+PAIR_KEY = bytes(range(32))
+PAIRED = "/tmp/portier-bench-paired-%d.json" % (ticks_us() & 0xFFFF)
+refused, accepted = [], []
+for i in range(6):
+    phone = MemoryStore()
+    keys.generate_identity(phone)
+    start_session(phone, DOOR, keys.bundle(door, 1, None))
+    enc_type, data = e2e_session.encrypt(phone, DOOR, b"portier-pair-1")
+    jid = "phone:%d@home" % i
+    auth = pairauth.auth_tag(PAIR_KEY, DOOR, jid, phone.identity()[1], 1)
+    trial = MemoryStore()
+    trial.files = dict(door.files)
+    phone = None
+    paired = pairing.PairedDevices(PAIRED)
+    gc.collect()
+    t0 = ticks_us()
+    try:
+        pairauth.accept(trial, paired, DOOR, PAIR_KEY, jid, bytes(36), enc_type, data)
+    except pairing.PairError:
+        refused.append(ticks_diff(ticks_us(), t0) / 1000)
+    gc.collect()
+    accepted.append(timed(pairauth.accept, trial, paired, DOOR, PAIR_KEY, jid, auth, enc_type,
+                          data)[0])
+    os.remove(PAIRED)
+    trial = paired = enc_type = data = None
+row("pair refused: no household authorisation", refused, "1 HMAC-SHA256, no X25519")
+row("pair accepted: authorisation + X3DH responder", accepted, "+ paired file written")
 """
 
 
@@ -226,7 +262,9 @@ def run(quick=False):
         key = {"x25519 alone (fresh interpreter)": "x25519_ms",
                "pkmsg unwrap (X3DH + 1 DH step)": "pkmsg_unwrap_ms",
                "msg unwrap with DH step": "msg_unwrap_dh_ms",
-               "msg unwrap, no DH step": "msg_unwrap_ms"}.get(name)
+               "msg unwrap, no DH step": "msg_unwrap_ms",
+               "pair refused: no household authorisation": "pair_refused_ms",
+               "pair accepted: authorisation + X3DH responder": "pair_accepted_ms"}.get(name)
         if key:
             figures[key] = benchlib.figure(
                 float(parts[1]), "ms", name + " (median; min %s, max %s)" % (parts[2], parts[3]),

@@ -55,6 +55,9 @@ class App(DeviceIO):
                                  ring_timeout_ms=cfg.ring_timeout_ms,
                                  max_call_ms=cfg.max_call_ms, auto_answer=cfg.auto_answer)
         self.paired = pairing.PairedDevices(cfg.paired_file)
+        self._pair_sent = []  # phone: doors paired with since this start
+        if cfg.profile == "door":
+            self.drop_legacy_pairings()
         self.media_class = media_class  # None: portier.net.media, loaded at the first call
         self.media = None
         self._media_task = None

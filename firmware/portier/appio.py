@@ -111,7 +111,13 @@ class DeviceIO:
             from portier.e2e import session  # the door never loads it here
 
             for jid in self.cfg.pair_with:
-                if not session.has_session(self.store, jid):
+                # Once per start with the household's authorisation (the door may have been
+                # migrated, or re-keyed, since), else only without a session (it will refuse).
+                if jid in self.cfg.pair_auth:
+                    if jid not in self._pair_sent:
+                        self._pair_sent.append(jid)
+                        asyncio.create_task(self.pair(jid))
+                elif not session.has_session(self.store, jid):
                     asyncio.create_task(self.pair(jid))
 
     async def _on_node(self, node):
@@ -148,6 +154,8 @@ class DeviceIO:
             return
         if msg.kind == "pair":
             await self._on_pair(msg)
+        elif msg.kind == "revoke":
+            await self._on_revoke(msg)
         elif msg.kind in ("bundle_result", "iq_error", "iq_result", "pair_result"):
             waiter = self._iq_wait.get(msg.id)
             if waiter is not None:
@@ -188,23 +196,40 @@ class DeviceIO:
 
     # ---- pairing (docs/protocol.md 8.5) ----
 
-    async def _on_pair(self, msg):
-        """Door side: a phone's <pair> (8.5)."""
-        from portier.signaling import linkstanzas as ls
+    def drop_legacy_pairings(self):
+        """Door start: pairings from before the household authority go once the door holds its
+        pairing key (portier.pairauth.drop_legacy)."""
+        if self.paired.legacy():
+            from portier import pairauth
 
-        peer = msg.frm
-        if peer is None:
-            return
-        ok = False
-        try:
-            added = pairing.accept(self.store, self.paired, peer, msg.enc_type, msg.ciphertext)
-            ok = True
-            self.log("I", "app", "paired", device=peer, new=added)
-        except ValueError as e:  # E2eError, ConfigError: nothing stored
-            self.log("W", "app", "pair failed", device=peer, error=str(e))
-        await self.link.send(ls.pair_result(msg.id, peer, ok))
-        if self.engine.current() is None:  # mid-call, the call's own quiet moments shed it
+            pairauth.drop_legacy(self)
+
+    async def _on_pair(self, msg):
+        """Door side: a device's <pair> (8.5), checked in portier.pairauth."""
+        from portier import pairauth
+
+        await pairauth.on_pair(self, msg)
+        self._pairauth_done()
+
+    async def _on_revoke(self, msg):
+        """Door side: the household removes a device (8.5)."""
+        from portier import pairauth
+
+        call = self.engine.current()
+        if await pairauth.on_revoke(self, msg) and call is not None and call.peer == msg.jid:
+            self.engine.hang_up(call.id, time.ticks_ms())  # a call with it ends
+            await self._pump()
+        self._pairauth_done()
+
+    def _pairauth_done(self):
+        # Idle: shed the Signal code a pairing loaded too. Mid-call (a <pair> then is rare, or
+        # hostile): drop at least the pairing code, not left on the call's heap until its end.
+        if self.engine.current() is None:
             self.shed()
+        else:
+            from portier import appmem
+
+            appmem.forget_modules(("portier.pairauth", "portier.secrets"))
 
     async def _ask(self, build):
         """Send build(stanza_id) and wait for the answer with that id (bounded)."""
@@ -221,8 +246,10 @@ class DeviceIO:
 
     async def pair(self, door):
         """Phone side: pair with the door. True when the door says ok."""
+        from portier import pairauth
+
         try:
-            await pairing.request(self.store, self._ask, door)
+            await pairauth.request(self.store, self._ask, door, self.cfg.pair_auth.get(door))
         except (ValueError, asyncio.TimeoutError) as e:
             self.log("W", "app", "pair failed", device=door, error=repr(e))
             return False

@@ -8,6 +8,7 @@
 #  "e2e_store": "e2e", "paired_file": "paired.json", "call_log": "calls.json", "call_log_max": 50,
 #  "ring_timeout_s": 30, "max_call_s": 600, "auto_answer": ["anna:2@home"],
 #  "call": "door:1@home" (phone: whom "press" calls), "pair_with": ["door:1@home"] (phone),
+#  "pair_auth": {"door:1@home": "<72 hex>"} (phone: the household's authorisation per door),
 #  "audio": {"mic": "in.wav", "speaker": "out.wav", "realtime": true,
 #            "echo_control": "none" | "suppress" | "half_duplex", "shared_bus": false,
 #            "echo_path": {"delay_ms": 4, "gain_db": -10}}   (virtual door: hal/vdoor.py)
@@ -30,7 +31,7 @@ _MAX_SSID = 32  # IEEE 802.11: an SSID is at most 32 octets
 
 _TOP = ("jid", "profile", "household", "switchboard", "tls", "e2e_store", "paired_file",
         "call_log", "call_log_max", "ring_timeout_s", "max_call_s", "auto_answer", "call",
-        "pair_with", "audio", "control", "wifi", "secrets", "unlock", "door_log", "door_log_max")
+        "pair_with", "pair_auth", "audio", "control", "wifi", "secrets", "unlock", "door_log", "door_log_max")
 
 
 class ConfigError(ValueError):
@@ -65,6 +66,7 @@ class Config:
         self.auto_answer = tuple(d["auto_answer"])
         self.call = d["call"]
         self.pair_with = tuple(d["pair_with"])
+        self.pair_auth = d["pair_auth"]
         self.audio = d["audio"]
         self.control = d["control"]
         self.wifi_ssid = (d["wifi"] or {}).get("ssid")
@@ -174,6 +176,7 @@ def check(d):
     out["max_call_s"] = _int(d, "max_call_s", 600, 5, 86400)
     out["auto_answer"] = _jids(d, "auto_answer")
     out["pair_with"] = _jids(d, "pair_with")
+    out["pair_auth"] = _pair_auth(d.get("pair_auth", {}))
     call = d.get("call")
     out["call"] = None if call is None else check_jid(call, "call")
     out["audio"] = _audio(d.get("audio", {}))
@@ -193,6 +196,24 @@ def check(d):
     out["door_log"] = _str(d, "door_log")
     out["door_log_max"] = _int(d, "door_log_max", 50, 1, 500)
     return Config(out)
+
+
+def _pair_auth(a):
+    # {door JID: 72 hex digits} -> {door JID: 36 bytes} (portier.pairauth.AUTH_LEN)
+    from binascii import unhexlify
+
+    if not isinstance(a, dict) or len(a) > _MAX_LIST:
+        raise ConfigError("pair_auth must map at most %d door JIDs to authorisations" % _MAX_LIST)
+    out = {}
+    for door, v in a.items():
+        check_jid(door, "pair_auth")
+        if not isinstance(v, str) or len(v) != 72:
+            raise ConfigError("pair_auth of %s must be 72 hex digits" % door)
+        try:
+            out[door] = unhexlify(v)
+        except ValueError:
+            raise ConfigError("pair_auth of %s is not hex" % door)
+    return out
 
 
 def _audio(a):

@@ -1,46 +1,106 @@
-# Pairing (docs/protocol.md 8.5). The door only ever answers Signal sessions: a phone fetches
-# the door's prekey bundle, starts a session (X3DH, on the host) and sends <pair> whose plaintext
-# is PAIR_PLAINTEXT; the door opens it as responder, keeps the phone in its paired devices (a
-# JSON list on flash, rewritten atomically) and answers pair_result. The door calls, and
-# auto-answers when configured, paired devices only.
+# The door's paired devices (docs/protocol.md 8.5): who it rings and takes answers and unlocks
+# from. A device pairs only with an authorisation the household's provisioning tool made
+# (checked in portier.pairauth, loaded when a <pair> arrives); a revocation unpairs it and
+# floors its serials. The paired devices (with the serial each paired under) and the revoked
+# floors are one JSON file on flash, rewritten atomically.
 import json
+
+from micropython import const
 
 from portier import fsutil
 from portier.jsondepth import too_deep
 from portier.config import ConfigError, check_jid
 
-_MAX_PAIRED = 16
-_PAIRED_FILE_MAX = 2048
+MAX_PAIRED = const(16)
+_MAX_REVOKED = const(32)
+_PAIRED_FILE_MAX = const(4096)
+_MAX_SERIAL = const(0x3FFFFFFF)  # a small int on a 32-bit board (portier.pairauth's serials)
+
+
+class PairError(ValueError):
+    """A <pair> or revocation the door refuses (nothing stored)."""
 
 
 class PairedDevices:
-    """The door's paired devices, a JSON list kept on flash (rewritten atomically)."""
+    """The door's paired devices {jid: serial} and revoked floors {jid: serial}, on flash.
+    Serial 0 marks a device paired before the household authority (the old file, a list)."""
 
     def __init__(self, path):
         self.path = path
-        self.devices = []
+        self.paired = {}
+        self.revoked = {}
         data = fsutil.load(path, _PAIRED_FILE_MAX)
         if data is None:
             return
         try:
             if too_deep(data):
                 raise ValueError("nested too deep")
-            items = json.loads(data)
-            if not isinstance(items, list) or len(items) > _MAX_PAIRED:
-                raise ValueError("not a list of at most %d" % _MAX_PAIRED)
-            self.devices = [check_jid(j, "paired device") for j in items]
+            doc = json.loads(data)
+            if isinstance(doc, list):  # before the authority: every entry is legacy
+                doc = {"paired": dict((j, 0) for j in doc), "revoked": {}}
+            if not isinstance(doc, dict):
+                raise ValueError("not a paired-devices document")
+            self.paired = self._table(doc.get("paired"), MAX_PAIRED)
+            self.revoked = self._table(doc.get("revoked"), _MAX_REVOKED)
         except ValueError as e:
             raise ConfigError("paired devices in %s: %s" % (path, e))
 
-    def add(self, jid):
-        if jid in self.devices:
+    @staticmethod
+    def _table(d, limit):
+        if not isinstance(d, dict) or len(d) > limit:
+            raise ValueError("not a table of at most %d" % limit)
+        for jid, serial in d.items():
+            check_jid(jid, "paired device")
+            if not isinstance(serial, int) or not 0 <= serial <= _MAX_SERIAL:
+                raise ValueError("serial of %s" % jid)
+        return d
+
+    @property
+    def devices(self):
+        """The JIDs the door rings, in a stable order."""
+        return sorted(self.paired)
+
+    def legacy(self):
+        return [j for j in self.devices if self.paired[j] == 0]
+
+    def _save(self, paired, revoked):
+        doc = {"paired": paired, "revoked": revoked}
+        fsutil.save_atomic(self.path, json.dumps(doc).encode())
+        self.paired, self.revoked = paired, revoked  # only once it is on flash
+
+    def add(self, jid, serial):
+        """Keep jid as paired under serial; True when it was not paired before."""
+        if self.paired.get(jid) == serial:
             return False
-        if len(self.devices) >= _MAX_PAIRED:
-            raise ConfigError("already %d paired devices" % _MAX_PAIRED)
-        devices = self.devices + [jid]
-        fsutil.save_atomic(self.path, json.dumps(devices).encode())
-        self.devices = devices  # only once it is on flash
-        return True
+        if jid not in self.paired and len(self.paired) >= MAX_PAIRED:
+            raise PairError("already %d paired devices" % MAX_PAIRED)
+        paired = dict(self.paired)
+        new = jid not in paired
+        paired[jid] = serial
+        self._save(paired, self.revoked)
+        return new
+
+    def revoke(self, jid, serial):
+        """Unpair jid if it paired under a serial up to `serial`, and refuse those from now on;
+        True when it was paired."""
+        if serial <= self.revoked.get(jid, 0) and jid not in self.paired:
+            return False  # a replay, or nothing new
+        if jid not in self.revoked and len(self.revoked) >= _MAX_REVOKED:
+            raise PairError("%d revoked devices: re-key the household" % _MAX_REVOKED)
+        paired = dict(self.paired)
+        was = paired.get(jid, _MAX_SERIAL + 1) <= serial
+        if was:
+            del paired[jid]
+        revoked = dict(self.revoked)
+        revoked[jid] = max(serial, revoked.get(jid, 0))
+        self._save(paired, revoked)
+        return was
+
+    def drop(self, jids):
+        paired = dict(self.paired)
+        for j in jids:
+            paired.pop(j, None)
+        self._save(paired, self.revoked)
 
 
 def ensure_identity(store):
@@ -52,43 +112,3 @@ def ensure_identity(store):
         store.identity()
     except E2eError:
         keys.generate_identity(store)
-
-
-def _pair_plaintext(plaintext):
-    from portier.signaling import linkstanzas as ls
-
-    if bytes(plaintext) != ls.PAIR_PLAINTEXT:
-        from portier.e2e import E2eError
-
-        raise E2eError("not a pairing message")
-    return True
-
-
-def accept(store, paired, peer, enc_type, ciphertext):
-    """Door side: open the phone's message as responder and remember the phone. -> True when
-    newly paired, False when it already was; ValueError (E2eError, ConfigError) with nothing
-    stored when the message does not open or is not a pairing."""
-    from portier.e2e import session
-
-    session.decrypt(store, peer, enc_type, ciphertext, _pair_plaintext)
-    return paired.add(peer)
-
-
-async def request(store, ask, door):
-    """Phone side. ask(build) sends build(stanza_id) and returns the parsed answer. Starts a
-    session from the door's bundle when there is none yet, then sends <pair>; ValueError when
-    the door has no bundle or refuses."""
-    from portier.e2e import session
-    from portier.signaling import linkstanzas as ls
-
-    if not session.has_session(store, door):
-        res = await ask(lambda sid: ls.bundle_get(sid, door))
-        if res.kind != "bundle_result":
-            raise ValueError("no bundle for %s (%s)" % (door, getattr(res, "code", res.kind)))
-        from portier.e2e import keys, x3dh
-
-        x3dh.initiate(store, door, keys.Bundle.decode(res.bundle))
-    enc_type, ciphertext = session.encrypt(store, door, ls.PAIR_PLAINTEXT)
-    res = await ask(lambda sid: ls.pair(sid, door, enc_type, ciphertext))
-    if res.kind != "pair_result" or not res.ok:
-        raise ValueError("the door refused the pairing")

@@ -3,7 +3,8 @@
 # so the config can be shown, logged and diffed; nothing in the firmware logs a field of this.
 #
 # {"wifi_password": "...",                      (absent: an open network)
-#  "unlock_pin": {"salt": "<32 hex>", "hmac": "<64 hex>"}}  (absent: unlock is off)
+#  "unlock_pin": {"salt": "<32 hex>", "hmac": "<64 hex>"},  (absent: unlock is off)
+#  "pair_key": "<64 hex>"}  (the door's pairing key, portier.pairing; absent: no new pairings)
 #
 # The PIN is never stored: only HMAC-SHA256(key=salt, msg=PIN as ASCII digits), so a config
 # backup does not reveal it. (Someone holding the flash holds the door anyway: the relay pin
@@ -20,6 +21,7 @@ _MAX_FILE = const(1024)
 _MAX_PASSWORD = const(63)  # WPA2-PSK passphrase: 8..63 characters
 _SALT_LEN = const(16)
 _HMAC_LEN = const(32)
+_PAIR_KEY_LEN = const(32)
 
 
 class SecretsError(ValueError):
@@ -27,24 +29,25 @@ class SecretsError(ValueError):
 
 
 class Secrets:
-    def __init__(self, wifi_password=None, pin_salt=None, pin_hmac=None):
+    def __init__(self, wifi_password=None, pin_salt=None, pin_hmac=None, pair_key=None):
         self.wifi_password = wifi_password
+        self.pair_key = pair_key  # 32 bytes or None (portier.pairing: authorisations' key)
         self.pin_salt = pin_salt  # bytes or None (no PIN: unlock refused)
         self.pin_hmac = pin_hmac
 
     def __repr__(self):  # never the values: a repr ends up in logs and tracebacks
-        return "<Secrets wifi=%s pin=%s>" % (self.wifi_password is not None,
-                                              self.pin_hmac is not None)
+        return "<Secrets wifi=%s pin=%s pair_key=%s>" % (
+            self.wifi_password is not None, self.pin_hmac is not None, self.pair_key is not None)
 
 
-def _hex(d, key, n):
+def _hex(d, key, n, where="unlock_pin."):
     v = d.get(key)
     if not isinstance(v, str) or len(v) != 2 * n:
-        raise SecretsError("unlock_pin.%s must be %d hex digits" % (key, 2 * n))
+        raise SecretsError("%s%s must be %d hex digits" % (where, key, 2 * n))
     try:
         return unhexlify(v)
     except ValueError:
-        raise SecretsError("unlock_pin.%s is not hex" % key)
+        raise SecretsError("%s%s is not hex" % (where, key))
 
 
 def check(d):
@@ -52,7 +55,7 @@ def check(d):
     if not isinstance(d, dict):
         raise SecretsError("secrets must be an object")
     for k in d:
-        if k not in ("wifi_password", "unlock_pin"):
+        if k not in ("wifi_password", "unlock_pin", "pair_key"):
             raise SecretsError("unknown key %s in secrets" % k)
     password = d.get("wifi_password")
     if password is not None:
@@ -65,7 +68,10 @@ def check(d):
             raise SecretsError("unlock_pin must hold exactly salt and hmac")
         salt = _hex(pin, "salt", _SALT_LEN)
         mac = _hex(pin, "hmac", _HMAC_LEN)
-    return Secrets(password, salt, mac)
+    pair_key = None
+    if d.get("pair_key") is not None:
+        pair_key = _hex(d, "pair_key", _PAIR_KEY_LEN, "")
+    return Secrets(password, salt, mac, pair_key)
 
 
 def loads(data):

@@ -400,6 +400,13 @@ def build_parser():
                    help="of those, from one IP address (default: the preset's)")
     p.set_defaults(func=_cmd_switchboard)
 
+    from . import devices
+
+    p = _sub(sub, "devices", "the household's devices: list, remove (a lost phone), revoke",
+             devices.EXAMPLE)
+    devices.add_arguments(p)
+    p.set_defaults(func=devices.main)
+
     p = _sub(sub, "boards", "board files: check or list them", "portier boards list")
     bsub = p.add_subparsers(dest="boards_command", required=True, metavar="check|list")
     q = bsub.add_parser("check", help="validate board files (default: every file in boards/)",

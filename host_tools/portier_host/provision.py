@@ -105,6 +105,36 @@ def _no_terminal(what, var, prompt):
         raise ProvisionError("no terminal to ask for %s: set $%s" % (what, var))
 
 
+def open_authority(household_dir, env=os.environ, prompt=getpass.getpass, create=True):
+    """The household's pairing authority (portier_host.authority), made the first time unless
+    not create: its passphrase from $PORTIER_HOUSEHOLD_PASSPHRASE or a prompt without echo."""
+    from . import authority
+
+    try:
+        if not create and not authority.Authority.exists(household_dir):
+            raise authority.AuthorityError("%s has no pairing authority: provision its door "
+                                           "again (`portier provision ... --force`)"
+                                           % household_dir)
+        if authority.PASSPHRASE_ENV not in env:
+            _no_terminal("the household passphrase", authority.PASSPHRASE_ENV, prompt)
+        return authority.open_or_create(household_dir, env, prompt)[0]
+    except authority.AuthorityError as e:
+        raise ProvisionError(str(e)) from None
+
+
+def device_identity(folder):
+    """The 33-byte Signal identity key of the device bundle in folder (its keys/ store)."""
+    from portier.e2e.stores import FileStore
+
+    return FileStore(os.path.join(folder, STORE_NAME)).identity()[1]
+
+
+def pair_auth(auth, doors, jid, identity_key):
+    """A device config's "pair_auth": the household's authorisation for jid (with its
+    identity key) at each door, hex; what a phone or a bridge needs to pair (protocol 8.5)."""
+    return dict((door, auth.authorise(door, jid, identity_key).hex()) for door in doors)
+
+
 def read_wifi_password(ssid, env=os.environ, prompt=getpass.getpass):
     if WIFI_PASSWORD_ENV in env:
         return check_wifi_password(env[WIFI_PASSWORD_ENV])
@@ -220,11 +250,13 @@ def load_board_arg(board):
 
 def provision(board, wifi_ssid, switchboard, household, wifi_password, pin, name="door",
               out=None, household_dir=None, db=None, force=False, prekeys=None, new=False,
-              new_household=False):
+              new_household=False, authority=None):
     """Make a door's bundle, or rewrite an existing one's config and secrets (see plan());
     returns a Bundle. board: a name in boards/, a board file, or "vboard". wifi_password and
     pin: the secrets ("" for an open network / unlock off), or callables that ask for them
-    (called once every other input has been checked)."""
+    (called once every other input has been checked). authority(household_dir) -> the
+    household's pairing Authority, whose door key goes into secrets.json (None: no key, the
+    door then pairs nobody)."""
     board_obj = load_board_arg(board)
     target = plan(switchboard, household, name, out, household_dir, db, force, new,
                   new_household)
@@ -232,6 +264,8 @@ def provision(board, wifi_ssid, switchboard, household, wifi_password, pin, name
     with target.open() as new_dev:
         host, port, jid, folder = new_dev.host, new_dev.port, new_dev.jid, new_dev.folder
         cfg = door_config(jid, household, host, port, wifi_ssid, board_obj)
+        if authority is not None:
+            doc["pair_key"] = authority(new_dev.household_dir).door_key(jid).hex()
         if new_dev.reuse:
             _rewrite_door(folder, cfg, board_obj, doc)
             return Bundle(folder, jid, new_dev.household_dir, False, new_dev.db,
@@ -287,7 +321,8 @@ def _rewrite_door(folder, cfg, board_obj, doc):
         shutil.copyfile(board_obj.source, board_path)
     elif os.path.exists(board_path):
         os.remove(board_path)
-    write_secrets(folder, doc, replace=("wifi_password", "unlock_pin"))
+    write_secrets(folder, doc, replace=("wifi_password", "unlock_pin") + (
+        ("pair_key",) if "pair_key" in doc else ()))
     _tighten(folder)
 
 
@@ -321,12 +356,13 @@ PHONE_CONFIG_NAME = "phone.json"
 
 
 def provision_phone(switchboard, household, door, name, out=None, household_dir=None, db=None,
-                    force=False, new=False, new_household=False):
+                    force=False, new=False, new_household=False, authority=None):
     """A softphone of the household for `portier phone --config DIR/phone.json`: the same
     identity, certificate and store as a door gets, a config with absolute paths (a host
     program runs from anywhere) that pairs with and calls `door`. No secrets: a phone opens no
     door by PIN of its own, it sends the one its user types. An existing phone of that name
-    gets a new phone.json with --force (plan())."""
+    gets a new phone.json with --force (plan()). authority(household_dir) -> the household's
+    pairing Authority: its authorisation for this phone at `door` goes into the config."""
     door = door or "door:1@%s" % household
     try:
         fwconfig.check_jid(door, "--door")
@@ -336,6 +372,7 @@ def provision_phone(switchboard, household, door, name, out=None, household_dir=
                   new_household, rewrites=PHONE_CONFIG_NAME)
     with target.open() as new_dev:
         host, port, jid, folder = new_dev.host, new_dev.port, new_dev.jid, new_dev.folder
+        auth = None if authority is None else authority(new_dev.household_dir)  # asks first
         if not new_dev.reuse:
             os.makedirs(folder, mode=0o700, exist_ok=True)
             new_dev.add_device(None)
@@ -347,6 +384,8 @@ def provision_phone(switchboard, household, door, name, out=None, household_dir=
                "e2e_store": os.path.join(base, STORE_NAME),
                "call_log": os.path.join(base, "calls.json"),
                "pair_with": [door], "call": door, "control": "stdin"}
+        if auth is not None:
+            cfg["pair_auth"] = pair_auth(auth, [door], jid, device_identity(folder))
         fwconfig.check(json.loads(json.dumps(cfg)))
         _write_json(os.path.join(folder, PHONE_CONFIG_NAME), cfg)
         _tighten(folder)
@@ -618,7 +657,8 @@ def _json_result(bundle, next_steps, **extra):
 def _main_phone(args):
     bundle = provision_phone(args.switchboard, args.household, args.door, args.name or "phone",
                              out=args.out, household_dir=args.household_dir, db=args.db,
-                             force=args.force, new=args.new, new_household=args.new_household)
+                             force=args.force, new=args.new, new_household=args.new_household,
+                             authority=open_authority)
     next_steps = ["portier phone --config %s" % os.path.join(bundle.folder, PHONE_CONFIG_NAME)]
     if args.json:
         print(_json_result(bundle, next_steps))
@@ -663,7 +703,8 @@ def main(args):
         bundle = provision(args.board, args.wifi, args.switchboard, args.household, password,
                            pin, name=args.name or "door", out=args.out,
                            household_dir=args.household_dir, db=args.db, force=args.force,
-                           prekeys=args.prekeys, new=args.new, new_household=args.new_household)
+                           prekeys=args.prekeys, new=args.new, new_household=args.new_household,
+                           authority=open_authority)
     except (ProvisionError, EOFError) as e:
         print("provision: %s" % (str(e) or "no input"), file=sys.stderr)
         return 2

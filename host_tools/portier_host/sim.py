@@ -26,7 +26,8 @@ import sys
 import tempfile
 import time
 
-from . import build, paths, provisioning, simreport
+from . import build, paths, provision, provisioning, simreport
+from .authority import Authority
 from .switchboard import Switchboard
 
 paths.use_firmware()
@@ -390,20 +391,37 @@ def _device_config(device, folder, sb_address, profile, ring_timeout_s, audio, e
 SIM_PIN = "2468"  # the "unlock" scenario's household PIN
 
 
-def _unlock_config(folder):
-    """The door's unlock PIN verifier, as `portier provision` writes it (docs/protocol.md
-    section 10), its door log, and a 1 s strike pulse."""
+def _door_secrets(folder, pair_key, unlock):
+    """The door's secrets.json as `portier provision` writes it: its pairing key (protocol
+    8.5) and, for the unlock scenario, the PIN verifier (section 10), with its door log and a
+    1 s strike pulse in the config."""
     import hashlib
     import hmac
 
-    salt = os.urandom(16)
-    mac = hmac.new(salt, SIM_PIN.encode(), hashlib.sha256).hexdigest()
+    doc = {} if pair_key is None else {"pair_key": pair_key.hex()}
+    extra = {}
+    if unlock:
+        salt = os.urandom(16)
+        doc["unlock_pin"] = {"salt": salt.hex(),
+                             "hmac": hmac.new(salt, SIM_PIN.encode(), hashlib.sha256).hexdigest()}
+        extra = {"door_log": os.path.join(folder, "door-log.json"), "unlock": {"pulse_s": 1}}
     path = os.path.join(folder, "secrets.json")
     with open(path, "w") as f:
-        json.dump({"unlock_pin": {"salt": salt.hex(), "hmac": mac}}, f)
+        json.dump(doc, f)
     os.chmod(path, 0o600)
-    return {"secrets": path, "door_log": os.path.join(folder, "door-log.json"),
-            "unlock": {"pulse_s": 1}}
+    extra["secrets"] = path
+    return extra
+
+
+def _unlock_config(folder, pair_key=None):
+    """The unlock scenario's door secrets and config (and its pairing key when given)."""
+    return _door_secrets(folder, pair_key, True)
+
+
+def pair_auth_config(authority, door_jid, device):
+    """A provisioned device's config entry with the household's authorisation for door_jid."""
+    return {"pair_auth": provision.pair_auth(authority, [door_jid], device.jid,
+                                             device.bundle.identity_key)}
 
 
 class Simulation:
@@ -471,8 +489,12 @@ class Simulation:
         await self.sb.start()
         self.parties["door"] = Party("door", door_dev.jid, self.t0)
         extra = {"auto_answer": []}
-        if self.scenario == "unlock":
-            extra.update(_unlock_config(door_dir))
+        # The household's pairing authority: its secret in memory (`portier provision` keeps it
+        # sealed in the household folder), its record of authorisations in that folder; the
+        # door gets its key, each phone its authorisation.
+        self.authority = Authority(os.urandom(32), os.path.join(wd, "household"))
+        extra.update(_door_secrets(door_dir, self.authority.door_key(door_dev.jid),
+                                   self.scenario == "unlock"))
         _device_config(door_dev, door_dir, self.sb.address, "door", self.ring_timeout_s,
                        dict({"mic": self.door_voice, "speaker": os.path.join(door_dir, "heard.wav"),
                              "realtime": True, "rate": 16000}, **self.door_audio), extra)
@@ -523,6 +545,12 @@ class Simulation:
         await self._start_phones(ext.jid)
 
     async def _start_phones(self, door_jid):
+        if self.external is not None:  # the household's own authority (its passphrase)
+            try:
+                self.authority = provision.open_authority(self.external.household_dir,
+                                                          create=False)
+            except provision.ProvisionError as e:
+                raise SimError("phones cannot be authorised to pair: %s" % e) from None
         wd = self.workdir
         household = self._household
         for i, dev in enumerate(self._phone_devs):
@@ -532,7 +560,8 @@ class Simulation:
                                {"mic": self.phone_voice, "speaker": os.path.join(folder, "heard.wav"),
                                 "realtime": True, "rate": 16000},
                                {"pair_with": [door_jid], "call": door_jid,
-                                "control": "none"},  # driven in-process, not by stdin
+                                "control": "none",  # driven in-process, not by stdin
+                                **pair_auth_config(self.authority, door_jid, dev)},
                                household=household)
             self.parties[name] = Party(name, dev.jid, self.t0)
             runner = PhoneRunner(self.parties[name], fwconfig.check(d))

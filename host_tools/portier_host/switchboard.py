@@ -49,6 +49,8 @@ RING_TIMEOUT_S = 30
 MAX_CALL_S = 600
 OFFER_MEMORY_S = 120  # how long an offer's stanza id is remembered for retransmissions
 # (and at most Limits.offers_kept of them: the oldest go first)
+WATCH_S = 2  # how often removed devices and pending revocations are looked for
+REVOKE_RETRY_S = 30  # a revocation its connected door has not confirmed goes out again
 WRITE_BUFFER_LIMIT = 1 << 20  # a link that does not read this much is closed
 _READ_SIZE = 4096
 # asyncio gives every TLS connection a 256 KiB read buffer (sslproto.SSLProtocol.max_size): about
@@ -199,6 +201,8 @@ class Switchboard:
         if ssl_context is not None:
             self._cas = [x509.load_der_x509_certificate(der)
                          for der in ssl_context.get_ca_certs(binary_form=True)]
+        self._revoke_sent = {}  # (door, device) -> when the revocation went out last
+        self._watch = None
 
     # -- life cycle --
 
@@ -229,12 +233,16 @@ class Switchboard:
         self._listener.setblocking(False)
         self.address = self._listener.getsockname()[:2]
         self._listen()
+        self._watch = asyncio.ensure_future(self._watch_devices())
         log.info("switchboard on %s:%d (%s), relay on udp %s:%d", self.address[0], self.address[1],
                  "plain TCP, insecure" if self.insecure and self.ssl_context is None else "TLS",
                  rhost, rport)
         return self
 
     async def close(self):
+        if self._watch is not None:
+            self._watch.cancel()
+            self._watch = None
         if self._listener is not None:
             asyncio.get_running_loop().remove_reader(self._listener.fileno())
             self._listener.close()
@@ -294,14 +302,14 @@ class Switchboard:
         if self._listener is not None:
             asyncio.get_running_loop().add_reader(self._listener.fileno(), self._on_acceptable)
 
-    async def _open(self, conn, deadline):
+    async def _open(self, conn, address, deadline):
         """The accepted socket as a stream pair, TLS done within the hello deadline; None when
         the handshake fails or runs out of time."""
         loop = asyncio.get_running_loop()
         reader = asyncio.StreamReader(limit=_READ_SIZE * 4)
         protocol = asyncio.StreamReaderProtocol(reader)
         try:
-            # Nothing is made for TLS (asyncio's TLS state is ~300 KiB a connection) until the
+            # Nothing is made for TLS (~70 KiB a connection, with _TLS_READ_BUFFER) until the
             # client has sent something: a connection that stays silent costs a socket.
             await asyncio.wait_for(_readable(loop, conn), deadline - loop.time())
             kw = {}
@@ -314,7 +322,7 @@ class Switchboard:
             conn.close()
             if isinstance(e, asyncio.TimeoutError):
                 self.stats["hello_timeouts"] += 1
-            log.info("%s: TLS handshake failed: %r", conn, e)
+            log.info("%s: closed before TLS was up: %r", address, e)
             return None
         return reader, asyncio.StreamWriter(transport, protocol, reader, loop)
 
@@ -322,7 +330,7 @@ class Switchboard:
         task = asyncio.current_task()
         link = writer = None
         try:
-            opened = await self._open(conn, deadline)
+            opened = await self._open(conn, address, deadline)
             if opened is None:
                 return
             reader, writer = opened
@@ -464,6 +472,7 @@ class Switchboard:
         link.send(ls.ready(link.jid, int(self.clock())))
         log.info("%s ready (%s)", link.jid, link.peer)
         self._flush(link)
+        self._send_revocations(link, force=True)
 
     # -- link stanzas --
 
@@ -477,17 +486,48 @@ class Switchboard:
             self.db.add_prekeys(link.jid, msg.keys)
             link.send(ls.iq_result(msg.id))
         elif kind == "pair" or kind == "pair_result":
-            if kind == "pair":
-                node = ls.pair(msg.id, msg.to, msg.enc_type, msg.ciphertext)
+            if kind == "pair":  # its <auth> goes along: only the door can check it
+                node = ls.pair(msg.id, msg.to, msg.enc_type, msg.ciphertext, msg.auth)
             else:
                 node = ls.pair_result(msg.id, msg.to, msg.ok)
             node.attrs["from"] = link.jid
             self._route(link, msg.to, node, None, kind)
+        elif kind == "revoke_result":
+            if msg.ok:  # the door has forgotten the device: nothing more to deliver
+                self.db.drop_revocation(link.jid, msg.jid)
+                self._revoke_sent.pop((link.jid, msg.jid), None)
+            log.info("%s: revocation of %s %s", link.jid, msg.jid, "done" if msg.ok else "refused")
         elif kind == "pong":
             pass
         else:  # hello again, ready, failure, iq results: nothing a device sends here
             self.stats["dropped"] += 1
             log.info("%s: unexpected <%s> ignored", link.jid, kind)
+
+    # -- removed devices and revocations (portier devices remove; protocol 8.5) --
+
+    def _send_revocations(self, link, force=False):
+        now = self.clock()
+        for door, device, blob in self.db.revocations(link.jid):
+            last = self._revoke_sent.get((door, device))
+            if force or last is None or now - last >= REVOKE_RETRY_S:
+                self._revoke_sent[(door, device)] = now
+                link.send(ls.revoke("R%d" % (int(now * 1000) % 10**9), device, blob))
+
+    async def _watch_devices(self):
+        # `portier devices remove` writes the database from another process: every few seconds
+        # a removed device's link is closed and pending revocations go to their doors.
+        while True:
+            await asyncio.sleep(WATCH_S)
+            try:
+                for jid, link in list(self._links.items()):
+                    if self.db.device(jid) is None:
+                        log.info("%s was removed: link closed", jid)
+                        link.close()
+                        self._links.pop(jid, None)
+                    else:
+                        self._send_revocations(link)
+            except Exception:  # the database busy or gone for a moment: next round
+                log.exception("device watch")
 
     def _bundle(self, link, msg):
         device = self.db.device(msg.jid)

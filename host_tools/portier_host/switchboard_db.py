@@ -47,6 +47,12 @@ CREATE TABLE IF NOT EXISTS relay_legs (
     expiry INTEGER NOT NULL,
     tags BLOB,
     PRIMARY KEY (handle, pid));
+CREATE TABLE IF NOT EXISTS revocations (
+    door TEXT NOT NULL,
+    device TEXT NOT NULL,
+    blob BLOB NOT NULL,
+    created INTEGER NOT NULL,
+    PRIMARY KEY (door, device));
 """
 
 
@@ -188,6 +194,29 @@ class Database:
     def devices(self, household):
         return [r[0] for r in self._db.execute(
             "SELECT jid FROM devices WHERE household = ? ORDER BY jid", (household,))]
+
+    def remove_device(self, jid):
+        """The device's row and prekeys go: the switchboard no longer lets it in or rings it.
+        True when there was one."""
+        with self._transaction() as db:
+            db.execute("DELETE FROM prekeys WHERE jid = ?", (jid,))
+            gone = db.execute("DELETE FROM devices WHERE jid = ?", (jid,)).rowcount
+        return gone > 0
+
+    # -- revocations waiting for their door (portier devices remove; protocol 8.5) --
+
+    def add_revocation(self, door, device, blob):
+        self._db.execute("INSERT OR REPLACE INTO revocations VALUES (?, ?, ?, ?)",
+                         (door, device, bytes(blob), int(time.time())))
+
+    def revocations(self, door=None):
+        """[(door, device, blob)] not yet confirmed by their door (of `door` only if given)."""
+        sql = "SELECT door, device, blob FROM revocations"
+        rows = self._db.execute(sql + " WHERE door = ?", (door,)) if door else self._db.execute(sql)
+        return [(r[0], r[1], bytes(r[2])) for r in rows]
+
+    def drop_revocation(self, door, device):
+        self._db.execute("DELETE FROM revocations WHERE door = ? AND device = ?", (door, device))
 
     # -- one-time prekeys --
 

@@ -61,7 +61,9 @@ def test_binder_binds_from_the_address_the_relay_names():
     assert relaybind.parse(first) == (1, PUBLIC, 1, bytes(6), relaybind.device_tag("anna:2@home"))
     assert relaybind.check_mac(KEY, first)
     # a "bound" for an address it never named, or a forged address answer: not for us
-    assert b.answer(_relay_answer(first, relaybind.TYPE_BOUND, ADDR), n) == relaybind.NOT_FOR_US
+    assert b.answer(_relay_answer(first, relaybind.TYPE_BOUND, ADDR), n) == relaybind.STALE
+    other = bytearray(relaybind.build(KEY, relaybind.TYPE_BOUND, bytes(17), 1, bytes(6), NO_TAG))
+    assert b.answer(other, n) == relaybind.NOT_FOR_US  # another leg's
     forged = _relay_answer(first, relaybind.TYPE_ADDRESS, ADDR)
     forged[-1] ^= 1
     assert b.answer(forged, n) == relaybind.NOT_FOR_US
@@ -70,7 +72,7 @@ def test_binder_binds_from_the_address_the_relay_names():
     second = bytes(buf[:n])
     assert relaybind.parse(second)[2:4] == (2, ADDR)
     # an address answer to the older bind is stale now
-    assert b.answer(_relay_answer(first, relaybind.TYPE_ADDRESS, bytes(6)), n) == relaybind.NOT_FOR_US
+    assert b.answer(_relay_answer(first, relaybind.TYPE_ADDRESS, bytes(6)), n) == relaybind.STALE
     assert b.answer(_relay_answer(second, relaybind.TYPE_BOUND, ADDR), n) == relaybind.BOUND
 
 

@@ -14,6 +14,7 @@ import time
 import pytest
 
 from portier_host import paths, pki
+from portier_host.authority import Authority
 
 paths.use_firmware()
 
@@ -30,6 +31,7 @@ DOOR = "door:1@home"
 ANNA = "anna:2@home"
 BEN = "ben:3@home"
 RUNTIMES = ["micropython", "cpython"]
+AUTHORITY = Authority.new()  # the household's pairing authority (protocol 8.5), in memory
 
 
 @pytest.fixture(scope="module")
@@ -60,8 +62,15 @@ def _config(ca, jid, tmp_path, port, tls=True, **extra):
 
 
 def _provision_door(cfg):
-    """The door's Signal identity and prekeys, as provisioning leaves them on flash; returns
+    """The door's Signal identity and prekeys, as provisioning leaves them on flash, and its
+    pairing key in its secrets file (added to the one the config names, or a new one); returns
     its bundles for the switchboard, one per one-time prekey."""
+    path = cfg.get("secrets") or os.path.join(os.path.dirname(cfg["e2e_store"]), "secrets.json")
+    doc = json.load(open(path)) if os.path.exists(path) else {}
+    doc["pair_key"] = AUTHORITY.door_key(cfg["jid"]).hex()
+    with open(path, "w") as f:
+        json.dump(doc, f)
+    cfg["secrets"] = path
     store = FileStore(cfg["e2e_store"])
     e2e_keys.generate_identity(store)
     e2e_keys.generate_signed_prekey(store, 1)
@@ -267,7 +276,7 @@ def test_pairing_then_press_rings_every_paired_phone(ca, tmp_path):
             await door.wait(lambda d: d.get("msg") == "ready")
             await start_paired_phones(ca, tmp_path, sb.port, door, phones, logs, tasks)
             paired = json.loads((tmp_path / "door" / "e2e" / "paired.json").read_text())
-            assert sorted(paired) == [ANNA, BEN]
+            assert sorted(paired["paired"]) == [ANNA, BEN] and paired["revoked"] == {}
             await _until(lambda: all(any(x["msg"] == "paired" for x in logs[j]) for j in logs))
             # the bundle was fetched from the switchboard, the pair stanzas carried pkmsgs
             pairs = [n for j, n in sb.received if n.tag == "pair" and n.content]
@@ -318,6 +327,18 @@ def test_pairing_then_press_rings_every_paired_phone(ca, tmp_path):
     _run(body())
 
 
+def authorised(cfg, door=DOOR):
+    """A phone's config with the household's authorisation for door: its identity made now
+    (as provisioning does) so the authorisation can name it."""
+    store = FileStore(cfg["e2e_store"])
+    try:
+        store.identity()
+    except ValueError:
+        e2e_keys.generate_identity(store)
+    cfg["pair_auth"] = {door: AUTHORITY.authorise(door, cfg["jid"], store.identity()[1]).hex()}
+    return cfg
+
+
 async def start_paired_phones(ca, tmp_path, port, door, phones, logs, tasks):
     """A phone (portier.app, profile phone, in this process) per JID in logs, each pairing with
     the door; returns once the door has kept them all. phones[jid]: its App, logs[jid]: its log
@@ -326,8 +347,8 @@ async def start_paired_phones(ca, tmp_path, port, door, phones, logs, tasks):
     from portier.hal.vdoor import VirtualDoor
 
     for jid in logs:
-        cfg = config.check(_config(ca, jid, tmp_path, port, pair_with=[DOOR], profile="phone",
-                                   control="none"))
+        cfg = config.check(authorised(_config(ca, jid, tmp_path, port, pair_with=[DOOR],
+                                              profile="phone", control="none")))
         phones[jid] = app.App(cfg, VirtualDoor({}), media_class=RecordingMedia,
                               log=lambda lvl, src, msg, f, j=jid: logs[j].append(
                                   dict(f, lvl=lvl, src=src, msg=msg)))
@@ -413,14 +434,18 @@ def test_real_switchboard_pair_press_answer(tmp_path):
     async def body():
         sb = await Switchboard(db, ssl_context=hh.server_ssl_context()).start("127.0.0.1", 0)
         port = sb.address[1]
-        door = await Device("micropython", cfg_of(devs[0], port), tmp_path).start()
+        secrets = tmp_path / "door-secrets.json"
+        secrets.write_text(json.dumps({"pair_key": AUTHORITY.door_key(devs[0].jid).hex()}))
+        door = await Device("micropython", cfg_of(devs[0], port, secrets=str(secrets)),
+                            tmp_path).start()
         logs = {d.jid: [] for d in devs[1:]}
         phones, tasks = {}, []
         try:
             await door.wait(lambda d: d.get("msg") == "ready")
             for dev in devs[1:]:
-                cfg = config.check(cfg_of(dev, port, profile="phone", control="none",
-                                          pair_with=[devs[0].jid], call=devs[0].jid))
+                cfg = config.check(authorised(cfg_of(dev, port, profile="phone", control="none",
+                                                     pair_with=[devs[0].jid], call=devs[0].jid),
+                                              devs[0].jid))
                 phones[dev.jid] = app.App(cfg, VirtualDoor({}), media_class=RecordingMedia,
                                           log=lambda lvl, src, msg, f, j=dev.jid: logs[j].append(
                                               dict(f, lvl=lvl, src=src, msg=msg)))

@@ -4,8 +4,8 @@ answers. Ben was rung and did not answer: he holds his offer's relay block and, 
 household device, his wrapped call key. He binds relay legs with what he holds (his own leg,
 and his token relabelled as other legs), and injects SRTP keyed from the call key as anna. A
 stranger on the path replays anna's own bind datagram from another address. None of it may
-move anna's leg, reach the door or get the door's audio to them; anna and the door keep
-hearing each other."""
+move anna's leg, reach the door, get the door's audio to them, or decrypt the door's packets
+(his call key is not anna's); anna and the door keep hearing each other."""
 
 import asyncio
 import os
@@ -127,6 +127,22 @@ def test_rung_device_and_sniffer_cannot_take_the_answered_leg(tmp_path):
             outs = [a for d, a in seen if a in (attacker.getsockname(), sniffer.getsockname())]
             assert outs  # they did send
             assert core.stats["dropped_not_answered"] >= 1  # ben's own leg
+            # the door's packets, as anyone on the path sees them, do not open with what ben
+            # holds: his call key is his own, anna's keys the call (protocol 4, 9)
+            door_addr = [a for d, a in seen if a not in (anna_addr, attacker.getsockname(),
+                                                         sniffer.getsockname())][0]
+            door_pkts = [d for d, a in seen if a == door_addr and not relaybind.is_bind(d)][-20:]
+            opened = 0
+            for k, s in (derive_master(key, door), derive_master(key, anna)):
+                ctx = SrtpContext(k, s)
+                for pkt in door_pkts:
+                    buf = bytearray(pkt)
+                    try:
+                        ctx.unprotect_into(buf, len(buf))
+                        opened += 1
+                    except SrtpError:
+                        pass
+            assert door_pkts and opened == 0, "ben decrypted %d of the door's packets" % opened
             await anna_r.command("hangup")
             ended = await rig.door_wait(lambda d: d.get("kind") == "ended", what="call end")
             assert ended["outcome"] == "answered" and ended["reason"] != "connection_lost"

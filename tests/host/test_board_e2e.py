@@ -20,6 +20,7 @@ from portier_host.vboard import VirtualBoard
 PORTIER = os.path.join(os.path.dirname(sys.executable), "portier")
 WIFI_PASSWORD = "s3cret-wlan-passphrase"
 PIN = "73915"
+PASSPHRASE = "household pairing words"  # the pairing authority (protocol 8.5)
 
 
 def _free_port():
@@ -46,7 +47,8 @@ def _tree(folder):
 def test_empty_vboard_provision_deploy_answered_call_log_and_idle_redeploy(tmp_path):
     flash = tmp_path / "flash"
     sb_port = _free_port()
-    env = dict(os.environ, PORTIER_WIFI_PASSWORD=WIFI_PASSWORD, PORTIER_PIN=PIN)
+    env = dict(os.environ, PORTIER_WIFI_PASSWORD=WIFI_PASSWORD, PORTIER_PIN=PIN,
+               PORTIER_HOUSEHOLD_PASSPHRASE=PASSPHRASE)
     env.pop("PORTIER_CONFIG", None)
     with VirtualBoard(str(flash), heapsize="512k") as vb:
         assert os.listdir(str(flash)) == []  # an empty board
@@ -81,7 +83,8 @@ def test_empty_vboard_provision_deploy_answered_call_log_and_idle_redeploy(tmp_p
         store_before = _tree(flash / "keys")
         run = _portier(tmp_path, "sim", "--scenario", "answered", "--ring-timeout", "10",
                        "--talk", "1", "--json", "--door-device", "door-bundle", "--door-port",
-                       vb.port, "--door-pins", vb.io_dir, "--household-dir", "hh", "--out", "sim")
+                       vb.port, "--door-pins", vb.io_dir, "--household-dir", "hh", "--out", "sim",
+                       env=env)
         result = json.loads(run.stdout) if run.stdout.startswith("{") else {}
         assert run.returncode == 0 and result["problems"] == [], run.stdout + run.stderr
         assert result["door_runtime"] == "external"
@@ -122,7 +125,8 @@ def test_vboard_door_opens_by_pin_and_logs_it(tmp_path):
     phone types sim.SIM_PIN); the relay pin pulses once and `portier log` shows the unlock."""
     flash = tmp_path / "flash"
     sb_port = _free_port()
-    env = dict(os.environ, PORTIER_WIFI_PASSWORD=WIFI_PASSWORD, PORTIER_PIN=PIN)
+    env = dict(os.environ, PORTIER_WIFI_PASSWORD=WIFI_PASSWORD, PORTIER_PIN=PIN,
+               PORTIER_HOUSEHOLD_PASSPHRASE=PASSPHRASE)
     env.pop("PORTIER_CONFIG", None)
     with VirtualBoard(str(flash), heapsize="512k") as vb:
         prov = _portier(tmp_path, "provision", "--board", "vboard", "--wifi", "testnet",
@@ -145,6 +149,7 @@ def test_vboard_door_opens_by_pin_and_logs_it(tmp_path):
         on_board = json.loads((flash / "secrets.json").read_text())
         assert on_board["wifi_password"] == new_password
         assert on_board == json.loads((tmp_path / "door-bundle" / "secrets.json").read_text())
+        os.environ["PORTIER_HOUSEHOLD_PASSPHRASE"] = PASSPHRASE  # the simulator's phones
         door = sim.ExternalDoor(str(tmp_path / "door-bundle"), str(tmp_path / "hh"),
                                 str(tmp_path / "hh" / "switchboard.db"), vb.port,
                                 vb.press_button, vb.hard_reset)

@@ -13,7 +13,8 @@ from portier_host.bridge import app as bridge_app
 def _cli(*args, cwd, env=None):
     return subprocess.run([sys.executable, "-m", "portier_host.cli"] + list(args), cwd=cwd,
                           capture_output=True, text=True, timeout=60,
-                          env=dict(os.environ, **(env or {})))
+                          env=dict(os.environ, PORTIER_HOUSEHOLD_PASSPHRASE="household words",
+                                   **(env or {})))
 
 
 def test_provision_bridge_writes_a_config_the_bridge_loads(tmp_path):

@@ -95,6 +95,8 @@ BAD_VALUES = [
     (["phone", "--config", "/nonexistent.json"], 2, "/nonexistent.json"),
     (["phone", "--switchboard", "nohost"], 2, "'nohost'"),
     (["bridge", "--config", "/nonexistent.json"], 2, "/nonexistent.json"),
+    (["devices", "list", "--household", "nope"], 2, "households/nope/switchboard.db"),
+    (["devices", "remove", "anna", "--household", "nope"], 2, "households/nope"),
     (["sim", "--phones", "0"], 2, "invalid choice: 0"),
     (["sim", "--ring-timeout", "0"], 2, "'0' is not a whole number in 1..600"),
     (["sim", "--talk", "-1"], 2, "'-1' is not a number of seconds"),

@@ -17,7 +17,8 @@ import pexpect
 import pytest
 
 from portier_host import paths, provisioning
-from portier_host.sim import SIM_PIN, _unlock_config
+from portier_host.authority import Authority
+from portier_host.sim import SIM_PIN, _unlock_config, pair_auth_config
 
 PORTIER = os.path.join(os.path.dirname(sys.executable), "portier")
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]|\r")
@@ -109,10 +110,11 @@ def household(tmp_path):
     door = provisioning.add_device(hh, "door", db=db, folder=str(tmp_path / "door"), prekeys=3)
     anna = provisioning.add_device(hh, "anna", db=db, folder=str(tmp_path / "anna"), prekeys=3)
     sb = SwitchboardThread(db, hh)
+    authority = Authority.new()  # the household's pairing authority (protocol 8.5)
     door_cfg = _device_config(door, sb.port, profile="door", control="stdin",
-                              **_unlock_config(door.folder))
+                              **_unlock_config(door.folder, authority.door_key(door.jid)))
     phone_cfg = _device_config(anna, sb.port, profile="phone", pair_with=[door.jid],
-                               call=door.jid)
+                               call=door.jid, **pair_auth_config(authority, door.jid, anna))
     proc = DoorProcess(door_cfg)
     try:
         proc.wait(lambda d: d.get("msg") == "ready")

@@ -26,6 +26,8 @@ from portier.e2e.stores import FileStore  # noqa: E402
 PORTIER = os.path.join(os.path.dirname(sys.executable), "portier")
 WIFI_PASSWORD = "hunter2-but-longer"
 PIN = "480213"
+PASSPHRASE = "correct horse battery"  # the household's pairing authority
+PASSPHRASE_ENV = "PORTIER_HOUSEHOLD_PASSPHRASE"
 
 
 def _run(cwd, *args, password=WIFI_PASSWORD, pin=PIN):
@@ -36,6 +38,7 @@ def _run(cwd, *args, password=WIFI_PASSWORD, pin=PIN):
         env[provision.WIFI_PASSWORD_ENV] = password
     if pin is not None:
         env[provision.PIN_ENV] = pin
+    env.setdefault(PASSPHRASE_ENV, PASSPHRASE)
     return subprocess.run([PORTIER, "provision"] + list(args), cwd=str(cwd), env=env,
                           capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
 

@@ -118,6 +118,12 @@ class Store:
     def remove_session(self, address):
         self._drop("ses-" + _address_tag(address))
 
+    def forget_peer(self, address):
+        """Its session and pinned identity go (a revoked or re-keyed device)."""
+        tag = _address_tag(address)
+        self._drop("ses-" + tag)
+        self._drop("idk-" + tag)
+
     def remote_identity(self, address):
         return self._get("idk-" + _address_tag(address))
 

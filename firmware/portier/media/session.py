@@ -306,7 +306,8 @@ class MediaCore:
             self._bind_due = -1  # the relay told us our address: bind naming it, at once
             return False
         if got != relaybind.BOUND:
-            st.bad += 1
+            if got != relaybind.STALE:  # a retry's late answer is no fault
+                st.bad += 1
             return False
         st.binds_received += 1
         if not self.bound:

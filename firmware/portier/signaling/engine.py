@@ -120,6 +120,7 @@ class _Call:
         self.answered_ms = None
         self.legs = {}  # caller: device -> _LEG_*
         self.call_key = None
+        self.leg_keys = None  # caller, while it rings: device -> that device's call key
         self.enc = None  # callee: our wrapped key from the offer, opened only on answer
         self.relay = None
         self.codec = None
@@ -220,13 +221,16 @@ class CallEngine:
             raise CallError("already in a call")
         if not devices:
             raise CallError("no device to call")
-        call_key = os.urandom(_KEY_LEN)
-        dest = []
+        # One call key per rung device (docs/protocol.md 4, 9): the one of the device that
+        # answers keys the call's SRTP, so the others, who were rung too, hold nothing that
+        # opens the answered call's media.
+        dest, leg_keys = [], {}
         for device in devices:  # wrap first: a failure here leaves no call behind
-            enc_type, ciphertext = self.keys.wrap(device, call_key)
+            leg_keys[device] = key = os.urandom(_KEY_LEN)
+            enc_type, ciphertext = self.keys.wrap(device, key)
             dest.append((device, st.enc(ciphertext, enc_type)))
         call = _Call(new_id(), self.me, "out", to, _OFFERING, now_ms)
-        call.call_key = call_key
+        call.leg_keys = leg_keys
         for device in devices:
             call.legs[device] = _LEG_OFFERED
         if len(dest) == 1:  # the model: a single device gets a bare <enc>, addressed to it
@@ -379,6 +383,8 @@ class CallEngine:
             return
         call.codec = self._codec_from(msg.audio)
         call.legs[device] = _LEG_DONE
+        call.call_key = call.leg_keys[device]  # the answerer's own key; the others' are gone
+        call.leg_keys = None
         self._move(call, "accepted")
         self._terminate_legs(call, "accepted_elsewhere", device)
         # The model's relay-choice <transport> (type 1) tells the winner to start its media.
@@ -543,7 +549,7 @@ class CallEngine:
         self._drop_resend(None, call.id)  # an accept or transport about it is moot now
         del self._calls[call.id]
         self._remember_closed(call.id)
-        call.call_key = None  # nothing keyed outlives the call
+        call.call_key = call.leg_keys = None  # nothing keyed outlives the call
         self._emit("ended", call, call.peer, outcome=outcome, reason=reason,
                    duration_s=self._duration_s(call, now_ms))
 

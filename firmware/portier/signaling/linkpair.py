@@ -14,6 +14,7 @@ _KEY_LEN = const(33)  # 0x05 || X25519 public key
 _MAX_KEYS = const(100)  # one-time prekeys in one upload (and kept per device)
 _MAX_BUNDLE = const(512)
 _MAX_CIPHERTEXT = const(2048)
+_AUTH_LEN = const(36)  # portier.pairauth.AUTH_LEN: serial || HMAC-SHA256 tag
 
 
 # ---- builders ----
@@ -46,14 +47,28 @@ def iq_result(stanza_id):
     return _iq(stanza_id, "result", None)
 
 
-def pair(stanza_id, to, enc_type, ciphertext):
+def pair(stanza_id, to, enc_type, ciphertext, auth=None):
+    """auth: the household's authorisation (36 bytes), None only to test a door's refusal."""
     _bytes(ciphertext, 1, _MAX_CIPHERTEXT, "enc")
     enc = Node("enc", {"v": "2", "type": read_value(T.ENCTYPE, enc_type, "type")}, bytes(ciphertext))
-    return Node("pair", {"to": _jid(to), "id": _id(stanza_id)}, [enc])
+    kids = [enc]
+    if auth is not None:
+        kids.insert(0, Node("auth", None, _bytes(auth, _AUTH_LEN, _AUTH_LEN, "auth")))
+    return Node("pair", {"to": _jid(to), "id": _id(stanza_id)}, kids)
 
 
 def pair_result(stanza_id, to, ok):
     return Node("pair", {"to": _jid(to), "id": _id(stanza_id), "result": "ok" if ok else "error"})
+
+
+def revoke(stanza_id, jid, blob):
+    """Switchboard -> door: the household's revocation of device `jid` (serial || tag)."""
+    return Node("revoke", {"id": _id(stanza_id), "jid": _jid(jid)},
+                _bytes(blob, _AUTH_LEN, _AUTH_LEN, "revocation"))
+
+
+def revoke_result(stanza_id, jid, ok):
+    return Node("revoke", {"id": _id(stanza_id), "jid": _jid(jid), "result": "ok" if ok else "error"})
 
 
 def _iq(stanza_id, kind, kids):
@@ -109,16 +124,37 @@ def _parse_pair(n):
         return LinkStanza("pair_result", id=_id(_need(n, "id")), to=_opt_jid(n, "to"),
                           frm=_opt_jid(n, "from"), ok=result == "ok")
     _only(n, ("to", "from", "id"), False)
-    enc = _single(n)
+    kids = n.content
+    if not isinstance(kids, list) or not 1 <= len(kids) <= 2:
+        raise LinkError("<pair> holds [<auth>] <enc>")
+    auth = None
+    if len(kids) == 2:
+        if kids[0].tag != "auth":
+            raise LinkError("<pair> holds [<auth>] <enc>")
+        _only(kids[0], (), False)
+        auth = _bytes(kids[0].content, _AUTH_LEN, _AUTH_LEN, "auth")
+    enc = kids[-1]
     if enc.tag != "enc":
         raise LinkError("<pair> holds one <enc>")
     _only(enc, ("v", "type", "count"), False)
     return LinkStanza("pair", id=_id(_need(n, "id")), to=_opt_jid(n, "to"), frm=_opt_jid(n, "from"),
                       enc_type=read_value(T.ENCTYPE, _need(enc, "type"), "type"),
-                      ciphertext=_bytes(enc.content, 1, _MAX_CIPHERTEXT, "enc"))
+                      ciphertext=_bytes(enc.content, 1, _MAX_CIPHERTEXT, "enc"), auth=auth)
 
 
-PARSERS = {"iq": _parse_iq, "pair": _parse_pair}
+def _parse_revoke(n):
+    _only(n, ("id", "jid", "result", "from", "to"), False)
+    sid, jid = _id(_need(n, "id")), _jid(_need(n, "jid"))
+    result = n.attrs.get("result")
+    if result is None:
+        return LinkStanza("revoke", id=sid, jid=jid,
+                          blob=_bytes(n.content, _AUTH_LEN, _AUTH_LEN, "revocation"))
+    if (result != "ok" and result != "error") or n.content is not None:
+        raise LinkError("revoke result %r" % result)
+    return LinkStanza("revoke_result", id=sid, jid=jid, ok=result == "ok")
+
+
+PARSERS = {"iq": _parse_iq, "pair": _parse_pair, "revoke": _parse_revoke}
 
 
 # ---- checks ----

@@ -16,10 +16,10 @@ PAIR_PLAINTEXT = b"portier-pair-1"
 PROTOCOL_VERSION = "1"
 _FAILURE_REASONS = ("auth", "version", "unknown")
 _CALL_TAGS = ("call", "ack", "receipt")
-_PAIR_TAGS = ("iq", "pair")  # parsed by linkpair
+_PAIR_TAGS = ("iq", "pair", "revoke")  # parsed by linkpair
 # linkpair's builders, reachable as attributes of this module (__getattr__ below)
 _PAIR_BUILDERS = ("bundle_get", "bundle_result", "iq_error", "prekeys_set", "iq_result", "pair",
-                  "pair_result")
+                  "pair_result", "revoke", "revoke_result")
 
 
 class LinkError(StanzaError):

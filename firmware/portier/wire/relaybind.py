@@ -40,6 +40,7 @@ PID_CALLEE = const(2)
 NOT_FOR_US = const(0)
 BOUND = const(1)
 REBIND = const(2)  # the relay named our address: send a bind now
+STALE = const(3)  # the relay's answer to one of our older binds (a retry crossed it): ignore
 
 
 class RelayBindError(ValueError):
@@ -119,8 +120,8 @@ class Binder:
     """A party's side of binding one leg (sans-IO). token: the leg's token from the relay
     block; answerer: the caller names the device that answered (its JID), a callee None.
     bind_into(buf) -> n writes the current bind; answer(buf, n) reads a datagram that starts
-    with the magic: BOUND, REBIND (the relay told us our address: bind again at once) or
-    NOT_FOR_US (anything that is not the relay's answer to our current bind).
+    with the magic: BOUND, REBIND (the relay told us our address: bind again at once), STALE
+    (about our leg, but not the answer to our current bind: ignored) or NOT_FOR_US.
 
     The bind and the relay's "bound" answer to it are made once per (counter, address): a
     keepalive resends the same bind (the relay takes it from the address it names and nowhere
@@ -155,14 +156,18 @@ class Binder:
         if buf[3] == TYPE_BOUND:
             ref = self._bound  # the one answer the relay makes to our current bind
             diff = 0
-            for i in range(BIND_LEN):
+            for i in range(_COUNTER):
                 diff |= buf[i] ^ ref[i]
-            return BOUND if diff == 0 else NOT_FOR_US
+            if diff:
+                return NOT_FOR_US
+            for i in range(_COUNTER, BIND_LEN):
+                diff |= buf[i] ^ ref[i]
+            return BOUND if diff == 0 else STALE  # ours, for an older counter (or forged)
         if buf[3] != TYPE_ADDRESS or buf[2] != VERSION or bytes(buf[4:_COUNTER]) != self._public:
             return NOT_FOR_US
         if not compare_digest(_mac(self._hmac, buf), bytes(buf[_MAC:BIND_LEN])):
             return NOT_FOR_US
         if int.from_bytes(bytes(buf[_COUNTER:_ADDR]), "big") != self._counter:
-            return NOT_FOR_US  # an answer to an older bind: stale
+            return STALE  # the answer to an older bind (a retry crossed the relay's answer)
         self._make(bytes(buf[_ADDR:_PEER]))
         return REBIND

@@ -323,7 +323,8 @@ class BridgeLab:
 
         cfg = sim._device_config(dev, folder, self.sb.address, "phone", self.ring_timeout_s,
                                  {}, {"pair_with": [self.door_jid], "call": self.door_jid,
-                                      "control": "none"})
+                                      "control": "none",
+                                      **sim.pair_auth_config(self.authority, self.door_jid, dev)})
         sip = {"mode": self.mode, "bind": "127.0.0.1", "port": self.sip_port,
                "rtp_port": free_port(), "user": "door", "srtp": self.bridge_srtp,
                "codecs": ["PCMU", "PCMA", "G722"]}
@@ -386,7 +387,8 @@ class BridgeLab:
 
         self.parties["door"] = sim.Party("door", door_dev.jid, self.t0)
         extra = {"auto_answer": []}
-        extra.update(sim._unlock_config(door_dir))
+        self.authority = sim.Authority.new()  # the household's pairing authority (8.5)
+        extra.update(sim._unlock_config(door_dir, self.authority.door_key(door_dev.jid)))
         sim._device_config(door_dev, door_dir, self.sb.address, "door", self.ring_timeout_s,
                            {"mic": sim.DOOR_VOICE, "speaker": os.path.join(door_dir, "heard.wav"),
                             "realtime": True, "rate": 16000}, extra)
@@ -413,7 +415,8 @@ class BridgeLab:
                                     "speaker": os.path.join(folder, "heard.wav"),
                                     "realtime": True, "rate": 16000},
                                    {"pair_with": [door_dev.jid], "call": door_dev.jid,
-                                    "control": "none"})
+                                    "control": "none",
+                                    **sim.pair_auth_config(self.authority, door_dev.jid, dev)})
             self.parties[name] = sim.Party(name, dev.jid, self.t0)
             runner = sim.PhoneRunner(self.parties[name], sim.fwconfig.check(d))
             self.phones.append(runner)

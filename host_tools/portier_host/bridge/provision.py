@@ -18,7 +18,8 @@ def provision_bridge(args):
                                   args.name or "bridge", out=args.out,
                                   household_dir=args.household_dir, db=args.db, force=args.force,
                                   new=getattr(args, "new", False),
-                                  new_household=getattr(args, "new_household", False))
+                                  new_household=getattr(args, "new_household", False),
+                                  authority=prov.open_authority)
     with open(os.path.join(bundle.folder, prov.PHONE_CONFIG_NAME)) as f:
         cfg = json.load(f)
     os.remove(os.path.join(bundle.folder, prov.PHONE_CONFIG_NAME))
