@@ -302,14 +302,14 @@ class Switchboard:
         if self._listener is not None:
             asyncio.get_running_loop().add_reader(self._listener.fileno(), self._on_acceptable)
 
-    async def _open(self, conn, deadline):
+    async def _open(self, conn, address, deadline):
         """The accepted socket as a stream pair, TLS done within the hello deadline; None when
         the handshake fails or runs out of time."""
         loop = asyncio.get_running_loop()
         reader = asyncio.StreamReader(limit=_READ_SIZE * 4)
         protocol = asyncio.StreamReaderProtocol(reader)
         try:
-            # Nothing is made for TLS (asyncio's TLS state is ~300 KiB a connection) until the
+            # Nothing is made for TLS (~70 KiB a connection, with _TLS_READ_BUFFER) until the
             # client has sent something: a connection that stays silent costs a socket.
             await asyncio.wait_for(_readable(loop, conn), deadline - loop.time())
             kw = {}
@@ -322,7 +322,7 @@ class Switchboard:
             conn.close()
             if isinstance(e, asyncio.TimeoutError):
                 self.stats["hello_timeouts"] += 1
-            log.info("%s: TLS handshake failed: %r", conn, e)
+            log.info("%s: closed before TLS was up: %r", address, e)
             return None
         return reader, asyncio.StreamWriter(transport, protocol, reader, loop)
 
@@ -330,7 +330,7 @@ class Switchboard:
         task = asyncio.current_task()
         link = writer = None
         try:
-            opened = await self._open(conn, deadline)
+            opened = await self._open(conn, address, deadline)
             if opened is None:
                 return
             reader, writer = opened

@@ -169,7 +169,8 @@ class Kamailio:
         log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
             [KAMAILIO, "-f", cfg, "-DD", "-E", "-Y", run, "-m", "32", "-M", "4",
-             "-w", self.folder], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+             "-w", self.folder], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent)
         log.close()
         deadline = time.monotonic() + _START_S
         while not answers_options(self.host, self.port):
@@ -213,6 +214,18 @@ def answers_options(host, port):
             return s.recv(2000).startswith(b"SIP/2.0 ")
         except OSError:
             return False
+
+
+def _die_with_parent():
+    """In the child before exec: SIGTERM when the process that started it dies, so a bridge
+    that crashes or is killed leaves no registrar (with its password files) running."""
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def stop_process(proc):
