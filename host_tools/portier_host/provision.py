@@ -386,11 +386,37 @@ def provision_phone(switchboard, household, door, name, out=None, household_dir=
                "pair_with": [door], "call": door, "control": "stdin"}
         if auth is not None:
             cfg["pair_auth"] = pair_auth(auth, [door], jid, device_identity(folder))
+        pin_door_identity(folder, new_dev.db, door)
         fwconfig.check(json.loads(json.dumps(cfg)))
         _write_json(os.path.join(folder, PHONE_CONFIG_NAME), cfg)
         _tighten(folder)
     return Bundle(folder, jid, new_dev.household_dir, new_dev.created, new_dev.db,
                   [PHONE_CONFIG_NAME], reused=new_dev.reuse)
+
+
+def pin_door_identity(folder, db, door):
+    """The store in folder pins `door`'s Signal identity as registered in the household's
+    database at provisioning time, so a switchboard that later hands this device another
+    identity for the door (a door it made up, to hear the PIN typed at it) is refused instead
+    of trusted on first use. A door not registered yet (provisioned after this device) is left
+    to trust on first use; re-provisioning with --force re-pins a re-keyed door.
+    True when a pin was written."""
+    from portier.e2e.stores import FileStore
+    from .switchboard_db import Database
+
+    d = Database(db)
+    try:
+        record = d.device(door)
+    finally:
+        d.close()
+    if record is None:
+        return False
+    identity = bytes(record.identity_key)
+    store = FileStore(os.path.join(folder, STORE_NAME))
+    if store.remote_identity(door) != identity:
+        store.forget_peer(door)  # a session with the old identity must not live on
+        store.trust(door, identity)
+    return True
 
 
 def _bundle_jid(folder):

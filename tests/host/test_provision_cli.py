@@ -326,3 +326,29 @@ def test_a_softphone_provisioned_again_keeps_its_jid_and_keys(tmp_path):
     cfg = fwconfig.load(str(bundle / "phone.json"))
     assert (cfg.jid, cfg.call) == ("anna:1@home", "door:2@home")
     assert _identity(bundle) == keys and _registered(tmp_path) == ["anna:1@home", "door:1@home"]
+
+
+def test_a_softphone_pins_the_doors_identity_against_a_door_the_switchboard_makes_up(tmp_path):
+    from portier.e2e import E2eError, keys, x3dh
+    from portier.e2e.stores import MemoryStore
+
+    assert _run(tmp_path, *_ARGS).returncode == 0
+    proc = _run(tmp_path, "--phone", "--name", "anna", "--switchboard", "192.168.1.10:5222",
+                "--household", "home", password=None, pin=None)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    door_folder = tmp_path / "devices" / "door:1@home"
+    phone_store = FileStore(str(tmp_path / "devices" / "anna:1@home" / "keys"))
+    assert phone_store.remote_identity("door:1@home") == provision.device_identity(str(door_folder))
+    # A compromised switchboard answers the phone's bundle request for the door with keys of
+    # its own: the phone refuses to start a session (and so never sends <pair> or a PIN).
+    fake = MemoryStore()
+    keys.generate_identity(fake)
+    keys.generate_signed_prekey(fake, 1, bytes(64))
+    try:
+        x3dh.start_session(phone_store, "door:1@home", keys.bundle(fake, 1))
+        raise AssertionError("a made-up door identity was trusted")
+    except E2eError as e:
+        assert "changed" in str(e)
+    # The real door's bundle still opens a session.
+    door_store = FileStore(str(door_folder / "keys"))
+    x3dh.start_session(phone_store, "door:1@home", keys.bundle(door_store, 1))
