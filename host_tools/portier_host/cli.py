@@ -289,8 +289,18 @@ def _cmd_vboard(args):
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *a: done.set())
     with VirtualBoard(folder, heapsize=args.heapsize, run_main=not args.no_main) as vb:
+        if args.mic:
+            from . import audiofiles, vboard
+
+            try:
+                vboard.set_mic(vb.io_dir, args.mic)
+            except audiofiles.AudioFileError as e:
+                print("vboard: --mic: %s" % e, file=sys.stderr)
+                return 2
         print("vboard: %s (flash folder %s, button/relay/LED files in %s); Ctrl-C to stop"
               % (vb.port, folder, vb.io_dir), flush=True)
+        print("vboard: the door's microphone hears %s; its speaker plays into %s"
+              % (args.mic or "silence", vb.io_dir + "/speaker.wav"), flush=True)
         try:
             while not done.wait(0.5):
                 if vb.error:
@@ -481,6 +491,9 @@ def build_parser():
     p.add_argument("--heapsize", type=cliargs.heap_size, metavar="SIZE",
                    help="MicroPython heap, e.g. 256k (default: micropython's)")
     p.add_argument("--no-main", action="store_true", help="do not run main.py at boot")
+    p.add_argument("--mic", metavar="WAV",
+                   help="what the door's microphone hears in each call: the visitor's voice, "
+                        "any PCM WAV (default: silence)")
     p.set_defaults(func=_cmd_vboard)
 
     p = _sub(sub, "monitor", "serial console with time stamps; Ctrl-] quits",

@@ -189,9 +189,12 @@ class ExternalDoor:
     the bundle's port, and its phones join that household); port: the board's serial port,
     where its log lines are read; press(): presses its button (VirtualBoard.press_button);
     reset(): optional, a hard reset once the switchboard is up, so the door connects at once
-    rather than on its reconnect backoff (VirtualBoard.hard_reset)."""
+    rather than on its reconnect backoff (VirtualBoard.hard_reset); pins: a virtual board's pin
+    folder, whose mic.wav the simulator fills with the visitor's voice and whose speaker.wav it
+    scores (portier.hal.vboardio), so the call's audio is measured both ways; None for a board
+    whose microphone is not the simulator's (no audio scores then)."""
 
-    def __init__(self, device_dir, household_dir, db, port, press, reset=None):
+    def __init__(self, device_dir, household_dir, db, port, press, reset=None, pins=None):
         with open(os.path.join(device_dir, "portier.json")) as f:
             cfg = fwconfig.loads(f.read())
         self.store = cfg.e2e_store  # on the board, relative to its flash root
@@ -205,6 +208,7 @@ class ExternalDoor:
         self.port = port
         self.press = press
         self.reset = reset
+        self.pins = pins
 
 
 class ExternalDoorRunner:
@@ -518,6 +522,14 @@ class Simulation:
 
     async def _start_with_external_door(self):
         ext = self.external
+        if ext.pins is not None:  # the visitor's voice into its microphone, a fresh recording
+            from . import vboard
+
+            vboard.set_mic(ext.pins, self.door_voice)
+            try:
+                os.remove(os.path.join(ext.pins, "speaker.wav"))
+            except FileNotFoundError:
+                pass
         try:
             hh = provisioning.load_household(ext.household_dir)
         except OSError as e:
@@ -678,12 +690,17 @@ class Simulation:
         return media
 
     def _quality(self):
-        if self.scenario not in simreport.MEDIA_SCENARIOS or self.external is not None:
-            return {}  # an external door's microphone is not the simulator's recording
+        if self.scenario not in simreport.MEDIA_SCENARIOS:
+            return {}
+        door_heard = os.path.join(self.workdir, "door", "heard.wav")
+        if self.external is not None:
+            if self.external.pins is None:
+                return {}  # a real board's microphone is not the simulator's recording
+            door_heard = os.path.join(self.external.pins, "speaker.wav")
         from . import audioquality
 
         pairs = {"door -> phone1": (self.door_voice, os.path.join(self.workdir, "phone1", "heard.wav")),
-                 "phone1 -> door": (self.phone_voice, os.path.join(self.workdir, "door", "heard.wav"))}
+                 "phone1 -> door": (self.phone_voice, door_heard)}
         media = self.parties["door"].find(_event("media"))
         codec = media[1].get("codec", "") if media else ""
         # A G.711 call carries narrowband audio: score it as such (PESQ P.862 narrowband).
@@ -761,7 +778,8 @@ def main_external(args):
     db = args.db or os.path.join(household_dir, "switchboard.db")
     pins = args.door_pins
     door = ExternalDoor(args.door_device, household_dir, db, args.door_port,
-                        lambda: vboard.press_button(pins), lambda: vboard.request_reset(pins))
+                        lambda: vboard.press_button(pins), lambda: vboard.request_reset(pins),
+                        pins)
     try:
         simulation = ExternalDoorSimulation(args.scenario, door, args.phones, args.ring_timeout,
                                             args.out, args.talk)

@@ -30,6 +30,7 @@ board side): `press_button()` holds the button down as a finger would, `relay()`
 read what the board drives. The door app on a virtual board uses them (portier.app.pick_hal).
 A file named `reset` put there is the reset button: the relay removes it and hard-resets the
 board. The module functions do the same for another process (`portier sim --door-pins`).
+Its microphone and speaker are `mic.wav` (set_mic()) and `speaker.wav` there.
 
 A running main.py is interrupted by Ctrl-C as on a board: the child's pty keeps ISIG on with
 only VINTR (Ctrl-C) defined, and MicroPython switches its terminal to raw mode whenever it reads
@@ -49,6 +50,7 @@ import termios
 import threading
 import time
 import tty
+import wave
 
 from . import paths
 
@@ -164,6 +166,30 @@ def press_button(pins_dir, hold_s=0.15):
     set_button(pins_dir, True)
     time.sleep(hold_s)
     set_button(pins_dir, False)
+
+
+def set_mic(pins_dir, wav_path):
+    """What the virtual door's microphone hears from its next call on: the WAV at wav_path (any
+    PCM rate and channels; converted to the board's 16 kHz mono), or silence for None."""
+    from . import audiofiles
+    from .provision import VBOARD_AUDIO
+
+    rate = VBOARD_AUDIO["rate"]
+    target = os.path.join(pins_dir, "mic.wav")
+    if wav_path is None:
+        try:
+            os.remove(target)
+        except FileNotFoundError:
+            pass
+        return
+    pcm = audiofiles.load_pcm16(wav_path, rate)
+    tmp = target + ".tmp"
+    with wave.open(tmp, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(pcm)
+    os.replace(tmp, target)  # the board never opens half a file
 
 
 def request_reset(pins_dir):

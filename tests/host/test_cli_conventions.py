@@ -90,6 +90,7 @@ BAD_VALUES = [
     (["log", "--port", "/dev/nonexistent"], 1, "/dev/nonexistent"),
     (["vboard", "--heapsize", "lots"], 2, "'lots' is not a heap size"),
     (["vboard", "--dir", "/proc/no/such/flash"], 1, "/proc/no"),
+    (["vboard", "--mic", "/nonexistent/visitor.wav"], 2, "/nonexistent/visitor.wav"),
     (["monitor", "--port", "/dev/nonexistent"], 1, "/dev/nonexistent"),
     (["monitor", "--port", "/dev/null", "--baud", "abc"], 2, "'abc'"),
     (["phone", "--config", "/nonexistent.json"], 2, "/nonexistent.json"),

@@ -5,9 +5,15 @@
 #   button  "1" pressed / "0" released, written by the host (absent: released)
 #   relay   "<level> <pulses>", written here at boot (de-energised) and on every change
 #   led     "<state>" (portier.hal.controls LED_*), written here on every change of state
+#   mic.wav      the microphone: what the visitor says, 16 kHz mono 16-bit, put there by the
+#                host (`portier vboard --mic`); read from the start at each call; absent: silence
+#   speaker.wav  the amplifier: what the door played in the last call (speaker.wav.N for the
+#                Nth call of a boot), written here
+# unless the board's config names its own audio files.
 # The timing logic is the board's: controls.Button debounces the polled level, the virtual
 # door's controls.Relay bounds the pulse (and logs it); this mirrors its level into `relay`.
 # Files change by rename, so the host never reads half of one.
+import os
 import time
 
 from micropython import const
@@ -19,6 +25,8 @@ from portier.net import streams
 
 _POLL_MS = const(20)
 ENV = "PORTIER_VBOARD_IO"
+MIC_FILE = "mic.wav"
+SPEAKER_FILE = "speaker.wav"
 
 
 def io_dir():
@@ -34,11 +42,24 @@ class VboardDoor(VirtualDoor):
     def __init__(self, audio_cfg, io):
         VirtualDoor.__init__(self, audio_cfg)
         self.io = io
+        self._mic_in_io = self.mic is None
+        if self.speaker is None:
+            self.speaker = io + "/" + SPEAKER_FILE
         self._byte = bytearray(1)
         self._strike_written = None
         self._write_strike()  # the boot level first: a reset mid-pulse leaves the door locked
         self.button = controls.Button(active_level=1, idle_level=self._button_level())
         self._led_written = None
+
+    def audio(self, rate):
+        if self._mic_in_io:  # looked up per call: the host may put or change it at any time
+            path = self.io + "/" + MIC_FILE
+            try:
+                os.stat(path)
+                self.mic = path
+            except OSError:
+                self.mic = None
+        return VirtualDoor.audio(self, rate)
 
     def _button_level(self):
         try:
