@@ -522,14 +522,6 @@ class Simulation:
 
     async def _start_with_external_door(self):
         ext = self.external
-        if ext.pins is not None:  # the visitor's voice into its microphone, a fresh recording
-            from . import vboard
-
-            vboard.set_mic(ext.pins, self.door_voice)
-            try:
-                os.remove(os.path.join(ext.pins, "speaker.wav"))
-            except FileNotFoundError:
-                pass
         try:
             hh = provisioning.load_household(ext.household_dir)
         except OSError as e:
@@ -551,10 +543,27 @@ class Simulation:
             raise SimError("cannot listen on %s:%d, the address the door dials (%s): stop the "
                            "household's switchboard for the simulation"
                            % (ext.address[0], ext.address[1], e.strerror or e)) from None
+        if ext.pins is not None:
+            self._voice_into_pins(ext.pins)
         self.parties["door"] = Party("door", ext.jid, self.t0)
         self.door = ExternalDoorRunner(self.parties["door"], ext)
         await self.door.start()
         await self._start_phones(ext.jid)
+
+    def _voice_into_pins(self, pins):
+        """The visitor's voice into a virtual board's microphone and a fresh recording of its
+        speaker, before the door's first call (portier.hal.vboardio)."""
+        from . import audiofiles, vboard
+
+        try:
+            vboard.set_mic(pins, self.door_voice)
+        except (OSError, audiofiles.AudioFileError) as e:
+            raise SimError("door pins %s: %s" % (pins, getattr(e, "strerror", None) or e)) \
+                from None
+        try:
+            os.remove(os.path.join(pins, "speaker.wav"))
+        except FileNotFoundError:
+            pass  # no recording yet
 
     async def _start_phones(self, door_jid):
         if self.external is not None:  # the household's own authority (its passphrase)
@@ -690,8 +699,8 @@ class Simulation:
         return media
 
     def _quality(self):
-        if self.scenario not in simreport.MEDIA_SCENARIOS:
-            return {}
+        if self.scenario not in simreport.MEDIA_SCENARIOS or "door" not in self.parties:
+            return {}  # no call was placed
         door_heard = os.path.join(self.workdir, "door", "heard.wav")
         if self.external is not None:
             if self.external.pins is None:

@@ -184,7 +184,7 @@ def set_mic(pins_dir, wav_path):
         return
     pcm = audiofiles.load_pcm16(wav_path, rate)
     tmp = target + ".tmp"
-    with wave.open(tmp, "wb") as w:
+    with open(tmp, "wb") as f, wave.open(f, "wb") as w:  # a bad folder fails before wave
         w.setnchannels(1)
         w.setsampwidth(2)
         w.setframerate(rate)

@@ -47,3 +47,21 @@ def test_sim_refuses_the_households_busy_port_and_writes_nothing(tmp_path):
         assert [r[0] for r in conn.execute("SELECT jid FROM devices")] == ["door:1@home"]
     finally:
         conn.close()
+
+
+def test_sim_names_a_missing_pins_folder_without_a_traceback(tmp_path):
+    with socket.socket() as probe:  # a free port: the simulator's switchboard starts there
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    provision.provision("vboard", "net", "127.0.0.1:%d" % port, "home", "", "2468",
+                        out=str(tmp_path / "door"), household_dir=str(tmp_path / "hh"),
+                        prekeys=2)
+    proc = subprocess.run([PORTIER, "sim", "--json", "--door-device", "door",
+                           "--door-port", "/dev/null", "--door-pins", str(tmp_path / "no-pins"),
+                           "--household-dir", "hh", "--out", "simdir"], cwd=str(tmp_path),
+                          capture_output=True, text=True, timeout=120)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    result = json.loads(proc.stdout)
+    assert proc.returncode == 1
+    assert any("door pins %s" % (tmp_path / "no-pins") in p for p in result["problems"]), \
+        result["problems"]
