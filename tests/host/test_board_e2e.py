@@ -44,6 +44,24 @@ def _tree(folder):
     return dict((n, _sha(str(folder / n))) for n in sorted(os.listdir(str(folder))))
 
 
+def _door_env():
+    env = dict(os.environ, PORTIER_WIFI_PASSWORD=WIFI_PASSWORD, PORTIER_PIN=PIN,
+               PORTIER_HOUSEHOLD_PASSPHRASE=PASSPHRASE)
+    env.pop("PORTIER_CONFIG", None)
+    return env
+
+
+def _provision_and_deploy(tmp_path, vb, env):
+    """A vboard door bundle (household "flat" in hh/, switchboard on a free loopback port)
+    provisioned and deployed to vb with the real CLI."""
+    prov = _portier(tmp_path, "provision", "--board", "vboard", "--wifi", "testnet",
+                    "--switchboard", "127.0.0.1:%d" % _free_port(), "--household", "flat",
+                    "--out", "door-bundle", "--household-dir", "hh", env=env)
+    assert prov.returncode == 0, prov.stdout + prov.stderr
+    dep = _portier(tmp_path, "deploy", "--port", vb.port, "--device", "door-bundle")
+    assert dep.returncode == 0, dep.stdout + dep.stderr
+
+
 def test_empty_vboard_provision_deploy_answered_call_log_and_idle_redeploy(tmp_path):
     flash = tmp_path / "flash"
     sb_port = _free_port()
@@ -124,17 +142,9 @@ def test_vboard_door_opens_by_pin_and_logs_it(tmp_path):
     virtual board's strike during an answered call (the first one would not: the simulator's
     phone types sim.SIM_PIN); the relay pin pulses once and `portier log` shows the unlock."""
     flash = tmp_path / "flash"
-    sb_port = _free_port()
-    env = dict(os.environ, PORTIER_WIFI_PASSWORD=WIFI_PASSWORD, PORTIER_PIN=PIN,
-               PORTIER_HOUSEHOLD_PASSPHRASE=PASSPHRASE)
-    env.pop("PORTIER_CONFIG", None)
+    env = _door_env()
     with VirtualBoard(str(flash), heapsize="512k") as vb:
-        prov = _portier(tmp_path, "provision", "--board", "vboard", "--wifi", "testnet",
-                        "--switchboard", "127.0.0.1:%d" % sb_port, "--household", "flat",
-                        "--out", "door-bundle", "--household-dir", "hh", env=env)
-        assert prov.returncode == 0, prov.stdout + prov.stderr
-        dep = _portier(tmp_path, "deploy", "--port", vb.port, "--device", "door-bundle")
-        assert dep.returncode == 0, dep.stdout + dep.stderr
+        _provision_and_deploy(tmp_path, vb, env)
         new_password = "another-wlan-passphrase"
         env2 = dict(env, PORTIER_PIN=sim.SIM_PIN, PORTIER_WIFI_PASSWORD=new_password)
         change = _portier(tmp_path, "secrets", "--device", "door-bundle", "--pin", "--wifi",
@@ -171,17 +181,9 @@ def test_vboard_door_call_carries_audio_both_ways(tmp_path):
     board's speaker played (speaker.wav) against the resident's voice, and what the phone heard
     against the visitor's, by PESQ."""
     flash = tmp_path / "flash"
-    sb_port = _free_port()
-    env = dict(os.environ, PORTIER_WIFI_PASSWORD=WIFI_PASSWORD, PORTIER_PIN=PIN,
-               PORTIER_HOUSEHOLD_PASSPHRASE=PASSPHRASE)
-    env.pop("PORTIER_CONFIG", None)
+    env = _door_env()
     with VirtualBoard(str(flash), heapsize="512k") as vb:
-        prov = _portier(tmp_path, "provision", "--board", "vboard", "--wifi", "testnet",
-                        "--switchboard", "127.0.0.1:%d" % sb_port, "--household", "flat",
-                        "--out", "door-bundle", "--household-dir", "hh", env=env)
-        assert prov.returncode == 0, prov.stdout + prov.stderr
-        dep = _portier(tmp_path, "deploy", "--port", vb.port, "--device", "door-bundle")
-        assert dep.returncode == 0, dep.stdout + dep.stderr
+        _provision_and_deploy(tmp_path, vb, env)
         run = _portier(tmp_path, "sim", "--scenario", "answered", "--ring-timeout", "10",
                        "--talk", "4", "--door-device", "door-bundle", "--door-port", vb.port,
                        "--door-pins", vb.io_dir, "--household-dir", "hh", "--out", "sim",
