@@ -505,10 +505,10 @@ class Simulation:
         fw_tree = None
         if self.door_runtime == "micropython":
             fw_tree = os.path.join(wd, "door-firmware")
-            # A build with the package frozen in runs its frozen copy (as `deploy --frozen`
-            # leaves a board): the tree then holds only main.py's, which nothing shadows.
-            errors = build.compile_host_tree(paths.FIRMWARE, fw_tree,
-                                             top_level_only=build.has_frozen_portier())
+            # The image a board of the host's architecture gets from `portier deploy`. A build
+            # with the package frozen in runs its frozen copy (as `deploy --frozen` leaves a
+            # board): the tree then holds only main.py and boot.py, which nothing shadows.
+            errors = build.host_image(paths.FIRMWARE, fw_tree, frozen=build.has_frozen_portier())
             if self.mem_log_ms and not errors:
                 err = build.compile_module(MEMPROBE, os.path.join(fw_tree, "memprobe.mpy"))
                 errors = [err] if err else []

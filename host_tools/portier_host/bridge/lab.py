@@ -395,7 +395,7 @@ class BridgeLab:
         fw_tree = None
         if self.door_runtime == "micropython":
             fw_tree = os.path.join(wd, "door-firmware")
-            errors = build.compile_host_tree(paths.FIRMWARE, fw_tree)
+            errors = build.host_image(paths.FIRMWARE, fw_tree)
             if errors:
                 raise LabError("firmware does not compile: %s" % errors[0])
         self.door = sim.DoorProcess(self.parties["door"], door_dir, self.door_runtime, fw_tree,
