@@ -18,6 +18,7 @@ from e2epair import DOOR, PHONE, answered_pair
 from portier import appunlock
 from portier import unlock as ul
 from portier.e2e import session
+from portier.hal.board import Board
 
 _STATE = "_test_appunlock_state.json"
 _LOG = "_test_appunlock_log.json"
@@ -48,7 +49,9 @@ class _Link:
         return True
 
 
-class _Hal:
+class _Hal(Board):
+    has_strike = True
+
     def __init__(self):
         self.pulses = []
 
@@ -106,14 +109,14 @@ def check():
         part = appunlock.DoorUnlock(app)
         assert len(unhex(_VERIFIER)) == 32
         msg = _unlock(phone, 1)
-        asyncio.run(part.on_stanza(msg))
+        asyncio.run(part.on_unlock(msg))
         assert app.hal.pulses == [1000], app.lines
         for name in _DROPPED:
             assert name not in sys.modules, name
         assert part.unlocker is not None
         before = _live()
         msg = _unlock(phone, 2)
-        asyncio.run(part.on_stanza(msg))
+        asyncio.run(part.on_unlock(msg))
         msg = None
         grown = _live() - before
         assert app.hal.pulses == [1000, 1000], app.lines
