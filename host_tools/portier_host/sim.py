@@ -47,7 +47,7 @@ PHONE_VOICE = os.path.join(ASSETS, "female-16k.wav")  # the resident
 _KEY_ATTRS = ("reason", "type", "duration", "result")
 _STEP_TIMEOUT_S = 20
 # Ringing -> answer: no one answers within a millisecond of the ring. The door fetches its media
-# code while its call rings (portier.appio._prefetch_media); a scripted instant answer would
+# code while its call rings (portier.app App._prefetch_media); a scripted instant answer would
 # time that import instead of the accept -> first audio path.
 ANSWER_AFTER_S = 0.3
 
