@@ -288,6 +288,8 @@ class App(DeviceIO):
                 await self.guard("event " + ev.kind, self._on_event, ev)
 
     async def _on_event(self, ev):
+        if ev.kind == "unlock":  # no call-log line, no start time: the call-id may be anyone's
+            return await self._on_unlock(ev)
         now = time.ticks_ms()
         fields = {"kind": ev.kind, "call_id": ev.call_id, "direction": ev.direction,
                   "peer": ev.peer}

@@ -120,6 +120,15 @@ class DeviceIO:
                 elif not session.has_session(self.store, jid):
                     asyncio.create_task(self.pair(jid))
 
+    async def _on_unlock(self, ev):
+        """The engine's "unlock" event: the door's unlock checks (portier.appunlock)."""
+        try:
+            from portier import appunlock
+
+            await appunlock.on_event(self, ev)
+        except MemoryError:  # loaded mid-call: a full heap keeps the door shut, not dead
+            self.log("E", "door", "unlock: out of memory", call_id=ev.call_id)
+
     async def _on_node(self, node):
         from portier.signaling import linkstanzas as ls
         from portier.signaling import stanzas as st
@@ -133,13 +142,10 @@ class DeviceIO:
                 return
             self.engine.handle(msg, now)
             await self._pump()
-            if msg.action == "unlock" or msg.action == "unlock_result":  # after the ack
-                try:
-                    from portier import appunlock
+            if msg.action == "unlock_result":  # after the ack (an <unlock>: _on_unlock)
+                from portier import appunlock
 
-                    await appunlock.on_stanza(self, msg)
-                except MemoryError:  # loaded mid-call: a full heap keeps the door shut, not dead
-                    self.log("E", "door", "unlock: out of memory", call_id=msg.call_id)
+                appunlock.on_result(self, msg)
             elif msg.action == "ack" and self.missed is not None:
                 told = self.missed.acked(msg.stanza_id)
                 if told is not None:

@@ -61,18 +61,23 @@ def _write_log_entry(app, now, opened, fields):
         app.log("E", "door", "door log not written", error=str(e))
 
 
-async def on_stanza(app, msg):
-    """An <unlock> (door) or <unlock_result> (phone), after the engine has acked it."""
-    if msg.action == "unlock" and app.cfg.profile == "door":
-        await _on_unlock(app, msg)
-    elif msg.action == "unlock_result" and app.cfg.profile != "door":
+async def on_event(app, ev):
+    """The engine's "unlock" event (door): its verdict on who may ask and when, an <unlock>
+    already acked. A phone hears no door's unlock."""
+    if app.cfg.profile == "door":
+        await _on_unlock(app, ev)
+
+
+def on_result(app, msg):
+    """An <unlock_result> (phone), after the engine has acked it."""
+    if app.cfg.profile != "door":
         app.log("I", "app", "unlock result", peer=msg.frm, call_id=msg.call_id, result=msg.result,
                 reason=msg.reason, retry_after_s=msg.retry_after_s)
 
 
-async def _on_unlock(app, msg):
+async def _on_unlock(app, ev):
     now = time.ticks_ms()
-    d = _decide(app, msg, now)
+    d = _decide(app, ev, now)
     if d.result == ul.OPENED:
         app.hal.open_door(app.cfg.unlock_pulse_ms, now)
     opened = d.result == ul.OPENED
@@ -87,26 +92,27 @@ async def _on_unlock(app, msg):
     from portier.signaling import stanzas as st
     from portier.signaling.engine import new_id  # loaded with the App; not at this import
 
+    msg = ev.stanza
     reply = st.Stanza("unlock_result", call_id=msg.call_id, call_creator=msg.call_creator,
                       result=d.result, reason=None if opened else d.reason,
                       retry_after_s=d.retry_after_s, to=d.device, stanza_id=new_id())
     await app.link.send(reply.to_node())
 
 
-def _decide(app, msg, now):
+def _decide(app, ev, now):
     """The Unlocker's decision, committed; any failure to check or to persist refuses."""
     if not hasattr(app.hal, "open_door"):
-        return ul.Decision(ul.REFUSED, "no_strike", msg.frm, msg.call_id)
+        return ul.Decision(ul.REFUSED, "no_strike", ev.peer, ev.call_id)
     try:
         if app._door_unlock is None:
             app._door_unlock = DoorUnlock(app, now)
         unlocker = app._door_unlock.unlocker
-        d = unlocker.decide(msg, app.engine.answered_call(), now)
+        d = unlocker.decide(ev, now)
         unlocker.commit(d, now)  # before the door opens: a replay must meet the new counter
         return d
     except (OSError, ValueError) as e:
         app.log("E", "door", "unlock state", error=str(e))
-        return ul.Decision(ul.REFUSED, "state_error", msg.frm, msg.call_id)
+        return ul.Decision(ul.REFUSED, "state_error", ev.peer, ev.call_id)
 
 
 async def send_unlock(app, args):

@@ -10,7 +10,6 @@
 import gc
 import json
 import sys
-import time
 
 import asyncio
 from coretest import ON_MICROPYTHON, remove_file, unhex
@@ -64,9 +63,6 @@ class _App:
                         door_log_max=5, unlock_pulse_ms=1000)
         self.hal = _Hal()
         self.link = _Link()
-        answered_ms = time.ticks_ms()  # requests (age 0) come within FRESH_MS of it
-        self.engine = _Obj(answered_call=lambda: _Obj(id=_CID, creator=DOOR, peer=PHONE,
-                                                      direction="out", answered_ms=answered_ms))
         self._door_store = door_store
         self._door_unlock = None
         self.lines = []
@@ -80,9 +76,13 @@ class _App:
 
 
 def _unlock(phone, counter):
+    """The engine's event for an <unlock> from the answerer of the door's call, admitted (age 0,
+    so within FRESH_MS of the answer)."""
     enc_type, ct = session.encrypt(phone, DOOR, ul.encode_request(_CID, counter, "2468", 0))
-    return _Obj(action="unlock", call_id=_CID, call_creator=DOOR, to=DOOR, frm=PHONE,
-                enc=_Obj(type=enc_type, ciphertext=ct), stanza_id="S%d" % counter)
+    msg = _Obj(action="unlock", call_id=_CID, call_creator=DOOR, to=DOOR, frm=PHONE,
+               enc=_Obj(type=enc_type, ciphertext=ct), stanza_id="S%d" % counter)
+    return _Obj(kind="unlock", call_id=_CID, peer=PHONE, reason=None, stanza=msg,
+                answered_for_ms=0)
 
 
 def _live():
@@ -96,7 +96,7 @@ def _cleanup():
 
 
 def check():
-    """Two right-PIN unlocks through appunlock.on_stanza; returns the heap the second one left
+    """Two right-PIN unlocks through appunlock.on_event; returns the heap the second one left
     (0 off MicroPython)."""
     _cleanup()
     with open(_SECRETS, "w") as f:
@@ -106,14 +106,14 @@ def check():
         app = _App(door)
         assert len(unhex(_VERIFIER)) == 32
         msg = _unlock(phone, 1)
-        asyncio.run(appunlock.on_stanza(app, msg))
+        asyncio.run(appunlock.on_event(app, msg))
         assert app.hal.pulses == [1000], app.lines
         for name in _DROPPED:
             assert name not in sys.modules, name
         assert app._door_unlock is not None
         before = _live()
         msg = _unlock(phone, 2)
-        asyncio.run(appunlock.on_stanza(app, msg))
+        asyncio.run(appunlock.on_event(app, msg))
         msg = None
         grown = _live() - before
         assert app.hal.pulses == [1000, 1000], app.lines
