@@ -324,7 +324,7 @@ class BridgeLab:
         self.bridge_aor = None
 
     def _bridge_config(self, dev, folder):
-        from .. import sim
+        from .. import bundle, sim
 
         cfg = sim._device_config(dev, folder, self.sb.address, "phone", self.ring_timeout_s,
                                  {}, {"pair_with": [self.door_jid], "call": self.door_jid,
@@ -338,11 +338,7 @@ class BridgeLab:
             sip["targets"] = ["sip:anna@%s" % self.registrar.split(":", 1)[1]]
         else:
             sip["phones"] = {"anna": ANNA_PASSWORD}
-        cfg["sip"] = sip
-        path = os.path.join(folder, "bridge.json")
-        with open(path, "w") as f:
-            json.dump(cfg, f, indent=1)
-        return path
+        return bundle.write_config(folder, cfg, "bridge.json", extra={"sip": sip})
 
     async def restart_anna(self):
         """A fresh baresip for anna (same account and folder): its WAV then starts from the
