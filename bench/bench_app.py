@@ -92,7 +92,7 @@ MPY_TREE = os.path.join(paths.REPO, "build", "bench-app-mpy")
 def run(quick=False, heaps=None):
     from portier_host import build
 
-    errors = build.compile_host_tree(paths.FIRMWARE, MPY_TREE)  # as deployed: .mpy, no compiler
+    errors = build.host_image(paths.FIRMWARE, MPY_TREE)  # as deployed: .mpy, no compiler
     if errors:
         raise SystemExit("\n".join(errors))
     ca = pki.new_ca()

@@ -86,15 +86,12 @@ def _import_run(tree, image, mods, rom, per_package=False, repeats=1):
     return totals, qstr, where, steps
 
 
-def _sizes(compiled, out_dir):
+def _sizes(files, out_dir):
+    """Bytes per package of the board's image (what `portier deploy` copies)."""
     by_pkg, total = {}, 0
-    for path in compiled:
-        rel = os.path.relpath(path, out_dir)
-        arch, rel = rel.split(os.sep, 1)
-        if arch not in ("bytecode", build.BOARD_ARCH):
-            continue  # the board gets the xtensawin build of native modules
-        size = os.path.getsize(path)
-        parts = rel.split(os.sep)
+    for rel in files:
+        size = os.path.getsize(os.path.join(out_dir, rel))
+        parts = rel.split("/")
         pkg = "/".join(parts[:2]) if len(parts) > 2 else parts[0]  # top level: boot, main
         by_pkg[pkg] = by_pkg.get(pkg, 0) + size
         total += size
@@ -127,17 +124,16 @@ def run(quick=False):
     tmp = tempfile.mkdtemp(prefix="portier-bench-footprint-")
     try:
         board_dir = os.path.join(tmp, "board")
-        compiled, errors = build.compile_firmware(paths.FIRMWARE, board_dir)
+        files, errors = build.build_image(paths.FIRMWARE, board_dir, build.BOARD_ARCH)
         if errors:
             raise SystemExit("\n".join(errors))
-        mpy_total, by_pkg = _sizes(compiled, board_dir)
+        mpy_total, by_pkg = _sizes(files, board_dir)
         tree = os.path.join(tmp, "host")
-        errors = build.compile_host_tree(paths.FIRMWARE, tree)
+        errors = build.host_image(paths.FIRMWARE, tree)
         if errors:
             raise SystemExit("\n".join(errors))
-        for f in os.listdir(tree):  # boot.py / main.py run the board: not in the image
-            if f.endswith(".mpy"):
-                os.remove(os.path.join(tree, f))
+        for f in build.TOP_LEVEL_SOURCES:  # they run the board: not in the ROMFS image
+            os.remove(os.path.join(tree, f))
         image = os.path.join(tmp, "portier.romfs")
         proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), "mpremote"),
                                "romfs", "--no-mpy", "-o", image, "build", tree],

@@ -80,7 +80,7 @@ def _cpython_rows():
 
 def run(quick=False):
     with tempfile.TemporaryDirectory() as tmp:
-        errors = build.compile_host_tree(paths.FIRMWARE, tmp)
+        errors = build.host_image(paths.FIRMWARE, tmp)
         if errors:
             raise SystemExit("\n".join(errors))
         mp = mprun.run_snippet("sys.path.insert(0, %r)\n" % tmp + _BODY, heapsize="256k")

@@ -141,7 +141,7 @@ finally:
 def _sim(heap, talk_s, probe):
     from portier_host import sim
 
-    real_compile = build.compile_host_tree
+    real_compile = build.host_image
 
     def compile_tree(root, out_dir, **kw):
         errors = real_compile(_FIRMWARE[0], out_dir, **kw)
@@ -150,12 +150,12 @@ def _sim(heap, talk_s, probe):
                 f.write(_PROBE_MAIN)
         return errors
 
-    sim.build.compile_host_tree = compile_tree
+    sim.build.host_image = compile_tree
     try:
         s = sim.Simulation("answered", talk_s=talk_s, heap=heap)
         result = asyncio.run(s.run())
     finally:
-        sim.build.compile_host_tree = real_compile
+        sim.build.host_image = real_compile
     lines = [d for _, d in s.parties["door"].lines if d.get("src") == "probe"]
     return result, lines
 
@@ -229,7 +229,7 @@ def _module_order():
 def cmd_imports(args):
     order = _module_order()
     with tempfile.TemporaryDirectory(prefix="portier-heapprobe-") as tree:
-        errors = build.compile_host_tree(_FIRMWARE[0], tree)
+        errors = build.host_image(_FIRMWARE[0], tree)
         if errors:
             print(errors[0])
             return 1

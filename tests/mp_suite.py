@@ -46,7 +46,7 @@ def compile_firmware(micropython):
 
     out = os.path.join(os.path.dirname(HERE), "build", "mp-host")
     shutil.rmtree(out, ignore_errors=True)
-    errors = build.compile_host_tree(os.path.join(os.path.dirname(HERE), "firmware"), out,
+    errors = build.host_image(os.path.join(os.path.dirname(HERE), "firmware"), out,
                                      exe=micropython)
     for err in errors:
         print(err)

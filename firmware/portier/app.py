@@ -1,21 +1,30 @@
-# The device's cooperative main loop: the switchboard link, the call engine, the call log,
-# pairing, media and the HAL meet here (and only here). The same App runs the door board (on
-# MicroPython, or the virtual door of the simulator) and the household softphone (profile
-# "phone", on CPython through the shim).
+# The device's edge: the one place where the cores (call engine, link timer, media session, call
+# log, pairing) meet the outside (the switchboard link, the clock, commands, the board, media).
+# The same App runs the door board (on MicroPython, or the virtual door of the simulator) and
+# the household softphone (profile "phone", on CPython through the shim).
+#
+# The edge loop (App._edge, after aioquic's asyncio/protocol.py): every input is put into one
+# Inbox by whichever task saw it (the link's reader: a stanza, <ready>; the command reader; the
+# board's HAL: the button; the media session: its first audio) and only the edge loop takes
+# them out, one at a time: input -> the cores with `now` -> drain the engine's stanzas to the
+# link and its events to their handlers -> re-arm the one timer from the engine's deadline.
+# Nothing calls up from the link or the HAL into the app; inputs are never handled in two tasks
+# at once.
 #
 # Log lines: one JSON object per line on stdout, {"t": ticks_ms, "lvl", "src", "msg", ...}:
 #   src "link"   msg "out"/"in" for every stanza (tag, action, ids, key attributes),
 #                "ready" (connect_ms), "reconnect" (wait_ms), ...
 #   src "engine" msg "event" (kind, call_id, direction, peer, outcome, reason, duration_s, codec)
 #   src "app"    "pressed", "led", "call log", "paired", "pair failed", "media start"/"stop"
+#   src "media"  "first audio"
 # Commands (control "stdin"): press | call | answer | reject | busy | hangup | pair [JID] |
 # unlock PIN (a phone in an answered call from the door: portier.appunlock) | quit.
 #
-# One error boundary (guard): every input (a stanza from the link, a timer turn, a command, so
-# also the HAL's button, and each engine event the input produced) is handled inside it. An
-# exception there drops that input only, is logged once ("input dropped", with its cause) and
-# counted (App.faults); the link, the timer loop that feeds the watchdog, the command loop and
-# the media task go on. Only cancellation and the interpreter's exits pass through.
+# One error boundary (guard): each input the edge loop takes, each timer turn and each engine
+# event an input produced is handled inside it, whichever task delivered it. An exception
+# there drops that input only, is logged once ("input dropped", with its cause) and counted
+# (App.faults); the edge loop goes on, and so does the watchdog it feeds every turn. Only
+# cancellation and the interpreter's exits pass through.
 #
 # The codec, engine, e2e and link modules are imported when the App is built, not when this
 # module is: importing portier.app alone stays small (the firmware import test runs every module
@@ -24,19 +33,90 @@ import asyncio
 import sys
 import time
 
+from micropython import const
+
 from portier import pairing
-from portier.appio import DeviceIO
-from portier.applog import log_line, where
+from portier.applog import describe, log_line, where
 from portier.config import read_file
 from portier.hal import controls
 from portier.net import streams
 
-_TIMER_WAKE_MS = 100  # the engine's timers are checked at least this often
+_TIMER_WAKE_MS = const(100)  # the edge loop's timer turn comes at least this often
+_IQ_WAIT_MS = const(10000)
+_INBOX_MAX = const(8)  # link stanzas waiting for the edge loop; the reader waits beyond (TCP holds)
 MEDIA_SILENCE_MS = 10000  # no packet from the peer this long (or since media start): hang up
 REASON_NO_LINK = "no_link"  # the call log's reason for a press that found no switchboard link
 
+# The inputs of the edge loop (Inbox kinds). The link puts STANZA and READY (portier.net.link
+# names the same strings), the board's HAL BUTTON, the media session FIRST_AUDIO.
+STANZA = "stanza"
+READY = "ready"
+COMMAND = "command"
+BUTTON = "button"
+FIRST_AUDIO = "first audio"
 
-class App(DeviceIO):
+
+class Inbox:
+    """The edge loop's input queue: (kind, payload, done) oldest first. put() (the link's
+    reader) waits while _INBOX_MAX inputs are queued, so a flood of stanzas stops the reader,
+    not the heap; put_nowait() (commands, the button, media) never waits. done: an
+    asyncio.Event set once the input has been handled (or dropped when the app stops)."""
+
+    def __init__(self):
+        self._q = []
+        self._arrived = asyncio.Event()
+        self._taken = asyncio.Event()
+
+    def __len__(self):
+        return len(self._q)
+
+    def put_nowait(self, kind, payload=None, done=None):
+        self._q.append((kind, payload, done))
+        self._arrived.set()
+
+    async def put(self, kind, payload=None):
+        while len(self._q) >= _INBOX_MAX:
+            self._taken.clear()
+            await self._taken.wait()
+        self.put_nowait(kind, payload)
+
+    def take(self):
+        """The oldest input, or None."""
+        if not self._q:
+            return None
+        item = self._q.pop(0)
+        self._taken.set()
+        return item
+
+    async def wait_ms(self, ms):
+        """Until an input arrives, or ms pass."""
+        if self._q:
+            return
+        self._arrived.clear()
+        try:
+            await streams.wait_for_ms(self._arrived.wait(), ms)
+        except asyncio.TimeoutError:
+            pass
+
+    def close(self):
+        """The app stops: whoever waits for an input's handling is let go."""
+        q, self._q = self._q, []
+        for item in q:
+            if item[2] is not None:
+                item[2].set()
+        self._taken.set()
+
+
+def _relay_address(relay):
+    """(host, port) of the relay block's first IPv4 endpoint (a 6-byte address+port body)."""
+    for te in relay.endpoints:
+        a = te.address
+        if len(a) == 6:
+            return "%d.%d.%d.%d" % (a[0], a[1], a[2], a[3]), (a[4] << 8) | a[5]
+    raise ValueError("relay block without an IPv4 endpoint")
+
+
+class App:
     """cfg: portier.config.Config; hal: an object with led(state, now_ms) and audio(rate) ->
     an AudioDevice (or None); media_class: the media session class (default:
     portier.net.media.MediaSession when present)."""
@@ -58,6 +138,7 @@ class App(DeviceIO):
         self._pair_sent = []  # phone: doors paired with since this start
         if cfg.profile == "door":
             self.drop_legacy_pairings()
+        self.inbox = Inbox()
         self.media_class = media_class  # None: portier.net.media, loaded at the first call
         self.media = None
         self._media_task = None
@@ -66,7 +147,7 @@ class App(DeviceIO):
         self._iq_wait = {}  # iq id -> [asyncio.Event, result]
         self._running = True
         self._done = None
-        self._door_unlock = None  # portier.appunlock.DoorUnlock, made at the first <unlock>
+        self.unlock = None  # portier.appunlock's part for this profile, made at first use
         self._led_state = None  # what _led last showed
         self._no_link_press = False  # a press found no link: error LED until the link is back
         self.faults = 0  # inputs dropped by guard()
@@ -76,8 +157,8 @@ class App(DeviceIO):
         if not cfg.insecure:
             ssl_ctx = streams.client_tls(read_file(cfg.ca_path), read_file(cfg.cert_path),
                                          read_file(cfg.key_path))
-        self.link = Link(cfg.jid, cfg.host, cfg.port, ssl_ctx, cfg.server_name,
-                         on_node=self._link_node, on_ready=self._link_ready, trace=self._trace,
+        self.link = Link(cfg.jid, cfg.host, cfg.port, self.inbox, ssl_ctx, cfg.server_name,
+                         trace=self._trace,
                          log=lambda lvl, msg, **kw: self._log(lvl, "link", msg, kw))
 
     @property
@@ -89,6 +170,9 @@ class App(DeviceIO):
 
     def log(self, lvl, src, msg, **fields):
         self._log(lvl, src, msg, fields)
+
+    def _trace(self, direction, node):
+        self._log("D", "link", direction, describe(node))
 
     # ---- the error boundary ----
 
@@ -106,12 +190,6 @@ class App(DeviceIO):
                 pass
             return None
 
-    async def _link_node(self, node):
-        await self.guard("stanza", self._on_node, node)
-
-    async def _link_ready(self, link):
-        await self.guard("ready", self._on_ready, link)
-
     # ---- running ----
 
     async def run(self):
@@ -121,9 +199,9 @@ class App(DeviceIO):
         self._led(controls.LED_CONNECTING)
         if hasattr(self.hal, "start"):  # a board HAL: watchdog and Wi-Fi before the link starts
             await self.hal.start(self)
-        tasks = [asyncio.create_task(self.link.run()), asyncio.create_task(self._timers())]
+        tasks = [asyncio.create_task(self.link.run()), asyncio.create_task(self._edge())]
         if self.cfg.control == "stdin":
-            tasks.append(asyncio.create_task(self._commands()))
+            tasks.append(asyncio.create_task(self._read_commands()))
         if hasattr(self.hal, "run"):  # a board HAL with its own inputs (the button)
             tasks.append(asyncio.create_task(self.hal.run(self)))
         await self._done.wait()
@@ -131,6 +209,7 @@ class App(DeviceIO):
         await self._stop_media()
         for t in tasks:
             t.cancel()
+        self.inbox.close()
         await streams.sleep_ms(10)
         self.log("I", "app", "stop")
 
@@ -139,17 +218,53 @@ class App(DeviceIO):
         if self._done is not None:
             self._done.set()
 
-    async def _timers(self):
+    async def _edge(self):
+        """The edge loop: one input at a time, a timer turn when the one timer is due, the
+        board's watchdog fed every turn (a handler that raised is dropped by guard)."""
         feed = getattr(self.hal, "feed", None)  # a board HAL's watchdog: fed while this loop runs
+        inbox = self.inbox
+        turn_at = time.ticks_ms()
         while self._running:
             if feed is not None:
                 feed()
-            ok = await self.guard("timer", self._timer_turn)
-            wait = _TIMER_WAKE_MS
-            deadline = self.engine.next_deadline()
-            if ok and deadline is not None:  # a turn that failed is not retried at once
-                wait = max(1, min(wait, time.ticks_diff(deadline, time.ticks_ms())))
-            await streams.sleep_ms(wait)
+            item = inbox.take()
+            if item is not None:
+                await self._input(item[0], item[1])
+                if item[2] is not None:
+                    item[2].set()
+                turn_at = self._rearm(turn_at)
+            if time.ticks_diff(turn_at, time.ticks_ms()) <= 0:
+                ok = await self.guard("timer", self._timer_turn)
+                turn_at = time.ticks_add(time.ticks_ms(), _TIMER_WAKE_MS)
+                if ok:  # a turn that failed is not retried at once
+                    turn_at = self._rearm(turn_at)
+            if item is None:
+                await inbox.wait_ms(max(1, time.ticks_diff(turn_at, time.ticks_ms())))
+
+    def _rearm(self, turn_at):
+        """The one timer: the next turn, or the engine's deadline when that is sooner."""
+        deadline = self.engine.next_deadline()
+        if deadline is not None and time.ticks_diff(deadline, turn_at) < 0:
+            return deadline
+        return turn_at
+
+    async def _input(self, kind, payload):
+        if kind == STANZA:
+            await self.guard("stanza", self._on_node, payload)
+        elif kind == READY:
+            await self.guard("ready", self._on_ready)
+        elif kind == COMMAND:
+            await self.guard("command " + payload[0], self._command, payload[0], payload[1])
+        elif kind == BUTTON:
+            await self.guard("button", self._command, "press", ())
+        elif kind == FIRST_AUDIO:  # the simulator times accept -> first audio by this line
+            self.log("I", "media", "first audio", call_id=payload)
+        else:
+            await self.guard(kind, self._on_input, kind, payload)
+
+    async def _on_input(self, kind, payload):
+        """An input kind a composition adds (the bridge's SIP events)."""
+        self.log("W", "app", "unknown input", kind=kind)
 
     async def _timer_turn(self):
         """Engine timers, a lost link, silent media, the LED."""
@@ -179,7 +294,8 @@ class App(DeviceIO):
         self._show_led(now)
         return True
 
-    async def _commands(self):
+    async def _read_commands(self):
+        """Control "stdin": each line is a command for the edge loop."""
         lines = streams.stdin_lines()
         while self._running:
             line = await lines.readline()
@@ -188,12 +304,15 @@ class App(DeviceIO):
                 return self.quit()
             words = line.decode().split()
             if words:
-                await self.command(words[0], words[1:])
+                self.inbox.put_nowait(COMMAND, (words[0], words[1:]))
 
     async def command(self, cmd, args=()):
         """One user intent: press/call, answer, reject, busy, hangup, pair [JID], unlock PIN,
-        quit. Whatever happens, the caller (the command loop, the HAL's button) goes on."""
-        await self.guard("command " + cmd, self._command, cmd, args)
+        quit; handled by the edge loop (which must run). Returns once it has been handled;
+        whatever happens, the caller goes on."""
+        done = asyncio.Event()
+        self.inbox.put_nowait(COMMAND, (cmd, args), done)
+        await done.wait()
 
     async def _command(self, cmd, args):
         from portier.signaling.engine import CallError
@@ -217,9 +336,7 @@ class App(DeviceIO):
                 for jid in targets:
                     asyncio.create_task(self.pair(jid))
             elif cmd == "unlock":
-                from portier import appunlock
-
-                await appunlock.send_unlock(self, args)
+                await self._unlock_part().send(args)
             elif cmd == "quit":
                 call = self.engine.current()
                 if call is not None:
@@ -289,7 +406,7 @@ class App(DeviceIO):
 
     async def _on_event(self, ev):
         if ev.kind == "unlock":  # no call-log line, no start time: the call-id may be anyone's
-            return await self._on_unlock(ev)
+            return await self._to_unlock_part("on_unlock", ev)
         now = time.ticks_ms()
         fields = {"kind": ev.kind, "call_id": ev.call_id, "direction": ev.direction,
                   "peer": ev.peer}
@@ -314,14 +431,17 @@ class App(DeviceIO):
             await self._stop_media()
             self.shed()
             start = self._started.pop(ev.call_id, self.link.wall_time(now))
-            from portier import appmem
-
-            problem = appmem.log_call(self.cfg, ev, start)
-            if problem is not None:
-                self.log("W", "app", "call log unreadable: started anew", error=problem)
-            self.log("I", "app", "call log", direction=ev.direction, peer=ev.peer,
-                     outcome=ev.outcome, reason=ev.reason, start=start, duration=ev.duration_s)
+            self._log_call(ev, start, ev.duration_s)
             self._show_led(now)
+
+    def _log_call(self, ev, start, duration):
+        from portier import appmem
+
+        problem = appmem.log_call(self.cfg, ev, start)
+        if problem is not None:
+            self.log("W", "app", "call log unreadable: started anew", error=problem)
+        self.log("I", "app", "call log", direction=ev.direction, peer=ev.peer,
+                 outcome=ev.outcome, reason=ev.reason, start=start, duration=duration)
 
     def _show_led(self, now):
         """The LED shows the call while there is one, else the link: idle when linked,
@@ -343,6 +463,246 @@ class App(DeviceIO):
         self._led_state = state
         self.hal.led(state, time.ticks_ms())
         self.log("D", "app", "led", state=state)
+
+    def shed(self):
+        """A quiet moment: drop the once-per-call e2e code and collect (portier.appmem)."""
+        from portier import appmem
+
+        appmem.shed()
+
+    # ---- media (portier.net.media) ----
+
+    def _prefetch_media(self):
+        """An outgoing call rings: its keys are wrapped, so the Signal code goes and the media
+        code comes now, while people walk to their phones, not between accept and first audio
+        (an import of the media stack takes tens of ms on the host, far more on a board)."""
+        if self.media_class is None:
+            self.shed()
+            self._load_media()
+
+    def _load_media(self):
+        # The default, loaded at the first call and then kept: dropped after each call, it
+        # did not fit back into the fragmented heap at the next (tests/host/test_door_heap).
+        from portier import appmem
+
+        self.media_class = appmem.load_media()
+        self.log("D", "app", "media loaded", ok=self.media_class is not None)
+        return self.media_class
+
+    async def _start_media(self, ev):
+        await self._stop_media()
+        self.shed()  # the call key is in ev: the Signal code is done with until the next call
+        media_class = self.media_class or self._load_media()
+        if media_class is None:
+            self.log("W", "app", "no media module: call without audio", call_id=ev.call_id)
+            return
+        try:
+            self.media = self._new_media(ev, media_class)
+        except (OSError, ValueError) as e:  # no audio device, a bad relay block: the call goes
+            self.log("E", "app", "media failed", call_id=ev.call_id, error=repr(e))  # on, mute
+            return
+        call_id, inbox = ev.call_id, self.inbox
+        self.media.on_first_audio = lambda: inbox.put_nowait(FIRST_AUDIO, call_id)
+        self._media_task = asyncio.create_task(self.media.run())
+        if hasattr(self.hal, "call_active"):  # a board: Wi-Fi power save off while audio flows
+            self.hal.call_active(True)
+        self.log("I", "app", "media start", call_id=ev.call_id, codec="%s/%d" % ev.codec)
+
+    def _new_media(self, ev, media_class):
+        relay = ev.relay
+        host, port = _relay_address(relay)
+        audio = self.hal.audio(ev.codec[1])
+        from portier.media import dsp  # loaded with the media class already
+
+        # The board's echo control (board file / virtual door config), fresh for each call.
+        echo = dsp.echo_control(getattr(self.hal, "echo_control", None))
+        return media_class(own_jid=self.cfg.jid, peer_jid=ev.peer, call_id=ev.call_id,
+                           call_key=ev.call_key, codec=ev.codec, relay_host=host,
+                           relay_port=port, relay_token=relay.tokens[0][1],
+                           pid=relay.self_pid, audio=audio, echo=echo)
+
+    async def _stop_media(self):
+        media, self.media = self.media, None
+        if media is None:
+            return
+        if hasattr(self.hal, "call_active"):
+            self.hal.call_active(False)
+        media.stop()
+        task, self._media_task = self._media_task, None
+        try:
+            await streams.wait_for_ms(task, 2000)
+        except Exception as e:  # a media task that failed or hangs must not stop the app
+            self.log("W", "app", "media end", error=repr(e))
+        media.audio.close()  # opened per call by _new_media; a WAV speaker gets its sizes here
+        self.log("I", "app", "media stop", **media.stats.to_dict())
+
+    # ---- the link's inputs ----
+
+    async def _on_ready(self):
+        now = time.ticks_ms()
+        self._show_led(now)  # idle, or the call's state when one goes on
+        if self.missed is not None:  # rings pressed while the link was down: told now
+            self.missed.relinked(now)
+            await self.send_missed(now)
+        if self.cfg.profile == "phone":
+            from portier.e2e import session  # the door never loads it here
+
+            for jid in self.cfg.pair_with:
+                # Once per start with the household's authorisation (the door may have been
+                # migrated, or re-keyed, since), else only without a session (it will refuse).
+                if jid in self.cfg.pair_auth:
+                    if jid not in self._pair_sent:
+                        self._pair_sent.append(jid)
+                        asyncio.create_task(self.pair(jid))
+                elif not session.has_session(self.store, jid):
+                    asyncio.create_task(self.pair(jid))
+
+    async def _on_node(self, node):
+        from portier.signaling import linkstanzas as ls
+        from portier.signaling import stanzas as st
+
+        now = time.ticks_ms()
+        if ls.is_call_stanza(node):
+            try:
+                msg = st.parse(node)
+            except ValueError as e:
+                self.log("W", "app", "bad call stanza", error=str(e))
+                return
+            self.engine.handle(msg, now)
+            await self._pump()
+            if msg.action == "unlock_result":  # after the ack (an <unlock>: the engine's event)
+                await self._to_unlock_part("on_stanza", msg)
+            elif msg.action == "ack" and self.missed is not None:
+                told = self.missed.acked(msg.stanza_id)
+                if told is not None:
+                    self.log("I", "app", "missed ring told", call_id=told[0], device=told[1])
+            elif msg.action == "missed" and self.cfg.profile != "door":
+                self._on_missed(msg, now)
+            return
+        try:
+            msg = ls.parse(node)
+        except ValueError as e:
+            self.log("W", "app", "bad stanza", tag=node.tag, error=str(e))
+            return
+        if msg.kind == "pair":
+            await self._on_pair(msg)
+        elif msg.kind == "revoke":
+            await self._on_revoke(msg)
+        elif msg.kind in ("bundle_result", "iq_error", "iq_result", "pair_result"):
+            waiter = self._iq_wait.get(msg.id)
+            if waiter is not None:
+                waiter[1] = msg
+                waiter[0].set()
+        else:
+            self.log("W", "app", "unexpected stanza", kind=msg.kind)
+
+    async def _to_unlock_part(self, method, arg):
+        """The unlock part's on_unlock (the engine's "unlock" event) or on_stanza."""
+        try:
+            await getattr(self._unlock_part(), method)(arg)
+        except MemoryError:  # loaded mid-call: a full heap keeps the door shut, not dead
+            self.log("E", "door", "unlock: out of memory", call_id=arg.call_id)
+
+    def _unlock_part(self):
+        """The door-unlock part of this profile (portier.appunlock), loaded at first use: a
+        door that never hears an unlock never loads it."""
+        if self.unlock is None:
+            from portier import appunlock
+
+            part = appunlock.DoorUnlock if self.cfg.profile == "door" else appunlock.PhoneUnlock
+            self.unlock = part(self)
+        return self.unlock
+
+    # ---- missed rings (docs/protocol.md 8.3) ----
+
+    async def send_missed(self, now):
+        """Door: the <missed> copies due now (portier.missed)."""
+        for s in self.missed.due(now):
+            await self.link.send(s.to_node())
+
+    def _on_missed(self, msg, now):
+        """Phone: the door tells of a ring it could not place; logged once as a missed call
+        at the time it happened (a resent copy, already acked again by the engine, is not)."""
+        if msg.call_id in self._missed_seen:
+            return
+        if msg.frm != self.cfg.call and msg.frm not in self.cfg.pair_with:
+            self.log("W", "app", "missed ring from a stranger ignored", peer=msg.frm)
+            return
+        self._missed_seen = self._missed_seen[-15:] + [msg.call_id]
+        wall = self.link.wall_time(now)
+        start = wall - msg.ago_s if wall else (msg.start or 0)
+        self.log("I", "app", "missed ring", peer=msg.frm, call_id=msg.call_id, start=start,
+                 ago_s=msg.ago_s, reason=msg.reason)
+        from portier.signaling.engine import Event
+
+        self._log_call(Event("ended", msg.call_id, "in", msg.frm, outcome="missed",
+                             reason=msg.reason), start, 0)
+
+    # ---- pairing (docs/protocol.md 8.5) ----
+
+    def drop_legacy_pairings(self):
+        """Door start: pairings from before the household authority go once the door holds its
+        pairing key (portier.pairauth.drop_legacy)."""
+        if self.paired.legacy():
+            from portier import pairauth
+
+            pairauth.drop_legacy(self)
+
+    async def _on_pair(self, msg):
+        """Door side: a device's <pair> (8.5), checked in portier.pairauth."""
+        from portier import pairauth
+
+        await pairauth.on_pair(self, msg)
+        self._pairauth_done()
+
+    async def _on_revoke(self, msg):
+        """Door side: the household removes a device (8.5)."""
+        from portier import pairauth
+
+        call = self.engine.current()
+        if await pairauth.on_revoke(self, msg) and call is not None and call.peer == msg.jid:
+            self.engine.hang_up(call.id, time.ticks_ms())  # a call with it ends
+            await self._pump()
+        self._pairauth_done()
+
+    def _pairauth_done(self):
+        # Idle: shed the Signal code a pairing loaded too. Mid-call (a <pair> then is rare, or
+        # hostile): drop at least the pairing code, not left on the call's heap until its end.
+        if self.engine.current() is None:
+            self.shed()
+        else:
+            from portier import appmem
+
+            appmem.forget_modules(("portier.pairauth", "portier.secrets"))
+
+    async def _ask(self, build):
+        """Send build(stanza_id) and wait for the answer with that id (bounded). Runs in the
+        pairing request's own task: the answer comes in through the edge loop."""
+        self._iq_n += 1
+        sid = "Q%d" % self._iq_n
+        waiter = [asyncio.Event(), None]
+        self._iq_wait[sid] = waiter
+        try:
+            await self.link.send(build(sid))
+            await streams.wait_for_ms(waiter[0].wait(), _IQ_WAIT_MS)
+            return waiter[1]
+        finally:
+            self._iq_wait.pop(sid, None)
+
+    async def pair(self, door):
+        """Phone side: pair with the door. True when the door says ok."""
+        from portier import pairauth
+
+        try:
+            await pairauth.request(self.store, self._ask, door, self.cfg.pair_auth.get(door))
+        except (ValueError, asyncio.TimeoutError) as e:
+            self.log("W", "app", "pair failed", device=door, error=repr(e))
+            return False
+        finally:
+            if self.engine.current() is None:
+                self.shed()
+        self.log("I", "app", "paired", device=door)
+        return True
 
 
 def config_path(argv=None):

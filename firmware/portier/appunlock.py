@@ -1,6 +1,8 @@
-# The App's door-unlock glue (docs/protocol.md section 10). Door side: an <unlock> stanza ->
-# portier.unlock.Unlocker -> the strike (hal.open_door), the door log and an <unlock_result>
-# reply. Phone side: the "unlock PIN" command -> an <unlock> stanza; the door's answer is logged.
+# The App's door-unlock parts (docs/protocol.md section 10), one per profile, made by the App at
+# the first use (App._unlock_part). DoorUnlock: the call engine's "unlock" event (its verdict on
+# an <unlock>: who may ask, and when) -> portier.unlock.Unlocker -> the strike (hal.open_door),
+# the door log and an <unlock_result> reply. PhoneUnlock: the
+# "unlock PIN" command -> an <unlock> stanza; the door's answer is logged.
 # Imported on first use, so a door that never hears an unlock never loads it.
 import time
 
@@ -8,15 +10,21 @@ from portier import unlock as ul
 
 
 class DoorUnlock:
-    """The door's unlock state for the life of the app: the checks and the PIN verifier. What an
-    unlock needs only for a moment is not kept (an unlock comes mid-call, on top of the media
-    stack): the Signal store is made per use, so the Signal code the decryption loads goes again
-    right after it (_forget), the secrets module is read once and dropped, and the door log is
-    loaded for each entry (_log_entry), not held with all its entries."""
+    """The door's unlock state for the life of the app: the checks and the PIN verifier (made
+    at the first <unlock>). What an unlock needs only for a moment is not kept (an unlock comes
+    mid-call, on top of the media stack): the Signal store is made per use, so the Signal code
+    the decryption loads goes again right after it (_forget), the secrets module is read once
+    and dropped, and the door log is loaded for each entry (_log_entry), not held with all its
+    entries."""
 
-    def __init__(self, app, now_ms):
+    def __init__(self, app):
+        self.app = app
+        self.unlocker = None  # portier.unlock.Unlocker, made at the first <unlock>
+
+    def _make_unlocker(self, now_ms):
         from portier import secrets
 
+        app = self.app
         cfg = app.cfg
         salt = verifier = None
         try:
@@ -26,115 +34,126 @@ class DoorUnlock:
             app.log("E", "door", "secrets unreadable: unlock off", error=str(e))
         # A corrupt state file raises here: unlock stays refused (fail closed) rather than
         # forgetting counters and failures.
-        self.unlocker = ul.Unlocker(lambda: app.store, cfg.unlock_state, salt, verifier, now_ms)
+        return ul.Unlocker(lambda: app.store, cfg.unlock_state, salt, verifier, now_ms)
+
+    async def on_stanza(self, msg):
+        """An <unlock_result> is no door's business (the engine has acked it)."""
+
+    async def on_unlock(self, ev):
+        """The engine's "unlock" event: an <unlock> it has acked, with its verdict on who may
+        ask and when (ev.reason: None when admitted)."""
+        app = self.app
+        now = time.ticks_ms()
+        d = self._decide(ev, now)
+        if d.result == ul.OPENED:
+            app.hal.open_door(app.cfg.unlock_pulse_ms, now)
+        opened = d.result == ul.OPENED
+        fields = {"peer": d.device, "call_id": d.call_id, "result": d.result, "reason": d.reason,
+                  "retry_after": d.retry_after_s}
+        app.log("I" if opened else "W", "door", "unlocked" if opened else "unlock refused",
+                **fields)
+        if self.unlocker is not None:
+            self._forget(("portier.secrets",))  # the decision is made and stored: its code goes
+            self._log_entry(now, opened, fields)
+        if d.device is None:
+            return
+        from portier.signaling import stanzas as st
+        from portier.signaling.engine import new_id  # loaded with the App; not at this import
+
+        msg = ev.stanza
+        reply = st.Stanza("unlock_result", call_id=msg.call_id, call_creator=msg.call_creator,
+                          result=d.result, reason=None if opened else d.reason,
+                          retry_after_s=d.retry_after_s, to=d.device, stanza_id=new_id())
+        await app.link.send(reply.to_node())
+
+    def _decide(self, ev, now):
+        """The Unlocker's decision, committed; any failure to check or to persist refuses."""
+        app = self.app
+        if not hasattr(app.hal, "open_door"):
+            return ul.Decision(ul.REFUSED, "no_strike", ev.peer, ev.call_id)
+        try:
+            if self.unlocker is None:
+                self.unlocker = self._make_unlocker(now)
+            unlocker = self.unlocker
+            d = unlocker.decide(ev, now)
+            unlocker.commit(d, now)  # before the door opens: a replay must meet the new counter
+            return d
+        except (OSError, ValueError) as e:
+            app.log("E", "door", "unlock state", error=str(e))
+            return ul.Decision(ul.REFUSED, "state_error", ev.peer, ev.call_id)
+
+    def _forget(self, extra=()):
+        """Drop the Signal code an unlock loaded (portier.appmem), and `extra` modules, in one
+        collection: mid-call, the next quiet moment is the call's end."""
+        from portier import appmem
+
+        appmem.forget_modules(appmem.transient_e2e_modules() + list(extra))
+
+    def _log_entry(self, now, opened, fields):
+        """One door log entry; the log (portier.doorlog over portier.jsonlog) is loaded for it
+        and dropped after, as the call log is."""
+        from portier import appmem
+
+        self._write_log_entry(now, opened, fields)  # its locals (the log, its class) end here
+        appmem.forget_modules(("portier.doorlog", "portier.jsonlog"))
+
+    def _write_log_entry(self, now, opened, fields):
+        from portier.doorlog import UNLOCK_REFUSED, UNLOCKED, DoorLog
+
+        app = self.app
+        cfg = app.cfg
+        log = DoorLog(cfg.door_log, cfg.door_log_max)
+        try:
+            log.load()
+        except ValueError as e:  # a corrupt log must not keep the door shut: start afresh
+            app.log("W", "door", "door log unreadable", error=str(e))
+        try:
+            log.add(app.link.wall_time(now), UNLOCKED if opened else UNLOCK_REFUSED, **fields)
+        except (OSError, ValueError) as e:
+            app.log("E", "door", "door log not written", error=str(e))
+
+    async def send(self, args):
+        from portier.signaling.engine import CallError
+
+        raise CallError("unlock is a phone's command")
 
 
-def _forget(app, extra=()):
-    """Drop the Signal code an unlock loaded (portier.appmem), and `extra` modules, in one
-    collection: mid-call, the next quiet moment is the call's end."""
-    from portier import appmem
+class PhoneUnlock:
+    """A phone's (or the bridge's) side: asks the door of the answered call to open."""
 
-    appmem.forget_modules(appmem.transient_e2e_modules() + list(extra))
+    def __init__(self, app):
+        self.app = app
 
+    async def on_unlock(self, ev):
+        """An <unlock> is no phone's business (the engine has acked it)."""
 
-def _log_entry(app, now, opened, fields):
-    """One door log entry; the log (portier.doorlog over portier.jsonlog) is loaded for it and
-    dropped after, as the call log is."""
-    from portier import appmem
+    async def on_stanza(self, msg):
+        """The door's <unlock_result>, after the engine has acked it."""
+        if msg.action == "unlock_result":
+            self.app.log("I", "app", "unlock result", peer=msg.frm, call_id=msg.call_id,
+                         result=msg.result, reason=msg.reason, retry_after_s=msg.retry_after_s)
 
-    _write_log_entry(app, now, opened, fields)  # its locals (the log, its class) end here
-    appmem.forget_modules(("portier.doorlog", "portier.jsonlog"))
+    async def send(self, args):
+        """The "unlock PIN" command: an <unlock> with the PIN to the door of the answered call."""
+        from portier.e2e import session
+        from portier.signaling import stanzas as st
+        from portier.signaling.engine import CallError, new_id
 
-
-def _write_log_entry(app, now, opened, fields):
-    from portier.doorlog import UNLOCK_REFUSED, UNLOCKED, DoorLog
-
-    cfg = app.cfg
-    log = DoorLog(cfg.door_log, cfg.door_log_max)
-    try:
-        log.load()
-    except ValueError as e:  # a corrupt log must not keep the door shut: start afresh
-        app.log("W", "door", "door log unreadable", error=str(e))
-    try:
-        log.add(app.link.wall_time(now), UNLOCKED if opened else UNLOCK_REFUSED, **fields)
-    except (OSError, ValueError) as e:
-        app.log("E", "door", "door log not written", error=str(e))
-
-
-async def on_event(app, ev):
-    """The engine's "unlock" event (door): its verdict on who may ask and when, an <unlock>
-    already acked. A phone hears no door's unlock."""
-    if app.cfg.profile == "door":
-        await _on_unlock(app, ev)
-
-
-def on_result(app, msg):
-    """An <unlock_result> (phone), after the engine has acked it."""
-    if app.cfg.profile != "door":
-        app.log("I", "app", "unlock result", peer=msg.frm, call_id=msg.call_id, result=msg.result,
-                reason=msg.reason, retry_after_s=msg.retry_after_s)
-
-
-async def _on_unlock(app, ev):
-    now = time.ticks_ms()
-    d = _decide(app, ev, now)
-    if d.result == ul.OPENED:
-        app.hal.open_door(app.cfg.unlock_pulse_ms, now)
-    opened = d.result == ul.OPENED
-    fields = {"peer": d.device, "call_id": d.call_id, "result": d.result, "reason": d.reason,
-              "retry_after": d.retry_after_s}
-    app.log("I" if opened else "W", "door", "unlocked" if opened else "unlock refused", **fields)
-    if app._door_unlock is not None:
-        _forget(app, ("portier.secrets",))  # the decision is made and stored: its code goes
-        _log_entry(app, now, opened, fields)
-    if d.device is None:
-        return
-    from portier.signaling import stanzas as st
-    from portier.signaling.engine import new_id  # loaded with the App; not at this import
-
-    msg = ev.stanza
-    reply = st.Stanza("unlock_result", call_id=msg.call_id, call_creator=msg.call_creator,
-                      result=d.result, reason=None if opened else d.reason,
-                      retry_after_s=d.retry_after_s, to=d.device, stanza_id=new_id())
-    await app.link.send(reply.to_node())
-
-
-def _decide(app, ev, now):
-    """The Unlocker's decision, committed; any failure to check or to persist refuses."""
-    if not hasattr(app.hal, "open_door"):
-        return ul.Decision(ul.REFUSED, "no_strike", ev.peer, ev.call_id)
-    try:
-        if app._door_unlock is None:
-            app._door_unlock = DoorUnlock(app, now)
-        unlocker = app._door_unlock.unlocker
-        d = unlocker.decide(ev, now)
-        unlocker.commit(d, now)  # before the door opens: a replay must meet the new counter
-        return d
-    except (OSError, ValueError) as e:
-        app.log("E", "door", "unlock state", error=str(e))
-        return ul.Decision(ul.REFUSED, "state_error", ev.peer, ev.call_id)
-
-
-async def send_unlock(app, args):
-    """Phone side: ask the door of the answered call to open, with the PIN."""
-    from portier.e2e import session
-    from portier.signaling import stanzas as st
-    from portier.signaling.engine import CallError, new_id
-
-    if len(args) != 1:
-        raise CallError("unlock takes one PIN")
-    pin = ul.check_pin(args[0])
-    call = app.engine.answered_call()
-    if call is None or call.direction != "in":
-        raise CallError("no answered call from the door")
-    try:
-        counter = ul.next_counter(ul.State(app.cfg.unlock_state))  # on disk before it is used
-    except OSError as e:
-        raise CallError("unlock counter not saved: %s" % e)
-    age_ms = time.ticks_diff(time.ticks_ms(), call.answered_ms)  # the door checks it: 10.3
-    enc_type, ciphertext = session.encrypt(app.store, call.peer,
-                                           ul.encode_request(call.id, counter, pin, age_ms))
-    s = st.Stanza("unlock", call_id=call.id, call_creator=call.creator,
-                  enc=st.enc(ciphertext, enc_type), to=call.peer, stanza_id=new_id())
-    await app.link.send(s.to_node())
-    app.log("I", "app", "unlock sent", call_id=call.id, counter=counter)
+        app = self.app
+        if len(args) != 1:
+            raise CallError("unlock takes one PIN")
+        pin = ul.check_pin(args[0])
+        call = app.engine.answered_call()
+        if call is None or call.direction != "in":
+            raise CallError("no answered call from the door")
+        try:
+            counter = ul.next_counter(ul.State(app.cfg.unlock_state))  # on disk before it is used
+        except OSError as e:
+            raise CallError("unlock counter not saved: %s" % e)
+        age_ms = time.ticks_diff(time.ticks_ms(), call.answered_ms)  # the door checks it: 10.3
+        enc_type, ciphertext = session.encrypt(app.store, call.peer,
+                                               ul.encode_request(call.id, counter, pin, age_ms))
+        s = st.Stanza("unlock", call_id=call.id, call_creator=call.creator,
+                      enc=st.enc(ciphertext, enc_type), to=call.peer, stanza_id=new_id())
+        await app.link.send(s.to_node())
+        app.log("I", "app", "unlock sent", call_id=call.id, counter=counter)

@@ -141,7 +141,7 @@ async def request(store, ask, door, auth):
     raise ValueError("the door refused the pairing")
 
 
-# ---- the door app's side (portier.appio delegates here: loaded only when needed) ----
+# ---- the door app's side (portier.app delegates here: loaded only when needed) ----
 
 
 def door_key(app):

@@ -1,16 +1,21 @@
-"""Compile the firmware with mpy-cross and check it stays inside MicroPython's language subset.
+"""One path from firmware/ to the files a device runs (build_image), and the check that the
+firmware stays inside MicroPython's language subset.
 
-Every module gets plain bytecode. Modules with `@micropython.native`/`viper` cannot be compiled
-without a target architecture (mpy-cross says "invalid arch"), so they are compiled for
-xtensawin (ESP32, ESP32-S3) and for the architecture of the host MicroPython that tests and the
-simulator run (paths.micropython_exe(); read from its sys.implementation._mpy, so a 32-bit x86
-build gets x86 code rather than silently falling back to the pure twins).
+Every target gets its image from build_image: a board (`portier deploy`, the frozen route's
+main.py), the simulator's door and the MicroPython test suite (host_image), the benchmarks, and
+`portier compile`. Modules with `@micropython.native`/`viper` cannot be compiled without a
+target architecture (mpy-cross says "invalid arch"): a board's image has them for its own
+(xtensawin on ESP32 and ESP32-S3), a host image for the architecture of the host MicroPython
+that tests and the simulator run (paths.micropython_exe(); read from its
+sys.implementation._mpy, so a 32-bit x86 build gets x86 code rather than silently falling back
+to the pure twins).
 """
 
 import ast
 import concurrent.futures
 import os
 import re
+import shutil
 import subprocess
 import sys
 
@@ -118,10 +123,14 @@ def mpy_cross_exe():
     return exe if os.path.exists(exe) else "mpy-cross"
 
 
-def compile_module(src, out_path, arch=None):
-    """Run mpy-cross on one file; returns None, or mpy-cross's message naming file and line."""
-    os.makedirs(os.path.dirname(out_path), exist_ok=True)
+def compile_module(src, out_path, arch=None, source_name=None):
+    """Run mpy-cross on one file; returns None, or mpy-cross's message naming file and line.
+    source_name: the name stored in the .mpy (shown in tracebacks); given, the output depends
+    only on the source, not on where portier runs, so unchanged files hash the same anywhere."""
+    os.makedirs(os.path.dirname(out_path) or ".", exist_ok=True)
     cmd = [mpy_cross_exe(), "-o", out_path]
+    if source_name:
+        cmd += ["-s", source_name]
     if arch:
         cmd.append("-march=" + arch)
     rel = os.path.relpath(src)
@@ -129,60 +138,85 @@ def compile_module(src, out_path, arch=None):
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode == 0:
         return None
-    return (proc.stdout + proc.stderr).strip() or "mpy-cross failed on %s" % rel
+    return (proc.stdout + proc.stderr).strip() or "mpy-cross failed on %s" % (source_name or rel)
 
 
 def board_only(text):
     return "# portier: board-only" in text
 
 
-def compile_host_tree(root, out_dir, exe=None, top_level_only=False):
-    """One importable tree for the host MicroPython at exe (default: the one the host tools
-    run): plain bytecode, native modules for its architecture (left out when it has no
-    emitter), board-only modules left out (they need hardware the host lacks).
-    top_level_only: only main.py and the like, for a build with the package frozen in, which
-    an .mpy copy would shadow. Returns the errors."""
-    arch = native_arch(exe)
-    jobs = []
+# The image: one rule set from firmware/ to the files a device runs, for every target.
+TOP_LEVEL_SOURCES = ("main.py", "boot.py")  # a board runs these only as source files
+
+
+def build_image(root, out_dir, arch, board=True, frozen=False):
+    """Compile the firmware at root into out_dir as a device of native architecture `arch`
+    runs it; returns (files, errors), files being paths relative to out_dir, the same as on
+    the device's flash. Every target (a board through `portier deploy`, the simulator's door,
+    the MicroPython test suite, the benchmarks) gets its image here, so what the simulator runs
+    is, file for file and byte for byte, what a board of its architecture gets.
+
+    The rules: main.py and boot.py are copied as source (a board runs only those as .py); every
+    module of the package becomes .mpy with its path under root as its stored name, bytecode
+    unless it uses the native emitter, which is compiled for `arch`; any construct outside
+    MicroPython's subset is an error. arch None (a MicroPython without a native emitter): a
+    board cannot take the native modules (an error); a host build leaves them out and their
+    pure twins run. board=False (the host's MicroPython unix port) leaves out the board-only
+    modules, which need hardware the host lacks. frozen: the package is frozen into the
+    MicroPython image (manifest.py), so only the top-level scripts are files (an .mpy copy on
+    the filesystem would shadow the frozen package)."""
+    root = root.rstrip(os.sep)
+    jobs, files, errors = [], [], []
     for src in firmware_sources(root):
+        rel = os.path.relpath(src, root).replace(os.sep, "/")
         with open(src) as f:
             text = f.read()
-        if board_only(text) or (top_level_only and os.path.dirname(src) != root.rstrip(os.sep)):
+        errors.extend("%s:%d: %s" % (rel, line, msg) for line, msg in subset_problems(src, text))
+        if "/" not in rel:
+            if rel in TOP_LEVEL_SOURCES:
+                os.makedirs(out_dir, exist_ok=True)
+                shutil.copyfile(src, os.path.join(out_dir, rel))
+                files.append(rel)
+            continue
+        if frozen or (not board and board_only(text)):
             continue
         native = uses_native_emitter(text)
         if native and arch is None:
+            if board:
+                errors.append("%s: uses the native emitter, but the board's MicroPython has no "
+                              "native architecture" % rel)
             continue
-        out = os.path.join(out_dir, os.path.relpath(src, root)[:-3] + ".mpy")
-        jobs.append((src, out, arch if native else None))
+        jobs.append((src, os.path.join(out_dir, rel[:-3] + ".mpy"), arch if native else None,
+                     rel))
+        files.append(rel[:-3] + ".mpy")
     with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-        results = pool.map(lambda job: compile_module(*job), jobs)
-    return [err for err in results if err]
+        errors.extend(err for err in pool.map(lambda job: compile_module(*job), jobs) if err)
+    return files, errors
+
+
+def host_image(root, out_dir, exe=None, frozen=False):
+    """build_image for the host MicroPython at exe (default: the one the host tools run), as
+    the simulator's door, the MicroPython test suite and the benchmarks import the firmware;
+    returns the errors."""
+    return build_image(root, out_dir, native_arch(exe), board=False, frozen=frozen)[1]
 
 
 def compile_firmware(root, out_dir, board_arch=BOARD_ARCH, host_arch=None):
-    """Compile every firmware module, native ones for board_arch and for host_arch (default:
-    the host MicroPython's, when it has an emitter); returns (compiled_paths, errors)."""
-    compiled, errors = [], []
+    """`portier compile`: the board's image into out_dir/<board_arch>/ and, when the host
+    MicroPython's native architecture differs (default: read from it), the host's image into
+    out_dir/<host_arch>/; returns (compiled .mpy paths, errors)."""
     if host_arch is None:
         try:
             host_arch = native_arch()
         except (OSError, BuildError):  # no host MicroPython: the board's build only
             host_arch = None
-    for src in firmware_sources(root):
-        rel = os.path.relpath(src, root)
-        with open(src) as f:
-            text = f.read()
-        for line, msg in subset_problems(src, text):
-            errors.append("%s:%d: %s" % (os.path.relpath(src), line, msg))
-        base = os.path.join(out_dir, "%s", rel[:-3] + ".mpy")
-        archs = [None]
-        if uses_native_emitter(text):
-            archs = [board_arch] + ([host_arch] if host_arch and host_arch != board_arch else [])
-        for arch in archs:
-            out = base % (arch or "bytecode")
-            err = compile_module(src, out, arch)
-            if err:
-                errors.append(err)
-            else:
-                compiled.append(out)
+    targets = [(board_arch, True)]
+    if host_arch and host_arch != board_arch:
+        targets.append((host_arch, False))
+    compiled, errors = [], []
+    for arch, board in targets:
+        tree = os.path.join(out_dir, arch)
+        files, errs = build_image(root, tree, arch, board=board)
+        compiled += [os.path.join(tree, f) for f in files if f.endswith(".mpy")]
+        errors += [e for e in errs if e not in errors]  # a subset problem once, not per target
     return compiled, errors

@@ -1,9 +1,10 @@
 """`portier deploy`: put the compiled firmware on a board, copying only what changed.
 
 Steps, each through the real mpremote:
-1. compile firmware/ with mpy-cross: top-level scripts (main.py, boot.py) stay source, as the
-   board only runs those as .py; every package module becomes .mpy, bytecode unless it uses the
-   native emitter, which is compiled for the board's architecture (read from the board itself);
+1. compile firmware/ with mpy-cross (build.build_image, the image the simulator also runs):
+   top-level scripts (main.py, boot.py) stay source, as the board only runs those as .py; every
+   package module becomes .mpy, bytecode unless it uses the native emitter, which is compiled
+   for the board's architecture (read from the board itself);
 2. ask the board (one `exec`) for its .mpy version, free flash, and the sha256 of every file
    Portier owns (main.py, boot.py, everything under portier/);
 3. refuse early, with the reason, when the board's MicroPython is older than the .mpy files
@@ -31,7 +32,7 @@ import time
 from . import build, paths
 
 MANAGED_DIR = "portier"
-_TOP_LEVEL_SOURCES = ("main.py", "boot.py")  # the board runs these only as source files
+_TOP_LEVEL_SOURCES = build.TOP_LEVEL_SOURCES
 _BATCH = 8  # files per mpremote run: a progress step, and few enough to stay under its timeout
 _MPREMOTE_TIMEOUT_S = 120
 _RESET_SETTLE_S = 0.5
@@ -109,49 +110,13 @@ class LocalFile:
         self.sha256 = hashlib.sha256(data).hexdigest()
 
 
-def _compile_one(src, out, source_name, arch):
-    os.makedirs(os.path.dirname(out), exist_ok=True)
-    # -s fixes the name stored in the .mpy (shown in tracebacks): the output then depends only on
-    # the source, not on where portier runs, so unchanged files hash the same on every host.
-    cmd = [build.mpy_cross_exe(), "-o", out, "-s", source_name]
-    if arch:
-        cmd.append("-march=" + arch)
-    proc = subprocess.run(cmd + [src], capture_output=True, text=True)
-    if proc.returncode != 0:
-        return (proc.stdout + proc.stderr).strip() or "mpy-cross failed on %s" % source_name
-    return None
-
-
-def build_image(firmware_root, out_dir, arch):
-    """Compile firmware/ for a board of `arch`; returns the LocalFile list or raises DeployError."""
-    files, errors = [], []
-    for src in build.firmware_sources(firmware_root):
-        rel = os.path.relpath(src, firmware_root).replace(os.sep, "/")
-        with open(src) as f:
-            text = f.read()
-        for line, msg in build.subset_problems(src, text):
-            errors.append("%s:%d: %s" % (rel, line, msg))
-        if "/" not in rel:
-            if rel in _TOP_LEVEL_SOURCES:
-                dest = os.path.join(out_dir, rel)
-                shutil.copyfile(src, dest)
-                files.append(LocalFile(rel, dest))
-            continue
-        native = build.uses_native_emitter(text)
-        if native and arch is None:
-            errors.append("%s: uses the native emitter, but the board's MicroPython has no native "
-                          "architecture" % rel)
-            continue
-        remote = rel[:-3] + ".mpy"
-        dest = os.path.join(out_dir, remote)
-        err = _compile_one(src, dest, rel, arch if native else None)
-        if err:
-            errors.append(err)
-        else:
-            files.append(LocalFile(remote, dest))
+def build_image(firmware_root, out_dir, arch, frozen=False):
+    """Compile firmware/ for a board of `arch` (build.build_image, the one image every target
+    gets); returns the LocalFile list or raises DeployError."""
+    files, errors = build.build_image(firmware_root, out_dir, arch, frozen=frozen)
     if errors:
         raise DeployError("firmware does not compile:\n" + "\n".join(errors))
-    return files
+    return [LocalFile(rel, os.path.join(out_dir, rel)) for rel in files]
 
 
 def mpy_header_version(path):
@@ -368,9 +333,7 @@ def deploy(port, board=None, firmware_root=paths.FIRMWARE, reset=True, out=None,
     own_build = build_dir is None
     build_dir = build_dir or tempfile.mkdtemp(prefix="portier-deploy-")
     try:
-        local = build_image(firmware_root, build_dir, state.arch)
-        if frozen:
-            local = [f for f in local if "/" not in f.remote]
+        local = build_image(firmware_root, build_dir, state.arch, frozen)
         mpy_files = [f for f in local if f.remote.endswith(".mpy")]
         if mpy_files:
             check_version(state, mpy_header_version(mpy_files[0].local))

@@ -22,10 +22,10 @@ def run_micropython(args, heapsize="96k", cwd=paths.REPO, timeout=300, check=Tru
 
 @contextlib.contextmanager
 def compiled_firmware():
-    """A temporary tree of the firmware compiled with mpy-cross for the host, as a board imports
-    it (no compile on the heap); for run_snippet(tree=...)."""
+    """A temporary tree of the firmware as a board of the host's architecture gets it
+    (build.host_image: no compile on the heap); for run_snippet(tree=...)."""
     with tempfile.TemporaryDirectory(prefix="portier-mpy-") as tree:
-        errors = build.compile_host_tree(paths.FIRMWARE, tree)
+        errors = build.host_image(paths.FIRMWARE, tree)
         if errors:
             raise RuntimeError("the firmware does not compile: %s" % "; ".join(errors))
         yield tree

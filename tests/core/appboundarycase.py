@@ -2,10 +2,11 @@
 # link and the Signal code an offer's key needs take more than the core suite's 128 KiB heap, so
 # the host test runs these checks in MicroPython with more, and in CPython).
 #
-# The app's one error boundary (portier.app App.guard; issue 14): an exception while handling
-# one input (a stanza from the link, a timer turn, a command, an engine event) drops that input,
-# is logged once with its cause and counted, and the link's read loop, the timer loop that feeds
-# the watchdog and the command loop go on. The fault used throughout is a call log that cannot
+# The app's one error boundary (portier.app App.guard; issues 14, 16): every input enters the
+# one edge loop (App._edge) through its inbox, whichever task saw it; an exception while
+# handling one (a stanza from the link, a timer turn, a command, the board's button, an engine
+# event) drops that input, is logged once with its cause and counted, and the edge loop, which
+# feeds the watchdog every turn, the link's read loop and the command reader go on. The fault used throughout is a call log that cannot
 # be written (a full or broken flash: every call's "ended" event raises OSError), together with
 # hostile stanzas: a seeded fuzzer builds a few hundred (offers whose key cannot open, offers
 # without an id or from overlong JIDs, actions for calls that do not exist, junk unlocks and
@@ -174,11 +175,31 @@ def _cleanup():
             pass
 
 
+async def _with_edge(app, body):
+    """Run the app's edge loop around body(); then a last input, handled once every input
+    before it was. -> whether the edge loop was still running then."""
+    edge = asyncio.create_task(app._edge())
+    try:
+        await body()
+        done = asyncio.Event()
+        app.inbox.put_nowait("end of test", None, done)
+        await streams.wait_for_ms(done.wait(), 10000)
+        return not edge.done()
+    finally:
+        app._running = False
+        app.inbox.put_nowait("stop")  # wakes the loop, which then ends
+        await streams.wait_for_ms(edge, 2000)
+
+
 def check_hostile_stanzas_and_a_broken_call_log_never_drop_the_link():
     app = _app()
     stream = _Frames(_hostile(random.Random(14) if hasattr(random, "Random") else _seeded(14), 160))
+
+    async def read():
+        await app.link._read_loop(stream, FrameDecoder(4096))
+
     try:
-        asyncio.run(app.link._read_loop(stream, FrameDecoder(4096)))
+        assert asyncio.run(_with_edge(app, read))
     finally:
         _cleanup()
     link_lines = [f for (lvl, src, m, f) in app.lines if src == "link"]
@@ -198,19 +219,28 @@ def _seeded(seed):  # MicroPython's random is one module-wide generator
     return random
 
 
-def check_the_command_loop_survives_a_command_that_fails():
+def check_the_command_reader_survives_a_command_that_fails():
     app = _app()
     app.link.ready = False  # a press now finds no link: a failed call for the broken call log
     lines = [b"press\n", b"hangup\n", b"quit\n"]
 
     class _Stdin:
         async def readline(self):
-            return lines.pop(0) if lines else b""
+            if not lines:
+                await asyncio.sleep(60)  # no end of input: only "quit" ends the app
+            await asyncio.sleep(0.01)
+            return lines.pop(0)
+
+    async def run():
+        edge = asyncio.create_task(app._edge())
+        reader = asyncio.create_task(app._read_commands())
+        await streams.wait_for_ms(edge, 5000)  # ends when "quit" was obeyed
+        reader.cancel()
 
     real = streams.stdin_lines
     streams.stdin_lines = _Stdin
     try:
-        asyncio.run(app._commands())
+        asyncio.run(run())
     finally:
         streams.stdin_lines = real
     assert app.faults == 1 and lines == []  # "quit" was read and obeyed
@@ -220,34 +250,52 @@ def check_the_command_loop_survives_a_command_that_fails():
     assert _logged(app, "command refused")[0]["cmd"] == "hangup"  # no call: refused, as ever
 
 
-def check_the_timer_loop_goes_on_feeding_the_watchdog_after_a_turn_fails():
+def check_the_edge_loop_goes_on_feeding_the_watchdog_after_a_timer_turn_fails():
     app = _app()
     # a call whose ring timeout passed long ago: the first turn ends it, and logging it fails
     app.engine.keys = _WrapOnly()  # no Signal session with the phone in this test
     app.engine.place_call("household@home", [PHONES[0]], time.ticks_add(time.ticks_ms(), -60000))
     app.engine.pending()
 
-    async def run():
-        task = asyncio.create_task(app._timers())
+    async def until_fed():
         for _ in range(500):  # until two turns after the failing one (10 ms steps, 5 s at most)
             await asyncio.sleep(0.01)
             if app.faults and app.hal.fed >= 3:
-                break
-        done = task.done()
-        app._running = False
-        await asyncio.sleep(0.2)
-        return done
+                return
 
-    assert not asyncio.run(run())
+    assert asyncio.run(_with_edge(app, until_fed))
     assert app.faults == 1 and app.hal.fed >= 3, (app.faults, app.hal.fed)
     assert app.engine.current() is None
     (f,) = _logged(app, "input dropped")
     assert f["input"] == "event ended" and _log_write_failed(f), f
 
 
+def check_a_button_press_that_fails_is_dropped_and_the_watchdog_still_fed():
+    # The board's button comes from the HAL's own task (before issue 16 an exception there was
+    # unobserved): now it is an input of the edge loop, dropped, logged and counted like any.
+    app = _app()
+    app.link.ready = False  # the press finds no link: a failed call for the broken call log
+
+    async def press_then_wait():
+        app.inbox.put_nowait("button")  # what hal/vboardio.py and hal/esp32door.py put
+        for _ in range(500):
+            await asyncio.sleep(0.01)
+            if app.faults:
+                break
+        fed = app.hal.fed
+        await asyncio.sleep(0.3)  # the timer turns go on: 100 ms each at most
+        assert app.hal.fed > fed, (fed, app.hal.fed)
+
+    assert asyncio.run(_with_edge(app, press_then_wait))
+    (f,) = _logged(app, "input dropped")
+    assert f["input"] == "button" and _log_write_failed(f), f
+    assert app.faults == 1
+
+
 CHECKS = (check_hostile_stanzas_and_a_broken_call_log_never_drop_the_link,
-          check_the_command_loop_survives_a_command_that_fails,
-          check_the_timer_loop_goes_on_feeding_the_watchdog_after_a_turn_fails)
+          check_the_command_reader_survives_a_command_that_fails,
+          check_the_edge_loop_goes_on_feeding_the_watchdog_after_a_timer_turn_fails,
+          check_a_button_press_that_fails_is_dropped_and_the_watchdog_still_fed)
 
 
 def main():

@@ -2,11 +2,11 @@
 # devices, the unlock modules and the call stanzas together need more than the core suite's
 # 128 KiB heap, so the host test runs check() in a fresh process per runtime with more).
 #
-# The door's unlock glue (portier.appunlock) keeps only what it needs between unlocks: after each
-# <unlock>, the Signal code the decryption loaded, the secrets module and the door log modules
-# are gone from sys.modules (an unlock comes mid-call, on top of the media stack), while the
-# decision, the strike, the door log file and the reply are those of a door that kept them, and
-# the next unlock loads them afresh and works. On MicroPython the heap the unlock took returns.
+# The door's unlock part (portier.appunlock.DoorUnlock) keeps only what it needs between
+# unlocks: after each <unlock>, the Signal code the decryption loaded, the secrets module and
+# the door log modules are gone from sys.modules (an unlock comes mid-call, on top of the media
+# stack), while the decision, the strike, the door log file and the reply are those of a door
+# that kept them, and the next unlock loads them afresh and works. On MicroPython the heap the unlock took returns.
 import gc
 import json
 import sys
@@ -64,7 +64,6 @@ class _App:
         self.hal = _Hal()
         self.link = _Link()
         self._door_store = door_store
-        self._door_unlock = None
         self.lines = []
 
     @property
@@ -96,7 +95,7 @@ def _cleanup():
 
 
 def check():
-    """Two right-PIN unlocks through appunlock.on_event; returns the heap the second one left
+    """Two right-PIN unlocks through the door's unlock part; returns the heap the second one left
     (0 off MicroPython)."""
     _cleanup()
     with open(_SECRETS, "w") as f:
@@ -104,16 +103,17 @@ def check():
     try:
         door, phone = answered_pair()
         app = _App(door)
+        part = appunlock.DoorUnlock(app)
         assert len(unhex(_VERIFIER)) == 32
         msg = _unlock(phone, 1)
-        asyncio.run(appunlock.on_event(app, msg))
+        asyncio.run(part.on_unlock(msg))
         assert app.hal.pulses == [1000], app.lines
         for name in _DROPPED:
             assert name not in sys.modules, name
-        assert app._door_unlock is not None
+        assert part.unlocker is not None
         before = _live()
         msg = _unlock(phone, 2)
-        asyncio.run(appunlock.on_event(app, msg))
+        asyncio.run(part.on_unlock(msg))
         msg = None
         grown = _live() - before
         assert app.hal.pulses == [1000, 1000], app.lines

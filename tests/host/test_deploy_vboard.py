@@ -8,7 +8,7 @@ import subprocess
 import pytest
 import serial
 
-from portier_host import boards, build, cli, deploy, paths
+from portier_host import boards, build, cli, deploy, paths, sim
 from portier_host.vboard import VirtualBoard
 
 # RFC 5869 test case 1 (HKDF-SHA256)
@@ -101,6 +101,24 @@ def test_cli_deploy_twice_copies_nothing_the_second_time(vboard, capsys):
     assert "file(s) copied" in first
     assert cli.main(["deploy", "--port", vboard.port]) == 0
     assert "nothing changed, 0 files copied" in capsys.readouterr().out
+
+
+def test_the_simulators_door_runs_what_deploy_puts_on_a_board(vboard, firmware, tmp_path):
+    # deploy from a copy of firmware/ elsewhere (the bytes must not depend on where portier
+    # runs) onto the virtual board (x64, the host MicroPython's architecture) ...
+    deploy.deploy(vboard.port, firmware_root=str(firmware), reset=False)
+    on_board = _flash_files(vboard.flash_dir)
+    # ... and let the simulator run a MicroPython door from its own build of the repository
+    result = sim.run("rejected", 1, ring_timeout_s=2, workdir=str(tmp_path / "sim"), talk_s=0.5)
+    assert result["problems"] == [], result["problems"]
+    door_ran = _flash_files(str(tmp_path / "sim" / "door-firmware"))
+    hardware = set()  # what the host cannot run: modules that say they need the board
+    for rel in on_board:
+        src = firmware / (rel[:-4] + ".py" if rel.endswith(".mpy") else rel)
+        if "# portier: board-only" in src.read_text():
+            hardware.add(rel)
+    assert hardware and set(hardware) < set(on_board)
+    assert door_ran == dict((k, v) for k, v in on_board.items() if k not in hardware)
 
 
 def test_stale_files_are_removed_and_other_files_kept(vboard, firmware):

@@ -14,7 +14,7 @@ import types
 
 import pytest
 
-from portier_host import paths
+from portier_host import bundle, paths
 
 paths.use_firmware()
 
@@ -51,8 +51,10 @@ class FakeApp:
         self.logs = []
         self.link = types.SimpleNamespace(ready=True)
 
-    async def command(self, cmd, args=()):
-        self.commands.append(cmd)
+        self.inbox = self  # the app's Inbox: what the HAL puts into it
+
+    def put_nowait(self, kind, payload=None, done=None):
+        self.commands.append(kind)
 
     def log(self, lvl, src, msg, **fields):
         self.logs.append((msg, fields))
@@ -79,9 +81,7 @@ def hal(monkeypatch, tmp_path):
 
 
 def _cfg(tmp_path, password="correct horse", ssid="home-net"):
-    path = str(tmp_path / "secrets.json")
-    with open(path, "w") as f:
-        json.dump({"wifi_password": password} if password else {}, f)
+    path = bundle.write_secrets(str(tmp_path), bundle.secrets_document(wifi_password=password))
     return types.SimpleNamespace(wifi_ssid=ssid, secrets_path=path, jid="door:1@home")
 
 
@@ -99,20 +99,20 @@ _PRESS = ((0, 2), (1, 3), (0, 1), (1, 4), (0, 2), (1, 1), (0, 300))  # contact b
 _RELEASE = ((1, 2), (0, 3), (1, 1), (0, 2), (1, 200))
 
 
-def test_a_bouncing_press_is_one_press_command(hal):
+def test_a_bouncing_press_is_one_button_input(hal):
     async def main():
         machine.drive_pin(BUTTON, 1)  # released: the pull-up's level
         door = hal.Esp32Door({"file": "board.json"})
         app = FakeApp()
         task = asyncio.create_task(door.run(app))
         await _bounce(_PRESS)
-        assert app.commands == ["press"]  # as soon as the contact settled, while still held
+        assert app.commands == ["button"]  # as soon as the contact settled, while still held
         await _bounce(_RELEASE)
-        assert app.commands == ["press"]
+        assert app.commands == ["button"]
         await _bounce(((0, 10), (1, 200)))  # a 10 ms glitch on a long wire: no press
-        assert app.commands == ["press"]
+        assert app.commands == ["button"]
         await _bounce(_PRESS + _RELEASE)
-        assert app.commands == ["press", "press"]
+        assert app.commands == ["button", "button"]
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
 
@@ -145,7 +145,7 @@ def test_a_button_held_at_boot_does_not_ring_and_a_long_press_logs_status(hal):
         await _bounce(_RELEASE)
         machine.drive_pin(BUTTON, 0)
         await _sleep(2300)  # past the 2 s long press
-        assert app.commands == ["press"]
+        assert app.commands == ["button"]
         status = app.msgs("status")
         assert len(status) == 1 and status[0]["relay"] is False and status[0]["link"] is True
         await _sleep(500)
@@ -443,7 +443,7 @@ def test_atom_echo_rgb_led_and_button_without_pull(hal, tmp_path):
             await _sleep(10)
         assert seen == {hal._PIXEL_ON, (0, 0, 0)}
         await _bounce(_PRESS + _RELEASE, pin=39)
-        assert app.commands == ["press"]
+        assert app.commands == ["button"]
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
 
@@ -620,7 +620,7 @@ def test_shim_additions_behave_like_the_board():
                                         ("m5stack-atom-echo", "ECHO_HALF")])
 def test_each_call_gets_the_board_files_echo_control(hal, tmp_path, name, mode):
     # The board file's audio.echo_control reaches the media session of every call the app
-    # starts (portier.appio), as a fresh dsp.EchoControl.
+    # starts (portier.app App._new_media), as a fresh dsp.EchoControl.
     from portier import app, config
     from portier.media import dsp
 

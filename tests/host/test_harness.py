@@ -115,7 +115,11 @@ def test_native_modules_compile_for_board_and_host(tmp_path):
     host = build.native_arch()  # the host MicroPython's own, read from the binary
     assert host and host != "xtensawin"
     assert os.path.join(host, "portier", "media", "_twice_viper.mpy") in names
-    assert os.path.join("bytecode", "portier", "crypto", "hkdf.mpy") in names
+    # each target's image is whole: the plain modules too, and board-only ones for the board only
+    assert os.path.join("xtensawin", "portier", "crypto", "hkdf.mpy") in names
+    assert os.path.join(host, "portier", "crypto", "hkdf.mpy") in names
+    assert os.path.join("xtensawin", "portier", "hal", "esp32.mpy") in names
+    assert os.path.join(host, "portier", "hal", "esp32.mpy") not in names
     # the host-arch build really runs on the host MicroPython
     out = mprun.run_micropython(
         ["-c", "import sys; sys.path.insert(0, %r); import _twice_viper as m; print(m.twice(21))"

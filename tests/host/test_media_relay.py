@@ -152,7 +152,7 @@ def mp_firmware(tmp_path_factory):
     """The firmware precompiled with mpy-cross, as a board imports it (compiling the media
     stack from source does not fit the 128 KiB heap)."""
     out = str(tmp_path_factory.mktemp("mp-host"))
-    assert build.compile_host_tree(paths.FIRMWARE, out) == []
+    assert build.host_image(paths.FIRMWARE, out) == []
     return out
 
 

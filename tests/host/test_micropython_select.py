@@ -50,13 +50,13 @@ def test_viper_modules_follow_the_binary_architecture(tmp_path):
         assert build.native_arch() == "x64"  # the pip build `make setup` installs
     x86 = _fake_mpy(tmp_path, 1)
     assert build.native_arch(x86) == "x86"
-    assert build.compile_host_tree(paths.FIRMWARE, str(tmp_path / "t86"), exe=x86) == []
+    assert build.host_image(paths.FIRMWARE, str(tmp_path / "t86"), exe=x86) == []
     archs = _native_headers(tmp_path / "t86")
     assert "_xor_viper.mpy" in archs and set(archs.values()) == {1}  # x86, not x64
     # A build without a native emitter: no viper module, so the pure twins run by design.
     none = _fake_mpy(tmp_path, 0)
     assert build.native_arch(none) is None
-    assert build.compile_host_tree(paths.FIRMWARE, str(tmp_path / "t0"), exe=none) == []
+    assert build.host_image(paths.FIRMWARE, str(tmp_path / "t0"), exe=none) == []
     assert _native_headers(tmp_path / "t0") == {}
     assert os.path.exists(tmp_path / "t0" / "portier" / "media" / "session.mpy")
     broken = _script(tmp_path / "mp-broken", "echo nonsense\n")
@@ -73,9 +73,9 @@ def test_sim_runs_the_frozen_copy_of_a_frozen_build(tmp_path, monkeypatch):
     init = fw / "portier" / "__init__.py"
     init.write_text(init.read_text() + 'print("FROZEN-COPY")\n')
     frozen = tmp_path / "frozen"
-    assert build.compile_host_tree(str(fw), str(frozen)) == []
+    assert build.host_image(str(fw), str(frozen)) == []
     shutil.rmtree(frozen / "hal", ignore_errors=True)
-    for top in ("main.mpy", "boot.mpy"):
+    for top in build.TOP_LEVEL_SOURCES:
         if (frozen / top).exists():
             (frozen / top).unlink()  # the manifest freezes the package, not main.py
     real = paths.micropython_exe()
@@ -90,4 +90,4 @@ def test_sim_runs_the_frozen_copy_of_a_frozen_build(tmp_path, monkeypatch):
     raw = [d["msg"] for _, d in s.parties["door"].lines if d.get("src") == "raw"]
     assert "FROZEN-COPY" in raw  # the door imported the frozen copy ...
     tree = tmp_path / "wd" / "door-firmware"
-    assert (tree / "main.mpy").exists() and not (tree / "portier").exists()  # ... nothing shadowed it
+    assert (tree / "main.py").exists() and not (tree / "portier").exists()  # ... nothing shadowed it

@@ -11,17 +11,20 @@ from portier_host.vboard import VirtualBoard
 paths.use_firmware()
 from portier.hal import controls  # noqa: E402
 
-# The board's main.py: the vboard door with a stand-in app whose "press" opens the door for
+# The board's main.py: the vboard door with a stand-in app whose button input opens the door for
 # 300 ms and sets the LED to ringing, so each of the three pins is seen moving.
 _MAIN = """\
 import asyncio, time
 from portier.hal import vboardio
 
-class App:
-    async def command(self, cmd):
-        print('CMD', cmd)
+class Inbox:
+    def put_nowait(self, kind, payload=None, done=None):
+        print('INPUT', kind)
         door.led(%d, time.ticks_ms())
         door.open_door(300, time.ticks_ms())
+
+class App:
+    inbox = Inbox()
 
 door = vboardio.VboardDoor({}, vboardio.io_dir())
 door.led(%d, time.ticks_ms())

@@ -5,7 +5,7 @@
 # WatchdogPolicy); this module only moves levels and calls the MicroPython API:
 #
 #   button  Pin IRQ on both edges -> ThreadSafeFlag -> _edges() feeds Button.edge() until the
-#           level settles -> app.command("press"); a long press (2 s) logs a status line
+#           level settles -> a "button" input in the app's inbox; a long press (2 s) logs a status line
 #   relay   open_door(pulse_ms, now_ms) energises the strike; the ticker releases it at the end
 #           of the pulse (and feed(), from the app's loop, checks it too); released at boot by
 #           boot.py and whenever run() ends
@@ -103,7 +103,6 @@ class Esp32Door:
         self._wifi = wlan_policy
         self._ssid = self._key = None
         self._app = None
-        self._cmd = None  # the last command task (held: an unreferenced task may be collected)
 
     # ---- the app's HAL interface ----
 
@@ -230,7 +229,7 @@ class Esp32Door:
             return
         for ev in self.button.pending():
             if ev == controls.PRESS:
-                self._cmd = asyncio.create_task(app.command("press"))
+                app.inbox.put_nowait("button")  # the app's edge loop rings
             elif ev == controls.LONG_PRESS:
                 self._log_status()
 

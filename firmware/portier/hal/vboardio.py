@@ -100,8 +100,9 @@ class VboardDoor(VirtualDoor):
         return pressed
 
     async def run(self, app):
-        """The board's input loop: a button press is the app's "press"."""
+        """The board's input loop: a button press goes into the app's inbox (its edge loop
+        rings)."""
         while True:
             if self.step(time.ticks_ms()):
-                await app.command("press")
+                app.inbox.put_nowait("button")
             await streams.sleep_ms(_POLL_MS)

@@ -2,7 +2,8 @@
 # <hello> then <ready>, frames of section 1 both ways, keepalive and reconnect with backoff.
 # The timing decisions are portier.net.keepalive's (sans-IO); this is the thin asyncio edge:
 # it connects, reads into one preallocated buffer, feeds the frame decoder, answers the
-# switchboard's own pings, and hands every other stanza to the app.
+# switchboard's own pings, and puts every other stanza (and each <ready>) into the app's inbox
+# (portier.app.Inbox) for its edge loop; it never calls up into the app. send() transmits.
 # The stanza codec and link stanzas are imported where used (already loaded by then): importing
 # this module alone stays small for the firmware import test's 128 KiB heap.
 import asyncio
@@ -26,20 +27,24 @@ _IDLE_WAKE_MS = const(1000)  # the keepalive loop's longest sleep
 _WRITE_MS = const(10000)
 
 
-class Link:
-    """on_node(node): coroutine called for every stanza after <ready> except ping/pong;
-    on_ready(link): coroutine called after each <ready>; trace(direction, node): called for
-    every stanza sent ("out") or received ("in"); log(lvl, msg, **fields)."""
+# What the link puts into the inbox (the kinds portier.app's edge loop takes).
+STANZA = "stanza"  # payload: the decoded node of every stanza after <ready> but ping/pong
+READY = "ready"  # payload None: after each <ready>, once the held stanzas went out
 
-    def __init__(self, jid, host, port, ssl_ctx=None, server_hostname=None, on_node=None,
-                 on_ready=None, trace=None, log=None, rand16=None):
+
+class Link:
+    """inbox: an object with `await put(kind, payload)` (portier.app.Inbox; None: the stanzas
+    are dropped); trace(direction, node): called for every stanza sent ("out") or received
+    ("in"); log(lvl, msg, **fields)."""
+
+    def __init__(self, jid, host, port, inbox=None, ssl_ctx=None, server_hostname=None,
+                 trace=None, log=None, rand16=None):
         self.jid = jid
         self.host = host
         self.port = port
         self.ssl_ctx = ssl_ctx
         self.server_hostname = server_hostname
-        self.on_node = on_node
-        self.on_ready = on_ready
+        self.inbox = inbox
         self.trace = trace
         self.log = log or (lambda lvl, msg, **kw: None)
         self.timer = ka.LinkTimer(time.ticks_ms(), rand16)
@@ -200,8 +205,8 @@ class Link:
         if not self.ready:
             self.log("W", "stanza before ready", tag=tag)
             return
-        if self.on_node is not None:
-            await self.on_node(node)
+        if self.inbox is not None:
+            await self.inbox.put(STANZA, node)
 
     async def _on_link(self, msg):
         from portier.signaling import linkstanzas as ls
@@ -228,5 +233,5 @@ class Link:
                 else:
                     self.log("I", "held stanza dropped", tag=node.tag,
                              held_ms=time.ticks_diff(now, t))
-            if self.on_ready is not None:
-                await self.on_ready(self)
+            if self.inbox is not None:
+                await self.inbox.put(READY, None)

@@ -31,6 +31,8 @@ from portier.app import App  # noqa: E402
 from portier.applog import log_line  # noqa: E402
 
 _POLL_S = 0.01  # SIP work is done at least this often (PJSIP polled, no SIP threads)
+_SIP = "sip"  # the edge loop's input kinds the bridge adds: a PJSIP event,
+_UNLOCK_RESULT = "unlock result"  # the door's answer to an unlock (its result)
 
 
 class BridgeError(Exception):
@@ -113,15 +115,24 @@ class BridgeApp(App):
                 self.registrar.stop()
 
     async def _sip_loop(self):
+        """PJSIP polled; each of its events goes into the App's inbox: the edge loop handles
+        it (_on_input), as it does the link's stanzas, one input at a time."""
         while True:
             self.ua.poll()
             while self.ua.events:
-                ev = self.ua.events.popleft()
-                try:
-                    await self._on_sip(ev)
-                except ValueError as e:  # a refused intent, a leg already gone
-                    self.log("W", "sip", "event refused", event=ev[0], error=str(e))
+                self.inbox.put_nowait(_SIP, self.ua.events.popleft())
             await asyncio.sleep(_POLL_S)
+
+    async def _on_input(self, kind, payload):
+        if kind == _SIP:
+            try:
+                await self._on_sip(payload)
+            except ValueError as e:  # a refused intent, a leg already gone
+                self.log("W", "sip", "event refused", event=payload[0], error=str(e))
+        elif kind == _UNLOCK_RESULT:
+            await self._do(self.rules.unlock_result(payload))
+        else:
+            await App._on_input(self, kind, payload)
 
     # ---- household side: the call engine's events ----
 
@@ -151,7 +162,7 @@ class BridgeApp(App):
     def log(self, lvl, src, msg, **fields):
         App.log(self, lvl, src, msg, **fields)
         if src == "app" and msg == "unlock result":  # portier.appunlock: the door's answer
-            asyncio.ensure_future(self._do(self.rules.unlock_result(fields.get("result"))))
+            self.inbox.put_nowait(_UNLOCK_RESULT, fields.get("result"))
 
     # ---- SIP side ----
 
@@ -226,10 +237,8 @@ class BridgeApp(App):
             await self.press(now)
             await self._pump()
         elif kind == R.UNLOCK:
-            from portier import appunlock
-
             try:
-                await appunlock.send_unlock(self, [a[1]])
+                await self._unlock_part().send([a[1]])
             except ValueError as e:
                 self.log("W", "app", "unlock not sent", error=str(e))
                 await self._do(self.rules.unlock_result("refused"))

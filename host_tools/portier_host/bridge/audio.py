@@ -70,6 +70,11 @@ class PortQueues:
             wake()
 
 
+def _stall(tick, stalled):
+    stalled.append(True)
+    tick.set()
+
+
 class BridgeAudio(AudioDevice):
     realtime = True  # blocks on the SIP media clock (see above)
 
@@ -101,13 +106,20 @@ class BridgeAudio(AudioDevice):
         return wake
 
     async def _next_tick(self, tick):
-        """True after the next media clock tick, False after a stall."""
+        """True after the next media clock tick, False after a stall.
+
+        Not asyncio.wait_for: on Python 3.11 a cancel that lands in the same loop turn as a
+        tick is swallowed by it (the tick wins), so a media session being stopped went on
+        reading and writing for ever, and the bridge never hung up the SIP leg of a call the
+        door had ended (seen in CI). A timer that sets the same event cannot eat a cancel."""
         tick.clear()
+        stalled = []
+        timer = self._loop.call_later(_STALL_S, _stall, tick, stalled)
         try:
-            await asyncio.wait_for(tick.wait(), _STALL_S)
-        except asyncio.TimeoutError:
-            return False
-        return True
+            await tick.wait()
+        finally:
+            timer.cancel()
+        return not stalled
 
     async def read_frame(self, buf):
         """One frame the SIP phone sent, waiting for the media clock to deliver it; silence
