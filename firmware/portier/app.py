@@ -405,6 +405,8 @@ class App:
                 await self.guard("event " + ev.kind, self._on_event, ev)
 
     async def _on_event(self, ev):
+        if ev.kind == "unlock":  # no call-log line, no start time: the call-id may be anyone's
+            return await self._to_unlock_part("on_unlock", ev)
         now = time.ticks_ms()
         fields = {"kind": ev.kind, "call_id": ev.call_id, "direction": ev.direction,
                   "peer": ev.peer}
@@ -568,11 +570,8 @@ class App:
                 return
             self.engine.handle(msg, now)
             await self._pump()
-            if msg.action == "unlock" or msg.action == "unlock_result":  # after the ack
-                try:
-                    await self._unlock_part().on_stanza(msg)
-                except MemoryError:  # loaded mid-call: a full heap keeps the door shut, not dead
-                    self.log("E", "door", "unlock: out of memory", call_id=msg.call_id)
+            if msg.action == "unlock_result":  # after the ack (an <unlock>: the engine's event)
+                await self._to_unlock_part("on_stanza", msg)
             elif msg.action == "ack" and self.missed is not None:
                 told = self.missed.acked(msg.stanza_id)
                 if told is not None:
@@ -596,6 +595,13 @@ class App:
                 waiter[0].set()
         else:
             self.log("W", "app", "unexpected stanza", kind=msg.kind)
+
+    async def _to_unlock_part(self, method, arg):
+        """The unlock part's on_unlock (the engine's "unlock" event) or on_stanza."""
+        try:
+            await getattr(self._unlock_part(), method)(arg)
+        except MemoryError:  # loaded mid-call: a full heap keeps the door shut, not dead
+            self.log("E", "door", "unlock: out of memory", call_id=arg.call_id)
 
     def _unlock_part(self):
         """The door-unlock part of this profile (portier.appunlock), loaded at first use: a

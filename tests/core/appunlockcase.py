@@ -10,7 +10,6 @@
 import gc
 import json
 import sys
-import time
 
 import asyncio
 from coretest import ON_MICROPYTHON, remove_file, unhex
@@ -64,9 +63,6 @@ class _App:
                         door_log_max=5, unlock_pulse_ms=1000)
         self.hal = _Hal()
         self.link = _Link()
-        answered_ms = time.ticks_ms()  # requests (age 0) come within FRESH_MS of it
-        self.engine = _Obj(answered_call=lambda: _Obj(id=_CID, creator=DOOR, peer=PHONE,
-                                                      direction="out", answered_ms=answered_ms))
         self._door_store = door_store
         self.lines = []
 
@@ -79,9 +75,13 @@ class _App:
 
 
 def _unlock(phone, counter):
+    """The engine's event for an <unlock> from the answerer of the door's call, admitted (age 0,
+    so within FRESH_MS of the answer)."""
     enc_type, ct = session.encrypt(phone, DOOR, ul.encode_request(_CID, counter, "2468", 0))
-    return _Obj(action="unlock", call_id=_CID, call_creator=DOOR, to=DOOR, frm=PHONE,
-                enc=_Obj(type=enc_type, ciphertext=ct), stanza_id="S%d" % counter)
+    msg = _Obj(action="unlock", call_id=_CID, call_creator=DOOR, to=DOOR, frm=PHONE,
+               enc=_Obj(type=enc_type, ciphertext=ct), stanza_id="S%d" % counter)
+    return _Obj(kind="unlock", call_id=_CID, peer=PHONE, reason=None, stanza=msg,
+                answered_for_ms=0)
 
 
 def _live():
@@ -106,14 +106,14 @@ def check():
         part = appunlock.DoorUnlock(app)
         assert len(unhex(_VERIFIER)) == 32
         msg = _unlock(phone, 1)
-        asyncio.run(part.on_stanza(msg))
+        asyncio.run(part.on_unlock(msg))
         assert app.hal.pulses == [1000], app.lines
         for name in _DROPPED:
             assert name not in sys.modules, name
         assert part.unlocker is not None
         before = _live()
         msg = _unlock(phone, 2)
-        asyncio.run(part.on_stanza(msg))
+        asyncio.run(part.on_unlock(msg))
         msg = None
         grown = _live() - before
         assert app.hal.pulses == [1000, 1000], app.lines

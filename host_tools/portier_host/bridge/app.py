@@ -138,6 +138,8 @@ class BridgeApp(App):
 
     async def _on_event(self, ev):
         await App._on_event(self, ev)
+        if ev.kind == "unlock":  # a door's business (portier.appunlock), not the SIP legs'
+            return
         actions = self.rules.household(ev.kind, ev.call_id, ev.direction,
                                        getattr(ev, "outcome", None), self.targets())
         await self._do(actions)
