@@ -147,7 +147,11 @@ class Part:
         return False
 
     async def on_event(self, ev):
-        """An engine event, after the App's own handling."""
+        """An engine event, after the App's own handling (not "unlock": on_unlock)."""
+
+    async def on_unlock(self, ev):
+        """The engine's "unlock" event: an <unlock> it acked, with its verdict on who may ask
+        and when (portier.signaling.engine)."""
 
     def media_stopped(self):
         """A call's media session ended."""
@@ -440,6 +444,8 @@ class App:
                 await self.guard("event " + ev.kind, self._on_event, ev)
 
     async def _on_event(self, ev):
+        if ev.kind == "unlock":  # no call-log line, no start time: the call-id may be anyone's
+            return await self.part.on_unlock(ev)
         now = time.ticks_ms()
         fields = {"kind": ev.kind, "call_id": ev.call_id, "direction": ev.direction,
                   "peer": ev.peer}

@@ -1,8 +1,9 @@
 # The door's unlock part (docs/protocol.md section 10), made by the door's part of the App
-# (portier.doorpart) at the first <unlock>: an <unlock> stanza -> portier.unlock.Unlocker -> the
-# strike (hal.open_door), the door log and an <unlock_result> reply. (A phone's side, the
-# "unlock PIN" command, is portier.phonepart's.) Imported on first use, so a door that never
-# hears an unlock never loads it.
+# (portier.doorpart) at the first <unlock>: the call engine's "unlock" event (its verdict on an
+# <unlock>: who may ask, and when) -> portier.unlock.Unlocker -> the strike (hal.open_door), the
+# door log and an <unlock_result> reply. (A phone's side, the "unlock PIN" command, is
+# portier.phonepart's.) Imported on first use, so a door that never hears an unlock never loads
+# it.
 import time
 
 from portier import unlock as ul
@@ -35,11 +36,12 @@ class DoorUnlock:
         # forgetting counters and failures.
         return ul.Unlocker(lambda: app.store, cfg.unlock_state, salt, verifier, now_ms)
 
-    async def on_unlock(self, msg):
-        """An <unlock>, after the engine has acked it."""
+    async def on_unlock(self, ev):
+        """The engine's "unlock" event: an <unlock> it has acked, with its verdict on who may
+        ask and when (ev.reason: None when admitted)."""
         app = self.app
         now = time.ticks_ms()
-        d = self._decide(msg, now)
+        d = self._decide(ev, now)
         if d.result == ul.OPENED:
             app.hal.open_door(app.cfg.unlock_pulse_ms, now)
         opened = d.result == ul.OPENED
@@ -55,26 +57,27 @@ class DoorUnlock:
         from portier.signaling import stanzas as st
         from portier.signaling.engine import new_id  # loaded with the App; not at this import
 
+        msg = ev.stanza
         reply = st.Stanza("unlock_result", call_id=msg.call_id, call_creator=msg.call_creator,
                           result=d.result, reason=None if opened else d.reason,
                           retry_after_s=d.retry_after_s, to=d.device, stanza_id=new_id())
         await app.link.send(reply.to_node())
 
-    def _decide(self, msg, now):
+    def _decide(self, ev, now):
         """The Unlocker's decision, committed; any failure to check or to persist refuses."""
         app = self.app
         if not app.hal.has_strike:
-            return ul.Decision(ul.REFUSED, "no_strike", msg.frm, msg.call_id)
+            return ul.Decision(ul.REFUSED, "no_strike", ev.peer, ev.call_id)
         try:
             if self.unlocker is None:
                 self.unlocker = self._make_unlocker(now)
             unlocker = self.unlocker
-            d = unlocker.decide(msg, app.engine.answered_call(), now)
+            d = unlocker.decide(ev, now)
             unlocker.commit(d, now)  # before the door opens: a replay must meet the new counter
             return d
         except (OSError, ValueError) as e:
             app.log("E", "door", "unlock state", error=str(e))
-            return ul.Decision(ul.REFUSED, "state_error", msg.frm, msg.call_id)
+            return ul.Decision(ul.REFUSED, "state_error", ev.peer, ev.call_id)
 
     def _forget(self, extra=()):
         """Drop the Signal code an unlock loaded (portier.appmem), and `extra` modules, in one
@@ -105,3 +108,4 @@ class DoorUnlock:
             log.add(app.link.wall_time(now), UNLOCKED if opened else UNLOCK_REFUSED, **fields)
         except (OSError, ValueError) as e:
             app.log("E", "door", "door log not written", error=str(e))
+

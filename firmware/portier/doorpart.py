@@ -3,7 +3,8 @@
 #   - pairing under the household's authority: <pair> and <revoke> answered by portier.doorpair
 #     with portier.pairauth's checks (loaded for them, then dropped), pairings from before the
 #     authority dropped at start
-#   - <unlock>: the unlock part (portier.appunlock.DoorUnlock, loaded at the first one)
+#   - the engine's "unlock" event (an <unlock> with the engine's verdict on who may ask, and
+#     when): the unlock part (portier.appunlock.DoorUnlock, loaded at the first one)
 #   - missed rings (docs/protocol.md 8.3): a press without a link is kept (portier.missed) and
 #     told to the paired devices once the link is back, resent until each acks
 # The App picks this part for profile "door" (portier.app.part_for).
@@ -49,21 +50,21 @@ class DoorPart(Part):
         for s in self.missed.due(now):
             await self.app.link.send(s.to_node())
 
-    async def on_call_stanza(self, msg, now):
-        app = self.app
-        if msg.action == "unlock":  # after the engine's ack
-            try:
-                if self.unlock is None:
-                    from portier.appunlock import DoorUnlock
+    async def on_unlock(self, ev):
+        try:
+            if self.unlock is None:
+                from portier.appunlock import DoorUnlock
 
-                    self.unlock = DoorUnlock(app)
-                await self.unlock.on_unlock(msg)
-            except MemoryError:  # loaded mid-call: a full heap keeps the door shut, not dead
-                app.log("E", "door", "unlock: out of memory", call_id=msg.call_id)
-        elif msg.action == "ack" and self.missed is not None:
+                self.unlock = DoorUnlock(self.app)
+            await self.unlock.on_unlock(ev)
+        except MemoryError:  # loaded mid-call: a full heap keeps the door shut, not dead
+            self.app.log("E", "door", "unlock: out of memory", call_id=ev.call_id)
+
+    async def on_call_stanza(self, msg, now):
+        if msg.action == "ack" and self.missed is not None:
             told = self.missed.acked(msg.stanza_id)
             if told is not None:
-                app.log("I", "app", "missed ring told", call_id=told[0], device=told[1])
+                self.app.log("I", "app", "missed ring told", call_id=told[0], device=told[1])
 
     async def on_link_stanza(self, msg):
         if msg.kind == "pair":

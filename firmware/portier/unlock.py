@@ -242,27 +242,25 @@ class Unlocker:
     def _lock(self, ms, now_ms):
         self._locked_until = time.ticks_add(now_ms, ms) if ms > 0 else None
 
-    def decide(self, msg, call, now_ms):
-        """msg: the parsed <unlock> Stanza (frm set by the switchboard); call: the engine's
-        answered call (id, creator, direction, peer, answered_ms) or None; now_ms: when the
-        stanza arrived. -> Decision. Refusals before the message authenticates change nothing;
-        after it, the message is consumed."""
-        device, call_id = msg.frm, msg.call_id
+    def decide(self, ev, now_ms):
+        """ev: the call engine's "unlock" event: peer (the stanza's `from`, set by the
+        switchboard), call_id, reason (the engine's refusal: no call, not the answerer, not
+        that call; None: admitted), answered_for_ms (how long the call had been answered when
+        the stanza came) and stanza (the parsed <unlock>); now_ms: when it arrived. -> Decision.
+        Refusals before the message authenticates change nothing; after it, the message is
+        consumed."""
+        device, call_id = ev.peer, ev.call_id
         if self._verifier is None or self._salt is None:
             return Decision(REFUSED, "not_set_up", device, call_id)
-        if call is None or call.direction != "out":
-            return Decision(REFUSED, "no_call", device, call_id)
-        if device is None or device != call.peer:
-            return Decision(REFUSED, "not_answerer", device, call_id)
-        if call_id != call.id or msg.call_creator != call.creator:
-            return Decision(REFUSED, "wrong_call", device, call_id)
-        enc = msg.enc
+        if ev.reason is not None:  # who may, and when, is the engine's rule (10.3 steps 2-4)
+            return Decision(REFUSED, ev.reason, device, call_id)
+        enc = ev.stanza.enc
         if enc is None or len(enc.ciphertext) > _MAX_MESSAGE:
             return Decision(REFUSED, "bad_message", device, call_id)
         # How long the call has been answered here: the sender's age of the request is at most
         # this, less the time its <transport> and the request spent on the way (10.3 step 6).
-        answered_for = time.ticks_diff(now_ms, call.answered_ms)
-        why, counter, pin = self._open(device, call.id, enc, answered_for)
+        answered_for = ev.answered_for_ms
+        why, counter, pin = self._open(device, call_id, enc, answered_for)
         if why is not None:
             return Decision(REFUSED, why, device, call_id)
         left = self.locked_ms(now_ms)

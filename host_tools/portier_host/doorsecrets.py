@@ -12,7 +12,7 @@ import json
 import os
 import sys
 
-from . import provision
+from . import bundle, provision
 from .provision import ProvisionError
 
 EXAMPLE = """examples:
@@ -24,14 +24,14 @@ EXAMPLE = """examples:
 def _door_config(folder):
     """The bundle's portier.json as a dict, checked to be a door's with a secrets file."""
     provision.load_bundle_config(folder)  # a bundle at all, every path inside it
-    path = os.path.join(folder, provision.CONFIG_NAME)
+    path = os.path.join(folder, bundle.CONFIG_NAME)
     with open(path) as f:
         cfg = json.load(f)
     if cfg.get("profile", "door") != "door" or not cfg.get("secrets"):
         raise ProvisionError("%s is not a door's bundle with a secrets file" % folder)
-    if cfg["secrets"] != provision.SECRETS_NAME:
+    if cfg["secrets"] != bundle.SECRETS_NAME:
         raise ProvisionError("%s: secrets file %r, not %r" % (path, cfg["secrets"],
-                                                              provision.SECRETS_NAME))
+                                                              bundle.SECRETS_NAME))
     return cfg
 
 
@@ -46,24 +46,21 @@ def change(folder, wifi_ssid=None, wifi_password=None, pin=None):
         if not wifi_ssid or len(wifi_ssid) > 32:
             raise ProvisionError("a Wi-Fi network name has 1 to 32 characters")
         password = wifi_password() if callable(wifi_password) else wifi_password
-        doc.update(provision.secrets_document(password or "", ""))
+        doc.update(bundle.secrets_document(wifi_password=password or ""))
         replace.append("wifi_password")
         cfg = dict(cfg, wifi=dict(cfg.get("wifi") or {}, ssid=wifi_ssid))
-        try:
-            provision.fwconfig.check(json.loads(json.dumps(cfg)))
-        except provision.fwconfig.ConfigError as e:
-            raise ProvisionError("config: %s" % e) from None
+        bundle.check_config(cfg)
         changed.append("wifi")
     if pin is not None:
         value = pin() if callable(pin) else pin
-        doc.update(provision.secrets_document("", value))
+        doc.update(bundle.secrets_document(pin=value))
         replace.append("unlock_pin")
         changed.append("pin")
     if not changed:
         raise ProvisionError("nothing to change: give --pin and/or --wifi SSID")
-    provision.write_secrets(folder, doc, replace)  # secrets first: a config naming a network
+    bundle.write_secrets(folder, doc, replace)  # secrets first: a config naming a network
     if "wifi" in changed:  # whose password is not there yet would be the worse half
-        provision.write_config(folder, cfg)
+        bundle.write_config(folder, cfg)
     return changed
 
 

@@ -25,8 +25,6 @@ salt and HMAC-SHA256(key=salt, msg=the PIN's ASCII digits).
 
 import argparse
 import getpass
-import hashlib
-import hmac
 import ipaddress
 import json
 import os
@@ -34,28 +32,23 @@ import shutil
 import sys
 
 from . import boards, paths
+from .bundle import (CONFIG_NAME, PHONE_CONFIG_NAME, PIN_DIGITS, SECRETS_NAME,  # noqa: F401
+                     STORE_NAME, check_pin, check_wifi_password, device_config, secrets_document,
+                     write_config, write_json, write_secrets)
+# Every problem with a bundle's config or secrets is a ProvisionError to this tool's callers.
+from .bundle import BundleError as ProvisionError
 
 paths.use_firmware()
 from portier import config as fwconfig  # noqa: E402
-from portier import secrets as fwsecrets  # noqa: E402
 
 VIRTUAL_BOARD = "vboard"
-CONFIG_NAME = "portier.json"
 BOARD_NAME = "board.json"
-SECRETS_NAME = "secrets.json"
-STORE_NAME = "keys"
-PIN_SALT_LEN = 16
-PIN_DIGITS = (4, 12)
 WIFI_PASSWORD_ENV = "PORTIER_WIFI_PASSWORD"
 PIN_ENV = "PORTIER_PIN"
 # The virtual board's door has no microphone: it sends silence (frames still flow every 20 ms).
 VBOARD_AUDIO = {"realtime": True, "rate": 16000}
 _PUBLIC = ("ca.der", "ca.pem", "cert.der", "cert.pem", "jid", CONFIG_NAME, BOARD_NAME,
            "phone.json")
-
-
-class ProvisionError(Exception):
-    pass
 
 
 def parse_switchboard(text):
@@ -66,37 +59,6 @@ def parse_switchboard(text):
     if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
         raise ProvisionError("--switchboard must be HOST:PORT, got %r" % text)
     return host, int(port)
-
-
-def pin_verifier(pin, salt):
-    """HMAC-SHA256(key=salt, msg=PIN digits): what portier.unlock checks a PIN against."""
-    return hmac.new(salt, pin.encode("ascii"), hashlib.sha256).digest()
-
-
-def check_pin(pin):
-    lo, hi = PIN_DIGITS
-    if not (pin.isascii() and pin.isdigit() and lo <= len(pin) <= hi):
-        raise ProvisionError("the unlock PIN must be %d to %d digits" % (lo, hi))
-    return pin
-
-
-def check_wifi_password(password):
-    if password and not 8 <= len(password) <= 63:
-        raise ProvisionError("a WPA2 password has 8 to 63 characters (empty: an open network)")
-    return password
-
-
-def secrets_document(wifi_password, pin, salt=None):
-    """The secrets.json object (portier.secrets format). Empty password: an open network;
-    empty PIN: unlock off."""
-    doc = {}
-    if wifi_password:
-        doc["wifi_password"] = check_wifi_password(wifi_password)
-    if pin:
-        salt = os.urandom(PIN_SALT_LEN) if salt is None else salt
-        doc["unlock_pin"] = {"salt": salt.hex(), "hmac": pin_verifier(check_pin(pin), salt).hex()}
-    fwsecrets.check(doc)  # the board's own parser must take it
-    return doc
 
 
 def _no_terminal(what, var, prompt):
@@ -156,22 +118,12 @@ def read_pin(env=os.environ, prompt=getpass.getpass):
     return pin
 
 
-def door_config(jid, household, host, port, ssid, board_file):
-    """The board's portier.json, checked by the firmware's own config parser."""
-    cfg = {
-        "jid": jid, "profile": "door", "household": household,
-        "switchboard": {"host": host, "port": port, "insecure": False, "server_name": host},
-        "tls": {"ca": "ca.der", "cert": "cert.der", "key": "key.der"},
-        "e2e_store": STORE_NAME, "call_log": "calls.json", "door_log": "doorlog.json",
-        "wifi": {"ssid": ssid}, "secrets": SECRETS_NAME,
-        "audio": dict(VBOARD_AUDIO) if board_file is None else {"board": "esp32",
-                                                                 "file": BOARD_NAME},
-    }
-    try:
-        fwconfig.check(json.loads(json.dumps(cfg)))
-    except fwconfig.ConfigError as e:
-        raise ProvisionError("config: %s" % e) from None
-    return cfg
+def door_config(jid, host, port, ssid, board_file):
+    """The board's portier.json: every path relative to its flash root."""
+    return device_config(jid, host, port, profile="door", door_log="doorlog.json",
+                         wifi={"ssid": ssid}, secrets=SECRETS_NAME,
+                         audio=dict(VBOARD_AUDIO) if board_file is None else {"board": "esp32",
+                                                                              "file": BOARD_NAME})
 
 
 def _server_names(household):
@@ -209,13 +161,6 @@ def open_household(name, folder, host):
         return hh, False
     hosts = [host] + [h for h in ("localhost", "127.0.0.1", "::1") if h != host]
     return provisioning.create_household(name, folder=folder, hosts=hosts), True
-
-
-def _write_private_json(path, doc):
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        json.dump(doc, f, indent=1)
-        f.write("\n")
 
 
 def _tighten(folder):
@@ -260,12 +205,12 @@ def provision(board, wifi_ssid, switchboard, household, wifi_password, pin, name
     board_obj = load_board_arg(board)
     target = plan(switchboard, household, name, out, household_dir, db, force, new,
                   new_household)
-    doc = secrets_document(_value(wifi_password), _value(pin))
+    wifi_password, pin = _value(wifi_password), _value(pin)
     with target.open() as new_dev:
         host, port, jid, folder = new_dev.host, new_dev.port, new_dev.jid, new_dev.folder
-        cfg = door_config(jid, household, host, port, wifi_ssid, board_obj)
-        if authority is not None:
-            doc["pair_key"] = authority(new_dev.household_dir).door_key(jid).hex()
+        cfg = door_config(jid, host, port, wifi_ssid, board_obj)
+        pair_key = None if authority is None else authority(new_dev.household_dir).door_key(jid)
+        doc = secrets_document(wifi_password, pin, pair_key)
         if new_dev.reuse:
             _rewrite_door(folder, cfg, board_obj, doc)
             return Bundle(folder, jid, new_dev.household_dir, False, new_dev.db,
@@ -277,10 +222,10 @@ def provision(board, wifi_ssid, switchboard, household, wifi_password, pin, name
         try:
             os.makedirs(folder, exist_ok=True)
             new_dev.add_device(prekeys)
-            _write_json(os.path.join(folder, CONFIG_NAME), cfg)
+            write_config(folder, cfg)
             if board_obj is not None:
                 shutil.copyfile(board_obj.source, os.path.join(folder, BOARD_NAME))
-            _write_private_json(os.path.join(folder, SECRETS_NAME), doc)
+            write_secrets(folder, doc)
         except BaseException:
             if made:  # no half bundle left behind to be refused as "exists" next time
                 shutil.rmtree(folder, ignore_errors=True)
@@ -296,21 +241,6 @@ def _value(v):
     return v() if callable(v) else v
 
 
-def _write_json(path, doc, private=False):
-    """doc as indented JSON at path, by rename: a failure leaves the old file."""
-    tmp = path + ".tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if private else 0o644)
-    with os.fdopen(fd, "w") as f:
-        json.dump(doc, f, indent=1)
-        f.write("\n")
-    os.replace(tmp, path)
-
-
-def write_config(folder, cfg):
-    """The bundle's portier.json, replaced by rename."""
-    _write_json(os.path.join(folder, CONFIG_NAME), cfg)
-
-
 def _rewrite_door(folder, cfg, board_obj, doc):
     """An existing door's bundle gets a new config, board file and secrets; its keys,
     certificate and JID stay (its phones stay paired). Secrets other tools keep in
@@ -324,35 +254,6 @@ def _rewrite_door(folder, cfg, board_obj, doc):
     write_secrets(folder, doc, replace=("wifi_password", "unlock_pin") + (
         ("pair_key",) if "pair_key" in doc else ()))
     _tighten(folder)
-
-
-def read_secrets(folder):
-    path = os.path.join(folder, SECRETS_NAME)
-    try:
-        with open(path) as f:
-            doc = json.load(f)
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError) as e:
-        raise ProvisionError("%s: %s" % (path, getattr(e, "strerror", None) or e)) from None
-    if not isinstance(doc, dict):
-        raise ProvisionError("%s is not a JSON object" % path)
-    return doc
-
-
-def write_secrets(folder, doc, replace):
-    """secrets.json in folder: the keys in `replace` from doc (absent there: removed), every
-    other key as it was; checked by the board's own parser before it is written."""
-    merged = dict((k, v) for k, v in read_secrets(folder).items() if k not in replace)
-    merged.update((k, doc[k]) for k in replace if k in doc)
-    try:
-        fwsecrets.check(merged)
-    except ValueError as e:
-        raise ProvisionError("secrets: %s" % e) from None
-    _write_json(os.path.join(folder, SECRETS_NAME), merged, private=True)
-
-
-PHONE_CONFIG_NAME = "phone.json"
 
 
 def provision_phone(switchboard, household, door, name, out=None, household_dir=None, db=None,
@@ -376,19 +277,12 @@ def provision_phone(switchboard, household, door, name, out=None, household_dir=
         if not new_dev.reuse:
             os.makedirs(folder, mode=0o700, exist_ok=True)
             new_dev.add_device(None)
-        base = os.path.abspath(folder)
-        cfg = {"jid": jid, "profile": "phone", "household": household,
-               "switchboard": {"host": host, "port": port, "insecure": False,
-                               "server_name": host},
-               "tls": dict((k, os.path.join(base, k + ".der")) for k in ("ca", "cert", "key")),
-               "e2e_store": os.path.join(base, STORE_NAME),
-               "call_log": os.path.join(base, "calls.json"),
-               "pair_with": [door], "call": door, "control": "stdin"}
-        if auth is not None:
-            cfg["pair_auth"] = pair_auth(auth, [door], jid, device_identity(folder))
+        extra = {} if auth is None else {
+            "pair_auth": pair_auth(auth, [door], jid, device_identity(folder))}
+        cfg = device_config(jid, host, port, base=os.path.abspath(folder), profile="phone",
+                            pair_with=[door], call=door, control="stdin", **extra)
         pin_door_identity(folder, new_dev.db, door)
-        fwconfig.check(json.loads(json.dumps(cfg)))
-        _write_json(os.path.join(folder, PHONE_CONFIG_NAME), cfg)
+        write_config(folder, cfg, PHONE_CONFIG_NAME)
         _tighten(folder)
     return Bundle(folder, jid, new_dev.household_dir, new_dev.created, new_dev.db,
                   [PHONE_CONFIG_NAME], reused=new_dev.reuse)

@@ -30,7 +30,8 @@ SIGNED_PREKEY_ID = 1
 _SERVER_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 
-def _write(path, data, private=False):
+def write_atomic(path, data, private=False):
+    """data at path by rename (a failure leaves the old file); private: mode 0600."""
     fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if private else 0o644)
     with os.fdopen(fd, "wb") as f:
         f.write(data)
@@ -86,13 +87,13 @@ class Household:
 
     def save(self, folder):
         os.makedirs(folder, exist_ok=True)
-        _write(os.path.join(folder, "household"), self.name.encode())
-        _write(os.path.join(folder, "ca.pem"), self.ca.cert_pem())
-        _write(os.path.join(folder, "ca.der"), self.ca.cert_der())
-        _write(os.path.join(folder, "ca.key.pem"), self.ca.key_pem(), private=True)
-        _write(os.path.join(folder, "server.pem"), self.server.cert_pem())
-        _write(os.path.join(folder, "server.key.pem"), self.server.key_pem(), private=True)
-        _write(os.path.join(folder, "relay.secret"), self.relay_secret, private=True)
+        write_atomic(os.path.join(folder, "household"), self.name.encode())
+        write_atomic(os.path.join(folder, "ca.pem"), self.ca.cert_pem())
+        write_atomic(os.path.join(folder, "ca.der"), self.ca.cert_der())
+        write_atomic(os.path.join(folder, "ca.key.pem"), self.ca.key_pem(), private=True)
+        write_atomic(os.path.join(folder, "server.pem"), self.server.cert_pem())
+        write_atomic(os.path.join(folder, "server.key.pem"), self.server.key_pem(), private=True)
+        write_atomic(os.path.join(folder, "relay.secret"), self.relay_secret, private=True)
         self.folder = folder
 
 
@@ -193,13 +194,13 @@ def add_device(household, name, db=None, folder=None, number=None, prekeys=DEFAU
         one_time = e2e_keys.generate_prekeys(store, first_prekey_id, prekeys)
         bundle = e2e_keys.bundle(store, SIGNED_PREKEY_ID)
         if folder is not None:
-            _write(os.path.join(folder, "jid"), jid.encode())
-            _write(os.path.join(folder, "cert.der"), identity.cert_der())
-            _write(os.path.join(folder, "cert.pem"), identity.cert_pem())
-            _write(os.path.join(folder, "key.der"), identity.key_der(), private=True)
-            _write(os.path.join(folder, "key.pem"), identity.key_pem(), private=True)
-            _write(os.path.join(folder, "ca.der"), household.ca.cert_der())
-            _write(os.path.join(folder, "ca.pem"), household.ca.cert_pem())
+            write_atomic(os.path.join(folder, "jid"), jid.encode())
+            write_atomic(os.path.join(folder, "cert.der"), identity.cert_der())
+            write_atomic(os.path.join(folder, "cert.pem"), identity.cert_pem())
+            write_atomic(os.path.join(folder, "key.der"), identity.key_der(), private=True)
+            write_atomic(os.path.join(folder, "key.pem"), identity.key_pem(), private=True)
+            write_atomic(os.path.join(folder, "ca.der"), household.ca.cert_der())
+            write_atomic(os.path.join(folder, "ca.pem"), household.ca.cert_pem())
         if database is not None:
             register_household(database, household)
             database.add_device(jid, bundle.registration_id, bundle.identity_key,

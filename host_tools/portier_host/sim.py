@@ -26,7 +26,7 @@ import sys
 import tempfile
 import time
 
-from . import build, paths, provision, provisioning, simreport
+from . import build, bundle, paths, provision, provisioning, simreport
 from .authority import Authority
 from .switchboard import Switchboard
 
@@ -123,7 +123,7 @@ class DoorProcess:
         self.stderr = b""
 
     async def start(self):
-        env = dict(os.environ, PORTIER_CONFIG=os.path.join(self.folder, "config.json"))
+        env = dict(os.environ, PORTIER_CONFIG=os.path.join(self.folder, SIM_CONFIG_NAME))
         if self.runtime == "micropython":
             env["MICROPYPATH"] = self.fw_tree + ":.frozen"
             entry = "main"
@@ -374,46 +374,33 @@ class PhoneRunner:
             self.task.cancel()
 
 
-def _device_config(device, folder, sb_address, profile, ring_timeout_s, audio, extra=None,
-                   household=HOUSEHOLD):
-    cfg = {
-        "jid": device.jid, "profile": profile, "household": household,
-        "switchboard": {"host": sb_address[0], "port": sb_address[1], "insecure": False,
-                        "server_name": "localhost"},
-        "tls": {"ca": os.path.join(folder, "ca.der"), "cert": os.path.join(folder, "cert.der"),
-                "key": os.path.join(folder, "key.der")},
-        "e2e_store": os.path.join(folder, "keys"), "paired_file": os.path.join(folder, "paired.json"),
-        "call_log": os.path.join(folder, "calls.json"), "ring_timeout_s": ring_timeout_s,
-        "audio": audio, "control": "stdin",
-    }
-    cfg.update(extra or {})
-    with open(os.path.join(folder, "config.json"), "w") as f:
-        json.dump(cfg, f, indent=1)
-    return cfg
-
-
+SIM_CONFIG_NAME = "config.json"  # each party's, in its folder (the door's PORTIER_CONFIG)
 SIM_PIN = "2468"  # the "unlock" scenario's household PIN
+
+
+def _device_config(device, folder, sb_address, profile, ring_timeout_s, audio, extra=None):
+    """A party's config, written to its folder by the bundle writer, as `portier provision`
+    writes a phone's: its files under its folder, the simulator's switchboard."""
+    keys = {"profile": profile, "paired_file": os.path.join(folder, "paired.json"),
+            "ring_timeout_s": ring_timeout_s, "audio": audio, "control": "stdin"}
+    keys.update(extra or {})
+    try:
+        cfg = bundle.device_config(device.jid, sb_address[0], sb_address[1], base=folder,
+                                   server_name="localhost", **keys)
+        bundle.write_config(folder, cfg, SIM_CONFIG_NAME)
+    except bundle.BundleError as e:
+        raise SimError(str(e)) from None
+    return cfg
 
 
 def _door_secrets(folder, pair_key, unlock):
     """The door's secrets.json as `portier provision` writes it: its pairing key (protocol
     8.5) and, for the unlock scenario, the PIN verifier (section 10), with its door log and a
     1 s strike pulse in the config."""
-    import hashlib
-    import hmac
-
-    doc = {} if pair_key is None else {"pair_key": pair_key.hex()}
-    extra = {}
+    doc = bundle.secrets_document(pin=SIM_PIN if unlock else "", pair_key=pair_key)
+    extra = {"secrets": bundle.write_secrets(folder, doc)}
     if unlock:
-        salt = os.urandom(16)
-        doc["unlock_pin"] = {"salt": salt.hex(),
-                             "hmac": hmac.new(salt, SIM_PIN.encode(), hashlib.sha256).hexdigest()}
-        extra = {"door_log": os.path.join(folder, "door-log.json"), "unlock": {"pulse_s": 1}}
-    path = os.path.join(folder, "secrets.json")
-    with open(path, "w") as f:
-        json.dump(doc, f)
-    os.chmod(path, 0o600)
-    extra["secrets"] = path
+        extra.update(door_log=os.path.join(folder, "door-log.json"), unlock={"pulse_s": 1})
     return extra
 
 
@@ -573,7 +560,6 @@ class Simulation:
             except provision.ProvisionError as e:
                 raise SimError("phones cannot be authorised to pair: %s" % e) from None
         wd = self.workdir
-        household = self._household
         for i, dev in enumerate(self._phone_devs):
             name = "phone%d" % (i + 1)
             folder = os.path.join(wd, name)
@@ -582,8 +568,7 @@ class Simulation:
                                 "realtime": True, "rate": 16000},
                                {"pair_with": [door_jid], "call": door_jid,
                                 "control": "none",  # driven in-process, not by stdin
-                                **pair_auth_config(self.authority, door_jid, dev)},
-                               household=household)
+                                **pair_auth_config(self.authority, door_jid, dev)})
             self.parties[name] = Party(name, dev.jid, self.t0)
             runner = PhoneRunner(self.parties[name], fwconfig.check(d))
             self.phones.append(runner)

@@ -10,7 +10,6 @@
 import gc
 import json
 import sys
-import time
 
 import asyncio
 from coretest import ON_MICROPYTHON, remove_file, unhex
@@ -67,9 +66,6 @@ class _App:
                         door_log_max=5, unlock_pulse_ms=1000)
         self.hal = _Hal()
         self.link = _Link()
-        answered_ms = time.ticks_ms()  # requests (age 0) come within FRESH_MS of it
-        self.engine = _Obj(answered_call=lambda: _Obj(id=_CID, creator=DOOR, peer=PHONE,
-                                                      direction="out", answered_ms=answered_ms))
         self._door_store = door_store
         self.lines = []
 
@@ -82,9 +78,13 @@ class _App:
 
 
 def _unlock(phone, counter):
+    """The engine's event for an <unlock> from the answerer of the door's call, admitted (age 0,
+    so within FRESH_MS of the answer)."""
     enc_type, ct = session.encrypt(phone, DOOR, ul.encode_request(_CID, counter, "2468", 0))
-    return _Obj(action="unlock", call_id=_CID, call_creator=DOOR, to=DOOR, frm=PHONE,
-                enc=_Obj(type=enc_type, ciphertext=ct), stanza_id="S%d" % counter)
+    msg = _Obj(action="unlock", call_id=_CID, call_creator=DOOR, to=DOOR, frm=PHONE,
+               enc=_Obj(type=enc_type, ciphertext=ct), stanza_id="S%d" % counter)
+    return _Obj(kind="unlock", call_id=_CID, peer=PHONE, reason=None, stanza=msg,
+                answered_for_ms=0)
 
 
 def _live():

@@ -1,6 +1,7 @@
 # The call engine through every flow of the model, engines wired by a miniature switchboard.
 from coretest import assert_raises
-from enginenet import HOUSEHOLD, RELAY, FakeKeys, Net, only, ring
+from enginenet import HOUSEHOLD, RELAY, FakeKeys, Net, only, ring, wire_copy
+from portier.signaling import stanzas as st
 from portier.signaling.engine import CallEngine, CallError
 
 DOOR = "door:1@home"
@@ -138,7 +139,11 @@ def test_missed_by_ring_timeout():
         assert p.current() is None and p.keys.unwrapped == 0
     # the closed call is never revived: a late accept is acked and ignored
     assert_raises(CallError, phones[0].answer, call_id, 40000)
-    assert door.state_of(call_id) == 5
+    ignored = door.ignored
+    late = st.Stanza("accept", call_id=call_id, call_creator=DOOR, audio=[("pcmu", 8000)],
+                     to=DOOR, stanza_id="LATE")
+    door.handle(wire_copy(late, PHONES[0]), 40000)
+    assert door.current() is None and door.events() == [] and door.ignored == ignored + 1
 
 
 def test_cancelled_by_the_caller_leaves_missed_calls():

@@ -3,6 +3,7 @@
 # the state file byte-identical; replays (same call, later call, old counter) and forgeries
 # are refused; wrong PINs lock the door with growing delays that survive a restart.
 import os
+import time
 
 from coretest import assert_raises, remove_file, unhex
 from e2epair import DOOR, PHONE, answered_pair
@@ -21,13 +22,14 @@ _CID = "5D1C0A9B8E7F6A5B4C3D2E1F00112233"
 _CID2 = "77777777777777777777777777777777"
 
 
-class _Call:  # what the engine's answered call offers portier.unlock
-    def __init__(self, call_id=_CID, peer=PHONE, direction="out", creator=DOOR, answered_ms=None):
-        self.id = call_id
-        self.creator = creator
-        self.peer = peer
-        self.direction = direction
-        self.answered_ms = answered_ms  # None: _attempt's now (made and delivered at the answer)
+class _Unlock:  # the call engine's "unlock" event for msg (portier.signaling.engine)
+    def __init__(self, msg, reason, answered_for_ms):
+        self.kind = "unlock"
+        self.peer = msg.frm
+        self.call_id = msg.call_id
+        self.reason = reason  # the engine's refusal (steps 2-4), or None: admitted
+        self.stanza = msg
+        self.answered_for_ms = None if reason else answered_for_ms
 
 
 def _cleanup():
@@ -64,17 +66,18 @@ def _unlocker(door, now=0, verifier=_VERIFIER):
     return ul.Unlocker(door, _STATE, _SALT, verifier, now)
 
 
-def _attempt(u, msg, call, now):
-    if call is not None and call.answered_ms is None:
-        call.answered_ms = now
-    d = u.decide(msg, call, now)
+def _attempt(u, msg, now, answered_ms=None, refused=None):
+    """What the door decides on msg at now: the engine admitted it (answered_ms: when the call
+    was answered, default now: made and delivered at the answer) or refused it `refused`."""
+    since = time.ticks_diff(now, now if answered_ms is None else answered_ms)
+    d = u.decide(_Unlock(msg, refused, since), now)
     u.commit(d, now)
     return d
 
 
-def _refused_unchanged(u, door, msg, call, reason, now=0):
+def _refused_unchanged(u, door, msg, reason, now=0, answered_ms=None, refused=None):
     files, state, fails = dict(door.files), _state_bytes(), u.fails
-    d = _attempt(u, msg, call, now)
+    d = _attempt(u, msg, now, answered_ms, refused)
     assert d.result == ul.REFUSED and d.reason == reason, (d.result, d.reason, reason)
     assert d.counter is None and d.retry_after_s is None
     assert door.files == files, "Signal store changed by a refused unlock (%s)" % reason
@@ -131,13 +134,13 @@ def test_right_pin_from_the_answerer_opens_and_its_replay_is_refused():
         door, phone = answered_pair()
         u = _unlocker(door)
         msg = _stanza(*_request(phone, 1))
-        d = _attempt(u, msg, _Call(), 1000)
+        d = _attempt(u, msg, 1000)
         assert d.result == ul.OPENED and d.device == PHONE and d.call_id == _CID and d.counter == 1
         assert u.state.last == {PHONE: 1} and u.fails == 0
         # the captured stanza again, same call: the ratchet has consumed its message key
-        _refused_unchanged(u, door, msg, _Call(), "bad_message", 2000)
+        _refused_unchanged(u, door, msg, "bad_message", 2000)
         # a later request opens again, its counter higher
-        d = _attempt(u, _stanza(*_request(phone, 2)), _Call(), 3000)
+        d = _attempt(u, _stanza(*_request(phone, 2)), 3000)
         assert d.result == ul.OPENED and u.state.last == {PHONE: 2}
     finally:
         _cleanup()
@@ -150,22 +153,22 @@ def test_refusals_before_authentication_change_nothing():
         u = _unlocker(door)
         enc_type, ct = _request(phone, 1)
         msg = _stanza(enc_type, ct)
-        _refused_unchanged(_unlocker(door, verifier=None), door, msg, _Call(), "not_set_up")
-        _refused_unchanged(u, door, msg, None, "no_call")  # before the answer, after hang-up
-        _refused_unchanged(u, door, msg, _Call(direction="in"), "no_call")  # a call to the door
-        _refused_unchanged(u, door, msg, _Call(peer=BEN), "not_answerer")
-        _refused_unchanged(u, door, _stanza(enc_type, ct, frm=None), _Call(), "not_answerer")
-        _refused_unchanged(u, door, _stanza(enc_type, ct, call_id=_CID2), _Call(), "wrong_call")
-        _refused_unchanged(u, door, _stanza(enc_type, ct, creator=PHONE), _Call(), "wrong_call")
+        _refused_unchanged(_unlocker(door, verifier=None), door, msg, "not_set_up")
+        # "unlock set up" is checked first (10.3 step 1), then the engine's verdict on who may
+        # ask and when (steps 2-4: test_engine_unlock), which is the reply's reason as it is
+        _refused_unchanged(_unlocker(door, verifier=None), door, msg, "not_set_up",
+                           refused="no_call")
+        for why in ("no_call", "not_answerer", "wrong_call"):
+            _refused_unchanged(u, door, msg, why, refused=why)
         # the switchboard's forgeries: a flipped byte, random bytes, a truncated message
         flipped = bytearray(ct)
         flipped[len(flipped) // 2] ^= 1
         for forged in (bytes(flipped), os.urandom(len(ct)), ct[:-1], b""):
-            _refused_unchanged(u, door, _stanza(enc_type, forged), _Call(), "bad_message")
-        _refused_unchanged(u, door, _stanza("pkmsg", ct), _Call(), "bad_message")
-        _refused_unchanged(u, door, _stanza(enc_type, b"\x33" * 2049), _Call(), "bad_message")
+            _refused_unchanged(u, door, _stanza(enc_type, forged), "bad_message")
+        _refused_unchanged(u, door, _stanza("pkmsg", ct), "bad_message")
+        _refused_unchanged(u, door, _stanza(enc_type, b"\x33" * 2049), "bad_message")
         # the genuine message still opens afterwards: nothing above consumed it
-        assert _attempt(u, msg, _Call(), 0).result == ul.OPENED
+        assert _attempt(u, msg, 0).result == ul.OPENED
     finally:
         _cleanup()
 
@@ -176,21 +179,22 @@ def test_replays_across_calls_and_old_counters_are_refused():
         door, phone = answered_pair()
         u = _unlocker(door)
         withheld = _request(phone, 1)  # made in call 1, kept back by the switchboard
-        assert _attempt(u, _stanza(*_request(phone, 2)), _Call(), 0).result == ul.OPENED
+        assert _attempt(u, _stanza(*_request(phone, 2)), 0).result == ul.OPENED
         # call 2: the withheld message decrypts (a skipped key) but names call 1 -> refused,
         # and the key stays unconsumed (the store is untouched)
         _refused_unchanged(u, door, _stanza(withheld[0], withheld[1], call_id=_CID2),
-                           _Call(_CID2), "wrong_call")
-        # in call 2 with its own (call 1) call-id attribute: refused before decryption
-        _refused_unchanged(u, door, _stanza(*withheld), _Call(_CID2), "wrong_call")
+                           "wrong_call")
+        # in call 2 with its own (call 1) call-id attribute: the engine refuses it, so it is
+        # never decrypted
+        _refused_unchanged(u, door, _stanza(*withheld), "wrong_call", refused="wrong_call")
         # and in call 1 itself its counter (1) is no longer above the last accepted (2)
-        _refused_unchanged(u, door, _stanza(*withheld), _Call(), "replayed")
+        _refused_unchanged(u, door, _stanza(*withheld), "replayed")
         # a fresh message repeating an old counter (a phone whose counter was rolled back)
-        _refused_unchanged(u, door, _stanza(*_request(phone, 2)), _Call(), "replayed")
+        _refused_unchanged(u, door, _stanza(*_request(phone, 2)), "replayed")
         # the counter outlives a restart
         u2 = _unlocker(door)
-        _refused_unchanged(u2, door, _stanza(*_request(phone, 2)), _Call(), "replayed")
-        assert _attempt(u2, _stanza(*_request(phone, 3)), _Call(), 0).result == ul.OPENED
+        _refused_unchanged(u2, door, _stanza(*_request(phone, 2)), "replayed")
+        assert _attempt(u2, _stanza(*_request(phone, 3)), 0).result == ul.OPENED
     finally:
         _cleanup()
 
@@ -203,23 +207,20 @@ def test_a_request_withheld_on_the_way_is_stale():
     try:
         door, phone = answered_pair()
         u = _unlocker(door)
-        call = _Call(answered_ms=10000)
         late = _stanza(*_request(phone, 1, age_ms=4000))
-        _refused_unchanged(u, door, late, call, "stale", 10000 + 300 + 4000 + 15000)
-        _refused_unchanged(u, door, late, call, "stale", 10000 + 300 + 4000 + 60000)
+        _refused_unchanged(u, door, late, "stale", 10000 + 300 + 4000 + 15000, 10000)
+        _refused_unchanged(u, door, late, "stale", 10000 + 300 + 4000 + 60000, 10000)
         # the same message, delivered within the bound (it was never consumed): opens
-        d = _attempt(u, late, call, 10000 + 300 + 4000 + ul.FRESH_MS - 400)
+        d = _attempt(u, late, 10000 + 300 + 4000 + ul.FRESH_MS - 400, 10000)
         assert d.result == ul.OPENED and u.state.last == {PHONE: 1}
         # just past the bound: stale; a request stamped ahead of the door's clock (drift): fresh
-        _refused_unchanged(u, door, _stanza(*_request(phone, 2, age_ms=4000)), call, "stale",
-                           10000 + 4000 + ul.FRESH_MS + 1)
-        assert _attempt(u, _stanza(*_request(phone, 3, age_ms=9000)), call, 18000).result == ul.OPENED
-        # the check uses ticks_diff: an answer just before the ticks counter wraps
-        import time
-
-        call = _Call(answered_ms=time.ticks_add(0, -1000))
+        _refused_unchanged(u, door, _stanza(*_request(phone, 2, age_ms=4000)), "stale",
+                           10000 + 4000 + ul.FRESH_MS + 1, 10000)
+        assert _attempt(u, _stanza(*_request(phone, 3, age_ms=9000)), 18000, 10000).result == ul.OPENED
+        # the engine times the answer with ticks_diff: an answer just before the counter wraps
+        answered = time.ticks_add(0, -1000)
         on_time = _stanza(*_request(phone, 4, age_ms=2000))
-        assert _attempt(u, on_time, call, time.ticks_add(call.answered_ms, 2500)).result == ul.OPENED
+        assert _attempt(u, on_time, time.ticks_add(answered, 2500), answered).result == ul.OPENED
     finally:
         _cleanup()
 
@@ -234,9 +235,9 @@ def test_other_household_device_cannot_unlock():
         start_session(ben, DOOR, keys.bundle(door, 1, 8))
         u = _unlocker(door)
         bens = _request(ben, 1)
-        _refused_unchanged(u, door, _stanza(*bens, frm=BEN), _Call(), "not_answerer")
+        # Ben's own stanza is the engine's to refuse (not_answerer: test_engine_unlock);
         # the switchboard relabels Ben's stanza as Anna's: Anna's session does not open it
-        _refused_unchanged(u, door, _stanza(*bens, frm=PHONE), _Call(), "bad_message")
+        _refused_unchanged(u, door, _stanza(*bens, frm=PHONE), "bad_message")
         assert session.load_record(door, BEN) == []  # no session was set up for Ben either
     finally:
         _cleanup()
@@ -251,7 +252,7 @@ def test_wrong_pins_lock_out_with_growing_delays_that_survive_a_restart():
 
         def attempt(pin, now):
             n[0] += 1
-            return _attempt(u, _stanza(*_request(phone, n[0], pin)), _Call(), now)
+            return _attempt(u, _stanza(*_request(phone, n[0], pin)), now)
 
         for i in (1, 2):
             d = attempt("1111", i * 1000)
@@ -284,10 +285,8 @@ def test_lockout_timing_wraps_with_ticks():
         door, phone = answered_pair()
         u = _unlocker(door)
         u.state.fails = 2
-        import time
-
         start = time.ticks_add(0, -5000)  # 5 s before the counter wraps
-        d = _attempt(u, _stanza(*_request(phone, 1, "1111")), _Call(), start)
+        d = _attempt(u, _stanza(*_request(phone, 1, "1111")), start)
         assert d.retry_after_s == 30
         assert u.locked_ms(time.ticks_add(start, 29000)) == 1000
         assert u.locked_ms(time.ticks_add(start, 30000)) == 0

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from portier_host import paths, pki
+from portier_host import bundle, paths, pki
 from portier_host.authority import Authority
 
 paths.use_firmware()
@@ -39,43 +39,32 @@ def ca():
     return pki.new_ca()
 
 
-def _device_files(ca, jid, folder):
-    ident = pki.issue_device(ca, jid)
-    folder.mkdir(exist_ok=True)
-    files = {"ca": folder / "ca.der", "cert": folder / "cert.der", "key": folder / "key.der"}
-    files["ca"].write_bytes(ca.cert_der())
-    files["cert"].write_bytes(ident.cert_der())
-    files["key"].write_bytes(ident.key_der())
-    return dict((k, str(v)) for k, v in files.items())
-
-
 def _config(ca, jid, tmp_path, port, tls=True, **extra):
+    """A device's config from the bundle writer, its certificate and key (from ca) in
+    tmp_path/NAME, where its Signal store and call log go too; tls=False: plain TCP."""
     folder = tmp_path / jid.split(":")[0]
     folder.mkdir(exist_ok=True)
-    d = {"jid": jid, "switchboard": {"host": "127.0.0.1", "port": port, "insecure": not tls},
-         "e2e_store": str(folder / "e2e"), "call_log": str(folder / "calls.json"),
-         "control": "stdin"}
     if tls:
-        d["tls"] = _device_files(ca, jid, folder)
-    d.update(extra)
-    return d
+        ident = pki.issue_device(ca, jid)
+        (folder / "ca.der").write_bytes(ca.cert_der())
+        (folder / "cert.der").write_bytes(ident.cert_der())
+        (folder / "key.der").write_bytes(ident.key_der())
+    return bundle.device_config(jid, "127.0.0.1", port, base=str(folder), insecure=not tls,
+                                **dict({"control": "stdin"}, **extra))
 
 
-def _provision_door(cfg):
-    """The door's Signal identity and prekeys, as provisioning leaves them on flash, and its
-    pairing key in its secrets file (added to the one the config names, or a new one); returns
-    its bundles for the switchboard, one per one-time prekey."""
-    path = cfg.get("secrets") or os.path.join(os.path.dirname(cfg["e2e_store"]), "secrets.json")
-    doc = json.load(open(path)) if os.path.exists(path) else {}
-    doc["pair_key"] = AUTHORITY.door_key(cfg["jid"]).hex()
-    with open(path, "w") as f:
-        json.dump(doc, f)
-    cfg["secrets"] = path
-    store = FileStore(cfg["e2e_store"])
+def _provision_door(folder, **secrets):
+    """The door's Signal identity and prekeys in folder, as provisioning leaves them on flash,
+    and its secrets file there with its pairing key (and any other secrets_document() takes);
+    returns (its bundles for the switchboard, one per one-time prekey; the secrets file)."""
+    folder.mkdir(exist_ok=True)
+    path = bundle.write_secrets(str(folder), bundle.secrets_document(
+        pair_key=AUTHORITY.door_key(DOOR), **secrets))
+    store = FileStore(str(folder / bundle.STORE_NAME))
     e2e_keys.generate_identity(store)
     e2e_keys.generate_signed_prekey(store, 1)
     e2e_keys.generate_prekeys(store, 1, 4)
-    return [e2e_keys.bundle(store, 1, i).encode() for i in (1, 2, 3, 4)]
+    return [e2e_keys.bundle(store, 1, i).encode() for i in (1, 2, 3, 4)], path
 
 
 class Device:
@@ -84,7 +73,7 @@ class Device:
     def __init__(self, runtime, cfg, tmp_path):
         self.runtime = runtime
         self.path = tmp_path / ("%s.json" % cfg["jid"].split(":")[0])
-        self.path.write_text(json.dumps(cfg))
+        bundle.write_config(str(tmp_path), cfg, self.path.name)
         self.lines = []
         self.got = asyncio.Event()
 
@@ -263,11 +252,10 @@ def test_pairing_then_press_rings_every_paired_phone(ca, tmp_path):
     RecordingMedia.made.clear()  # shared with other modules' tests that import it
 
     async def body():
-        door_cfg = _config(ca, DOOR, tmp_path, 0)
-        bundle = _provision_door(door_cfg)
+        bundles, secrets = _provision_door(tmp_path / "door")
         sb = await MiniSwitchboard(server_tls(ca, pki.issue_server(ca), tmp_path),
-                                   bundles={DOOR: bundle}).start()
-        door_cfg["switchboard"]["port"] = sb.port
+                                   bundles={DOOR: bundles}).start()
+        door_cfg = _config(ca, DOOR, tmp_path, sb.port, secrets=secrets)
         door = await Device("micropython", door_cfg, tmp_path).start()
         phones = {}
         logs = {ANNA: [], BEN: []}
@@ -275,7 +263,7 @@ def test_pairing_then_press_rings_every_paired_phone(ca, tmp_path):
         try:
             await door.wait(lambda d: d.get("msg") == "ready")
             await start_paired_phones(ca, tmp_path, sb.port, door, phones, logs, tasks)
-            paired = json.loads((tmp_path / "door" / "e2e" / "paired.json").read_text())
+            paired = json.loads((tmp_path / "door" / "keys" / "paired.json").read_text())
             assert sorted(paired["paired"]) == [ANNA, BEN] and paired["revoked"] == {}
             await _until(lambda: all(any(x["msg"] == "paired" for x in logs[j]) for j in logs))
             # the bundle was fetched from the switchboard, the pair stanzas carried pkmsgs
@@ -424,19 +412,15 @@ def test_real_switchboard_pair_press_answer(tmp_path):
             for n in ("door", "anna", "ben")]
 
     def cfg_of(dev, port, **extra):
-        f = dev.folder
-        d = {"jid": dev.jid, "switchboard": {"host": "127.0.0.1", "port": port},
-             "tls": {"ca": f + "/ca.der", "cert": f + "/cert.der", "key": f + "/key.der"},
-             "e2e_store": dev.store_path, "call_log": f + "/calls.json", "control": "stdin"}
-        d.update(extra)
-        return d
+        return bundle.device_config(dev.jid, "127.0.0.1", port, base=dev.folder,
+                                    **dict({"control": "stdin"}, **extra))
 
     async def body():
         sb = await Switchboard(db, ssl_context=hh.server_ssl_context()).start("127.0.0.1", 0)
         port = sb.address[1]
-        secrets = tmp_path / "door-secrets.json"
-        secrets.write_text(json.dumps({"pair_key": AUTHORITY.door_key(devs[0].jid).hex()}))
-        door = await Device("micropython", cfg_of(devs[0], port, secrets=str(secrets)),
+        secrets = bundle.write_secrets(devs[0].folder, bundle.secrets_document(
+            pair_key=AUTHORITY.door_key(devs[0].jid)))
+        door = await Device("micropython", cfg_of(devs[0], port, secrets=secrets),
                             tmp_path).start()
         logs = {d.jid: [] for d in devs[1:]}
         phones, tasks = {}, []

@@ -40,19 +40,22 @@ def _msg(msg, **match):
     return lambda d: d.get("msg") == msg and all(d.get(k) == v for k, v in match.items())
 
 
-_CLEAN_FRAMES = 3  # frames concealed, dropped, lost, late or stretched in an undisturbed call
+_CLEAN_FRAMES = 3  # frames concealed, lost or late in an undisturbed call (start and stop)
 
 
 def _disturbed(house):
-    """The most frames the door's or the bridge's media session concealed, dropped or lost
-    in the last call."""
-    worst = 0
+    """Whether the door's or the bridge's media session was disturbed in the last call: more
+    than _CLEAN_FRAMES frames concealed, lost or late, or ANY frame dropped or stretched. A
+    dropped (or stretched) frame shifts the rest of the recording by 20 ms, which PESQ and the
+    segmental SNR read as damage: one drop after a stall took SIP phone -> door from 4.0 to
+    3.77, two to 3.19 (CI-like load, 2 of 20 runs)."""
     for name in ("door", "bridge"):
         stops = [d for _, d in house.parties[name].lines if d.get("msg") == "media stop"]
         st = stops[-1]
-        worst = max(worst, st["concealed"] + st["dropped"] + st["lost"] + st["late"]
-                    + st["stretched"])
-    return worst
+        if st["dropped"] + st["stretched"] > 0 or \
+                st["concealed"] + st["lost"] + st["late"] > _CLEAN_FRAMES:
+            return True
+    return False
 
 
 async def _hold_to_goal(house, talk_s, goal, measured):
@@ -63,10 +66,10 @@ async def _hold_to_goal(house, talk_s, goal, measured):
     undisturbed one must meet the goal."""
     to_phone, to_door = measured
     for attempt in range(2):
-        worst = _disturbed(house)
+        disturbed = _disturbed(house)
         print("PESQ door -> SIP phone", to_phone, "SIP phone -> door", to_door,
-              "frames disturbed", worst)
-        if worst <= _CLEAN_FRAMES or min(to_phone["pesq"], to_door["pesq"]) >= goal:
+              "disturbed", disturbed)
+        if not disturbed or min(to_phone["pesq"], to_door["pesq"]) >= goal:
             break
         to_phone, to_door = await _talk_call(house, talk_s)
     assert to_phone["pesq"] >= goal, to_phone

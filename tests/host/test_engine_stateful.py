@@ -78,6 +78,12 @@ class Calls(RuleBasedStateMachine):
         return out
 
     def _record(self, party, ev):
+        if ev.kind == "unlock":  # admitted only from the answerer of the call party placed
+            call = self.engines[party].answered_call()
+            if ev.reason is None:
+                assert call is not None and call.creator == party, (party, ev)
+                assert (ev.peer, ev.call_id) == (call.peer, call.id), (party, ev, call.peer)
+            return
         key = (party, ev.call_id)
         self.took_part.add(key)
         if ev.kind == "ended":
@@ -195,7 +201,7 @@ class Calls(RuleBasedStateMachine):
     def one_call_each_and_keys_only_when_answered(self):
         for jid, engine in self.engines.items():
             assert len(engine._calls) <= 1, jid
-            held = [r[0] for r in engine._resends]  # stanzas awaiting the peer's ack
+            held = [t[1] for t in engine._timers if t[3] is not None]  # call-ids of held stanzas
             assert len(held) == len(set(held)) <= 4, (jid, held)  # one per call, a few calls
         for (party, call_id), key in self.keys.items():
             assert len(key) == 32

@@ -14,7 +14,7 @@ import types
 
 import pytest
 
-from portier_host import paths
+from portier_host import bundle, paths
 
 paths.use_firmware()
 
@@ -82,9 +82,7 @@ def hal(monkeypatch, tmp_path):
 
 
 def _cfg(tmp_path, password="correct horse", ssid="home-net"):
-    path = str(tmp_path / "secrets.json")
-    with open(path, "w") as f:
-        json.dump({"wifi_password": password} if password else {}, f)
+    path = bundle.write_secrets(str(tmp_path), bundle.secrets_document(wifi_password=password))
     return types.SimpleNamespace(wifi_ssid=ssid, secrets_path=path, jid="door:1@home")
 
 

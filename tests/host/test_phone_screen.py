@@ -16,7 +16,7 @@ import time
 import pexpect
 import pytest
 
-from portier_host import paths, provisioning
+from portier_host import bundle, paths, provisioning
 from portier_host.authority import Authority
 from portier_host.sim import SIM_PIN, _unlock_config, pair_auth_config
 
@@ -92,15 +92,8 @@ class DoorProcess:
 
 
 def _device_config(dev, port, **extra):
-    f = dev.folder
-    d = {"jid": dev.jid, "switchboard": {"host": "127.0.0.1", "port": port},
-         "tls": {"ca": f + "/ca.der", "cert": f + "/cert.der", "key": f + "/key.der"},
-         "e2e_store": dev.store_path, "call_log": f + "/calls.json"}
-    d.update(extra)
-    path = os.path.join(f, "config.json")
-    with open(path, "w") as fh:
-        json.dump(d, fh)
-    return path
+    cfg = bundle.device_config(dev.jid, "127.0.0.1", port, base=dev.folder, **extra)
+    return bundle.write_config(dev.folder, cfg, "config.json")
 
 
 @pytest.fixture

@@ -7,6 +7,12 @@ CALL_SERVER = "call"  # heartbeats go to {call-id}@call
 REJECT_REASONS = ("busy", "declined")
 TERMINATE_REASONS = ("timeout", "busy", "declined", "cancelled", "connection_lost", "accepted_elsewhere",
                      "rejected_elsewhere", "group_call_ended", "retry")
+# The call-log outcomes of a call, from the point of view of the device that logs it: the names
+# the call engine's endings index (engine._ENDINGS, OUTCOMES[_O_*]), and all the call log takes
+# (portier.signaling.calllog). Here, not in the engine, so that the call log can be read
+# without loading the engine.
+OUTCOMES = ("answered", "declined", "busy", "unanswered", "cancelled", "failed", "missed",
+            "answered_elsewhere", "declined_elsewhere")
 # (codec, rate) pairs Portier plays; anything else in an offer (opus) is kept but never chosen.
 PORTIER_AUDIO = (("pcmu", 8000), ("pcma", 8000), ("l16", 16000))
 OFFER_CAPABILITY = b"\x01\x05\xf7\x09\xe0\xbb\x13"  # the model's newest offer value

@@ -4,6 +4,7 @@
 from micropython import const
 
 from portier.jsonlog import JsonLog
+from portier.signaling._callkinds import OUTCOMES
 
 _DEFAULT_MAX = const(50)
 _MAX_FILE = const(16384)  # 50 entries of ~120 bytes, with room to spare
@@ -11,10 +12,13 @@ _MAX_PEER = const(96)
 _MAX_REASON = const(32)
 _MAX_LOAD = const(500)  # config's call_log_max bound
 
-# Outcomes, from the point of view of the device that logs them.
-OUTGOING = ("answered", "declined", "busy", "unanswered", "cancelled", "failed")
-INCOMING = ("answered", "missed", "declined", "busy", "answered_elsewhere", "declined_elsewhere",
-            "failed")
+# Outcomes, from the point of view of the device that logs them: the call engine's names
+# (_callkinds.OUTCOMES, which the engine's endings index: answered, declined, busy,
+# unanswered, cancelled, failed, missed, answered_elsewhere, declined_elsewhere). A call we
+# placed is never missed nor handled elsewhere; one that rang here is never unanswered nor
+# cancelled (tests/core/test_engine_outcomes checks both against the engine's rulebook).
+OUTGOING = OUTCOMES[:6]
+INCOMING = OUTCOMES[:3] + OUTCOMES[5:]
 _FIELDS = ("dir", "peer", "outcome", "reason", "start", "duration")
 
 

@@ -1,88 +1,266 @@
-# The call engine: Portier's four call flows (docs/protocol.md section 3.x, after the model's
+# The call engine: Portier's four call flows (docs/protocol.md section 9, after the model's
 # outgoing, incoming, rejected and missed flows) as a sans-IO object. The board's app, the
 # softphone and the tests drive it the same way:
 #   handle(stanza, now_ms)       a parsed stanza from the switchboard (portier.signaling.stanzas)
 #   place_call / answer / reject / hang_up (..., now_ms)   the user's intents
 #   on_timer(now_ms)             at or after next_deadline()
-#   pending() -> stanzas to send;  events() -> what the app must show, play, log or key
+#   pending() -> stanzas to send;  events() -> what the app must show, play, log, key or open
 # It never opens a socket, sleeps, reads a clock or imports asyncio. Times are ticks_ms values,
 # compared with time.ticks_diff so the 32-bit board's counter wrap is harmless.
+#
+# Everything that decides a move is in the rulebook below (h11's _state.py is the model): the
+# states of each role, the legal moves, the callee legs a caller rings, the timers and what each
+# ending is in the call log. Every move is looked up there before anything changes: a move that
+# is not in the table leaves the engine as it was (a stanza is then acked and ignored, an
+# intent raises CallError).
 import os
 import time
 
 from micropython import const
 
 from portier.signaling import stanzas as st
+from portier.signaling._callkinds import OUTCOMES
 
-# call states
+# ---- the rulebook ----
+
+# Call states. The role is part of the state: we placed the call (1-3) or it rings here (4-6).
 _OFFERING = const(1)  # caller: offer sent, switchboard ack awaited
 _RINGING = const(2)  # caller: acked, devices ringing
-_INCOMING = const(3)  # callee: ringing here
-_ACTIVE = const(4)  # answered: media may flow
-_ENDED = const(5)
-_ACCEPTING = const(6)  # callee: accept sent, waiting for the caller to confirm this device won
+_OUT_ACTIVE = const(3)  # caller: a device answered; media may flow
+_INCOMING = const(4)  # callee: ringing here
+_ACCEPTING = const(5)  # callee: accept sent, waiting for the caller to confirm this device won
+_IN_ACTIVE = const(6)  # callee: the caller confirmed our accept; media may flow
+_ENDED = const(7)
 
-# The legal moves, in one table: (state, move) -> next state. A move missing here is refused
-# before anything changes (see _move).
-_NEXT = {
-    (_OFFERING, "acked"): _RINGING,
-    (_OFFERING, "accepted"): _ACTIVE,
-    (_RINGING, "accepted"): _ACTIVE,
-    (_OFFERING, "declined"): _ENDED,
-    (_RINGING, "declined"): _ENDED,
-    (_OFFERING, "all_busy"): _ENDED,
-    (_RINGING, "all_busy"): _ENDED,
-    (_OFFERING, "no_ack"): _ENDED,
-    (_OFFERING, "refused"): _ENDED,
-    (_OFFERING, "ring_timeout"): _ENDED,
-    (_RINGING, "ring_timeout"): _ENDED,
-    (_OFFERING, "cancel"): _ENDED,
-    (_RINGING, "cancel"): _ENDED,
-    (_INCOMING, "answer"): _ACCEPTING,
-    (_ACCEPTING, "confirmed"): _ACTIVE,
-    (_ACCEPTING, "terminated"): _ENDED,
-    (_ACCEPTING, "ring_timeout"): _ENDED,
-    (_ACCEPTING, "hang_up"): _ENDED,
-    (_ACCEPTING, "link_lost"): _ENDED,
-    (_INCOMING, "reject"): _ENDED,
-    (_INCOMING, "terminated"): _ENDED,
-    (_INCOMING, "ring_timeout"): _ENDED,
-    (_INCOMING, "key_failed"): _ENDED,
-    (_ACTIVE, "hang_up"): _ENDED,
-    (_ACTIVE, "terminated"): _ENDED,
-    (_ACTIVE, "max_duration"): _ENDED,
-    (_OFFERING, "link_lost"): _ENDED,
-    (_RINGING, "link_lost"): _ENDED,
-    (_INCOMING, "link_lost"): _ENDED,
-    (_ACTIVE, "link_lost"): _ENDED,
-}
+# Moves, multiples of 8 so that (state | move) indexes _NEXT. A device's, on the caller's side
+# (the leg moves, _LEG_NEXT's too):
+_RINGS = const(1 << 3)  # its receipt or preaccept
+_ACCEPTED = const(2 << 3)  # its accept
+_DECLINED = const(3 << 3)  # its reject, any reason but busy or error
+_BUSY = const(4 << 3)  # its reject busy (legs only)
+_FAILED = const(5 << 3)  # its reject error: it could not take the call (legs only)
+_STOPPED = const(6 << 3)  # we told it to stop ringing (legs only)
+# stanzas
+_ACKED = const(7 << 3)  # the switchboard's ack of our offer
+_REFUSED = const(8 << 3)  # its error ack
+_ALL_BUSY = const(9 << 3)  # the last ringing device's busy or error reject, one of them busy
+_ALL_FAILED = const(10 << 3)  # ... none of them busy: every device failed to take the call
+_CONFIRMED = const(11 << 3)  # the caller's <transport>: our accept won
+_TERMINATED = const(12 << 3)  # the other end's terminate
+_ACCEPTED_ELSEWHERE = const(13 << 3)  # the caller's terminate: another device answered
+_REJECTED_ELSEWHERE = const(14 << 3)  # the caller's terminate: another device declined
+_REOFFERED = const(15 << 3)  # the caller's offer again (a retransmission)
+_UNLOCK = const(16 << 3)  # an <unlock> from the answerer (docs/protocol.md 10.3 steps 2-4)
+# the user's intents
+_ANSWER = const(17 << 3)
+_KEY_FAILED = const(18 << 3)  # answering, the call key did not open
+_REJECT = const(19 << 3)
+_REJECT_BUSY = const(20 << 3)  # this device declines as busy: only its leg ends
+_HANG_UP = const(21 << 3)  # (before an answer: the caller cancels, a callee rejects)
+_BUSY_HERE = const(22 << 3)  # an offer while this device is in a call
+# timers and the link
+_NO_ACK = const(23 << 3)  # the offer's ack timer, its tries used up
+_RING_TIMEOUT = const(24 << 3)  # a caller's ring timeout; a callee's guard for a vanished caller
+_MAX_DURATION = const(25 << 3)
+_LINK_LOST = const(26 << 3)  # the link stayed down past the app's grace
+_RESEND = const(0)  # a held stanza's retransmission timer: no move of the call
 
-# Terminate reasons a ringing callee reads as "someone else handled it" (the model's
-# *_elsewhere tokens); every other reason, or none, leaves a missed call.
-_ELSEWHERE = {"accepted_elsewhere": "answered_elsewhere", "rejected_elsewhere": "declined_elsewhere"}
+# Endings: _NEXT's values from _END on; _ENDINGS row (value - _END) says what each one is.
+_END = const(8)
+_E_CANCELLED = const(8)
+_E_NO_ACK = const(9)
+_E_REFUSED = const(10)
+_E_UNANSWERED = const(11)
+_E_DECLINED = const(12)
+_E_ALL_BUSY = const(13)
+_E_ALL_FAILED = const(14)
+_E_HUNG_UP = const(15)
+_E_MAX = const(16)
+_E_BY_PEER = const(17)
+_E_LOST_RINGING = const(18)
+_E_LOST_MISSED = const(19)
+_E_LOST_ANSWERED = const(20)
+_E_MISSED_TIMEOUT = const(21)
+_E_MISSED = const(22)
+_E_ANSWERED_ELSEWHERE = const(23)
+_E_DECLINED_ELSEWHERE = const(24)
+_E_KEY_FAILED = const(25)
+_E_REJECTED = const(26)
+_E_BUSY_HERE = const(27)
+_E_BUSY_OFFER = const(28)
+
+
+
+def _table(moves):
+    """{key: value} -> bytes indexed by key, 0 where the dict has none: a table the engine
+    keeps through every call in a few hundred bytes (a dict of its size takes four times that)."""
+    t = bytearray(max(moves) + 1)
+    for k in moves:
+        t[k] = moves[k]
+    return bytes(t)
+
+
+# The legal moves: (state | move) -> the next state, or the ending; 0: not legal there.
+_NEXT = _table({
+    # caller
+    _OFFERING | _ACKED: _RINGING,
+    _OFFERING | _REFUSED: _E_REFUSED,
+    _OFFERING | _RINGS: _OFFERING,
+    _RINGING | _RINGS: _RINGING,
+    _OUT_ACTIVE | _RINGS: _OUT_ACTIVE,  # a preaccept that crossed the winner's accept
+    _OFFERING | _ACCEPTED: _OUT_ACTIVE,
+    _RINGING | _ACCEPTED: _OUT_ACTIVE,
+    _OFFERING | _DECLINED: _E_DECLINED,
+    _RINGING | _DECLINED: _E_DECLINED,
+    _OFFERING | _ALL_BUSY: _E_ALL_BUSY,
+    _RINGING | _ALL_BUSY: _E_ALL_BUSY,
+    _OFFERING | _ALL_FAILED: _E_ALL_FAILED,
+    _RINGING | _ALL_FAILED: _E_ALL_FAILED,
+    _OFFERING | _HANG_UP: _E_CANCELLED,
+    _RINGING | _HANG_UP: _E_CANCELLED,
+    _OFFERING | _NO_ACK: _E_NO_ACK,
+    _OFFERING | _RING_TIMEOUT: _E_UNANSWERED,
+    _RINGING | _RING_TIMEOUT: _E_UNANSWERED,
+    _OFFERING | _LINK_LOST: _E_LOST_RINGING,
+    _RINGING | _LINK_LOST: _E_LOST_RINGING,
+    _OUT_ACTIVE | _UNLOCK: _OUT_ACTIVE,  # only a call we placed: a door's, to the household
+    # callee
+    _INCOMING | _REOFFERED: _INCOMING,
+    _ACCEPTING | _REOFFERED: _ACCEPTING,
+    _IN_ACTIVE | _REOFFERED: _IN_ACTIVE,
+    _INCOMING | _ANSWER: _ACCEPTING,
+    _INCOMING | _KEY_FAILED: _E_KEY_FAILED,
+    _INCOMING | _REJECT: _E_REJECTED,
+    _INCOMING | _HANG_UP: _E_REJECTED,
+    _INCOMING | _REJECT_BUSY: _E_BUSY_HERE,
+    _INCOMING | _BUSY_HERE: _E_BUSY_OFFER,
+    _ACCEPTING | _CONFIRMED: _IN_ACTIVE,
+    _INCOMING | _TERMINATED: _E_MISSED,  # (or our accept crossed it: never connected)
+    _ACCEPTING | _TERMINATED: _E_MISSED,
+    _INCOMING | _ACCEPTED_ELSEWHERE: _E_ANSWERED_ELSEWHERE,
+    _ACCEPTING | _ACCEPTED_ELSEWHERE: _E_ANSWERED_ELSEWHERE,
+    _INCOMING | _REJECTED_ELSEWHERE: _E_DECLINED_ELSEWHERE,
+    _ACCEPTING | _REJECTED_ELSEWHERE: _E_DECLINED_ELSEWHERE,
+    _ACCEPTING | _HANG_UP: _E_HUNG_UP,
+    _INCOMING | _RING_TIMEOUT: _E_MISSED_TIMEOUT,
+    _ACCEPTING | _RING_TIMEOUT: _E_MISSED_TIMEOUT,
+    _INCOMING | _LINK_LOST: _E_LOST_MISSED,
+    _ACCEPTING | _LINK_LOST: _E_LOST_MISSED,
+    # an answered call, either role: its terminate's reason does not matter any more
+    _OUT_ACTIVE | _HANG_UP: _E_HUNG_UP,
+    _IN_ACTIVE | _HANG_UP: _E_HUNG_UP,
+    _OUT_ACTIVE | _TERMINATED: _E_BY_PEER,
+    _IN_ACTIVE | _TERMINATED: _E_BY_PEER,
+    _OUT_ACTIVE | _ACCEPTED_ELSEWHERE: _E_BY_PEER,
+    _IN_ACTIVE | _ACCEPTED_ELSEWHERE: _E_BY_PEER,
+    _OUT_ACTIVE | _REJECTED_ELSEWHERE: _E_BY_PEER,
+    _IN_ACTIVE | _REJECTED_ELSEWHERE: _E_BY_PEER,
+    _OUT_ACTIVE | _MAX_DURATION: _E_MAX,
+    _IN_ACTIVE | _MAX_DURATION: _E_MAX,
+    _OUT_ACTIVE | _LINK_LOST: _E_LOST_ANSWERED,
+    _IN_ACTIVE | _LINK_LOST: _E_LOST_ANSWERED,
+})
+
+# A callee's terminate reasons that say someone else handled the call (the model's *_elsewhere)
+_ELSEWHERE = {"accepted_elsewhere": _ACCEPTED_ELSEWHERE, "rejected_elsewhere": _REJECTED_ELSEWHERE}
+
+# The call-log outcomes (the call vocabulary's OUTCOMES, which the call log takes), by index
+_O_ANSWERED = const(0)
+_O_DECLINED = const(1)
+_O_BUSY = const(2)
+_O_UNANSWERED = const(3)
+_O_CANCELLED = const(4)
+_O_FAILED = const(5)
+_O_MISSED = const(6)
+_O_ANSWERED_ELSEWHERE = const(7)
+_O_DECLINED_ELSEWHERE = const(8)
+REASON_MAX_DURATION = "max_duration"  # Portier's reason for the maximum-call-duration hang-up
+REASON_CONNECTION_LOST = "connection_lost"  # the link (past its grace) or the peer's media is gone
+REASON_ERROR = "error"  # Portier's reject reason for a device that cannot take the call
+
+# What the other end is told when a call ends
+_TELL_NONE = const(0)
+_TELL_LEGS = const(1)  # the devices still ringing get terminate(reason)
+_TELL_REJECT = const(2)  # the caller gets reject(reason), held until acked
+_TELL_TERMINATE = const(3)  # the other end gets terminate(the log reason, duration), held
+_ROW = const(4)
+# One row per ending, in _E_* order: the outcome (_O_*), the log reason (None: the input's own, if
+# any), whom we tell, and with what reason.
+_ENDINGS = (
+    _O_CANCELLED, "cancelled", _TELL_LEGS, "cancelled",  # _E_CANCELLED: we gave up first
+    _O_FAILED, "no_ack", _TELL_LEGS, "cancelled",  # _E_NO_ACK: the switchboard never acked
+    _O_FAILED, None, _TELL_NONE, None,  # _E_REFUSED: "error <code>"
+    _O_UNANSWERED, "timeout", _TELL_LEGS, "timeout",  # _E_UNANSWERED
+    _O_DECLINED, None, _TELL_LEGS, "rejected_elsewhere",  # _E_DECLINED: the device's reason
+    _O_BUSY, None, _TELL_NONE, None,  # _E_ALL_BUSY: the last reject's reason
+    _O_FAILED, None, _TELL_NONE, None,  # _E_ALL_FAILED: ditto
+    _O_ANSWERED, None, _TELL_TERMINATE, None,  # _E_HUNG_UP: the app's reason, if any
+    _O_ANSWERED, REASON_MAX_DURATION, _TELL_TERMINATE, None,  # _E_MAX
+    _O_ANSWERED, None, _TELL_NONE, None,  # _E_BY_PEER: the peer's reason
+    _O_FAILED, REASON_CONNECTION_LOST, _TELL_NONE, None,  # _E_LOST_RINGING
+    _O_MISSED, REASON_CONNECTION_LOST, _TELL_NONE, None,  # _E_LOST_MISSED
+    _O_ANSWERED, REASON_CONNECTION_LOST, _TELL_NONE, None,  # _E_LOST_ANSWERED
+    _O_MISSED, "timeout", _TELL_NONE, None,  # _E_MISSED_TIMEOUT: the caller vanished
+    _O_MISSED, None, _TELL_NONE, None,  # _E_MISSED: the caller's reason
+    _O_ANSWERED_ELSEWHERE, "accepted_elsewhere", _TELL_NONE, None,  # _E_ANSWERED_ELSEWHERE
+    _O_DECLINED_ELSEWHERE, "rejected_elsewhere", _TELL_NONE, None,  # _E_DECLINED_ELSEWHERE
+    _O_FAILED, None, _TELL_REJECT, REASON_ERROR,  # _E_KEY_FAILED: "key: <why>"
+    _O_DECLINED, None, _TELL_REJECT, None,  # _E_REJECTED: the model's empty reject
+    _O_BUSY, None, _TELL_REJECT, "busy",  # _E_BUSY_HERE: the user's busy ends only our leg
+    _O_BUSY, "busy", _TELL_REJECT, "busy",  # _E_BUSY_OFFER: one call at a time
+)
+
+# The callee legs of a call we placed, one per rung device: (leg | move) -> next leg state.
+_LEG_OFFERED = const(1)
+_LEG_RINGING = const(2)
+_LEG_BUSY = const(3)
+_LEG_FAILED = const(4)  # the device could not take the call (its key did not open)
+_LEG_DONE = const(5)
+_LEG_NEXT = _table({
+    _LEG_OFFERED | _RINGS: _LEG_RINGING,
+    _LEG_OFFERED | _ACCEPTED: _LEG_DONE,
+    _LEG_RINGING | _ACCEPTED: _LEG_DONE,
+    _LEG_OFFERED | _DECLINED: _LEG_DONE,
+    _LEG_RINGING | _DECLINED: _LEG_DONE,
+    _LEG_OFFERED | _BUSY: _LEG_BUSY,
+    _LEG_RINGING | _BUSY: _LEG_BUSY,
+    _LEG_OFFERED | _FAILED: _LEG_FAILED,
+    _LEG_RINGING | _FAILED: _LEG_FAILED,
+    _LEG_OFFERED | _STOPPED: _LEG_DONE,
+    _LEG_RINGING | _STOPPED: _LEG_DONE,
+})
+
+# Timers: one list of [due (ticks_ms), call-id, move, stanza, sends]. A call's timer fires its
+# move and lives only while that move is legal (leaving the states it serves drops it); a
+# held stanza (move _RESEND) is sent again until the peer acks it (docs/protocol.md 8.3).
+_T_DUE = const(0)
+_T_CALL = const(1)
+_T_MOVE = const(2)
+_T_STANZA = const(3)
+_T_SENT = const(4)
+_RESENDS_KEPT = const(4)  # unacked stanzas held for retransmission, at most one per call
 
 _KEY_LEN = const(32)
 _CLOSED_KEPT = const(32)  # closed call-ids remembered, so late stanzas are acked and ignored
-_RESENDS_KEPT = const(4)  # unacked stanzas held for retransmission, at most one per call
-# one held stanza: [call-id, stanza, sends so far, ticks_ms deadline of the next send]
-_R_CALL = const(0)
-_R_STANZA = const(1)
-_R_SENT = const(2)
-_R_DUE = const(3)
-REASON_MAX_DURATION = "max_duration"  # Portier's reason for the maximum-call-duration hang-up
-REASON_CONNECTION_LOST = "connection_lost"  # the link (past its grace) or the peer's media is gone
-
-# leg states of one callee device, on the caller's side
-_LEG_OFFERED = const(0)
-_LEG_RINGING = const(1)
-_LEG_BUSY = const(2)
-_LEG_FAILED = const(3)  # the device could not take the call (its key did not open)
-_LEG_DONE = const(4)
-REASON_ERROR = "error"  # Portier's reject reason for a device that cannot take the call
 # What the engine hands to the call log must fit it (calllog's peer and reason bounds): an
 # event the log refused would be an exception at the edge for every call from that peer.
 REASON_MAX = const(32)
 PEER_MAX = const(96)
+
+
+def outcomes():
+    """(direction, outcome) of every ending in the rulebook: what the call log must accept."""
+    return [(_direction(k & 7), OUTCOMES[_ENDINGS[(_NEXT[k] - _END) * _ROW]])
+            for k in range(len(_NEXT)) if _NEXT[k] >= _END]
+
+
+def _to(table, key):
+    """_NEXT's or _LEG_NEXT's entry: where (state | move) leads, 0 when it is not legal."""
+    return table[key] if key < len(table) else 0
+
+
+def _direction(state):
+    return "out" if state <= _OUT_ACTIVE else "in"
 
 
 class CallError(ValueError):
@@ -90,19 +268,25 @@ class CallError(ValueError):
 
 
 class Event:
-    """Something the app must act on. kind: "ringing", "answered", "media" or "ended"."""
+    """Something the app must act on. kind: "ringing", "answered", "media", "ended" or
+    "unlock". The fields a kind has not are the class's defaults."""
+
+    outcome = None  # "ended": one of calllog.OUTGOING / INCOMING
+    reason = None  # "ended"; "unlock": the engine's refusal, None when admitted
+    duration_s = 0  # "ended"
+    call_key = None  # "media": 32 bytes, for SRTP key derivation
+    codec = None  # "media": (name, rate)
+    relay = None  # "media": the relay block, or None
+    stanza = None  # "unlock": the <unlock> (its enc, its ids)
+    answered_for_ms = None  # "unlock", admitted: how long the call had been answered
 
     def __init__(self, kind, call_id, direction, peer, **info):
         self.kind = kind
         self.call_id = call_id
         self.direction = direction  # "out" (we placed it) or "in"
         self.peer = peer  # the device at the other end (the household's JID before an answer)
-        self.outcome = info.get("outcome")  # "ended": one of calllog.OUTGOING / INCOMING
-        self.reason = info.get("reason")
-        self.duration_s = info.get("duration_s", 0)
-        self.call_key = info.get("call_key")  # "media" only: 32 bytes, for SRTP key derivation
-        self.codec = info.get("codec")  # "media" only: (name, rate)
-        self.relay = info.get("relay")  # "media" only: the relay block, or None
+        for k in info:
+            setattr(self, k, info[k])
 
     def __repr__(self):
         return "Event(%s %s %s %s %s)" % (self.kind, self.call_id, self.direction, self.peer,
@@ -110,13 +294,11 @@ class Event:
 
 
 class _Call:
-    def __init__(self, call_id, creator, direction, peer, state, now_ms):
+    def __init__(self, call_id, creator, peer, state):
         self.id = call_id
         self.creator = creator
-        self.direction = direction
         self.peer = peer
         self.state = state
-        self.started_ms = now_ms
         self.answered_ms = None
         self.legs = {}  # caller: device -> _LEG_*
         self.call_key = None
@@ -124,9 +306,12 @@ class _Call:
         self.enc = None  # callee: our wrapped key from the offer, opened only on answer
         self.relay = None
         self.codec = None
-        self.offer = None  # caller: kept for retransmission
+        self.offer = None  # caller: kept for retransmission until the switchboard acks it
         self.tries = 0
-        self.timers = {}  # name -> ticks_ms deadline
+
+    @property
+    def direction(self):
+        return _direction(self.state)
 
 
 def new_id():
@@ -166,7 +351,7 @@ class CallEngine:
         self.auto_answer = auto_answer
         self.resend_ms = resend_ms
         self.resend_tries = resend_tries
-        self._resends = []  # [call-id, stanza, sends, due] awaiting the peer's ack, oldest first
+        self._timers = []  # [due, call-id, move, stanza, sends], in the order they were set
         self._calls = {}  # call-id -> _Call, not ended
         self._closed = []  # recently ended call-ids, oldest first
         self._out = []
@@ -185,13 +370,9 @@ class CallEngine:
 
     def next_deadline(self):
         best = None
-        for call in self._calls.values():
-            for t in call.timers.values():
-                if best is None or time.ticks_diff(t, best) < 0:
-                    best = t
-        for r in self._resends:
-            if best is None or time.ticks_diff(r[_R_DUE], best) < 0:
-                best = r[_R_DUE]
+        for t in self._timers:
+            if best is None or time.ticks_diff(t[_T_DUE], best) < 0:
+                best = t[_T_DUE]
         return best
 
     def current(self):
@@ -202,15 +383,11 @@ class CallEngine:
 
     def answered_call(self):
         """The current call once answered and confirmed (media may flow), or None. Its id,
-        creator, direction and peer (the answering device) are what portier.unlock checks."""
+        creator, peer (the answering device) and answered_ms are what an unlock request names."""
         call = self.current()
-        return call if call is not None and call.state == _ACTIVE else None
-
-    def state_of(self, call_id):
-        call = self._calls.get(call_id)
-        if call is not None:
-            return call.state
-        return _ENDED if call_id in self._closed else None
+        if call is not None and (call.state == _OUT_ACTIVE or call.state == _IN_ACTIVE):
+            return call
+        return None
 
     # ---- intents ----
 
@@ -229,7 +406,7 @@ class CallEngine:
             leg_keys[device] = key = os.urandom(_KEY_LEN)
             enc_type, ciphertext = self.keys.wrap(device, key)
             dest.append((device, st.enc(ciphertext, enc_type)))
-        call = _Call(new_id(), self.me, "out", to, _OFFERING, now_ms)
+        call = _Call(new_id(), self.me, to, _OFFERING)
         call.leg_keys = leg_keys
         for device in devices:
             call.legs[device] = _LEG_OFFERED
@@ -239,60 +416,41 @@ class CallEngine:
             call.offer = _stanza("offer", call, audio=self.audio, destination=dest, to=to)
         self._calls[call.id] = call
         self._send_offer(call, now_ms)
-        call.timers["ring"] = time.ticks_add(now_ms, self.ring_timeout_ms)
+        self._arm(call, _RING_TIMEOUT, self.ring_timeout_ms, now_ms)
         return call.id
 
     def answer(self, call_id, now_ms):
-        call = self._intent(call_id, "answer")
+        call = self._intent(call_id, _ANSWER, "answer")
         try:
             call_key = self.keys.unwrap(call.peer, call.enc.type, call.enc.ciphertext)
             if len(call_key) != _KEY_LEN:
                 raise ValueError("call key of %d bytes" % len(call_key))
         except ValueError as e:  # a key we cannot open: the call cannot be taken
             # Like "busy", this ends only our leg: another device may still answer.
-            self._end(call, "key_failed", "failed", ("key: %s" % e)[:REASON_MAX], now_ms)
-            self._send_acked(call.id, _stanza("reject", call, reason=REASON_ERROR, to=call.peer),
-                             now_ms)
-            return
-        self._move(call, "answer")
+            return self._end(call, _KEY_FAILED, now_ms, ("key: %s" % e)[:REASON_MAX])
+        self._enter(call, _ACCEPTING)
         call.call_key = call_key
         self._send_acked(call.id, _stanza("accept", call, audio=[call.codec], to=call.peer), now_ms)
         # Media waits for the caller's <transport>: when two devices answer at once, only the
         # one the caller picked binds its relay leg (the caller's binds name it) or holds a key.
 
     def reject(self, call_id, now_ms, busy=False):
-        call = self._intent(call_id, "reject")
         # The model's decline is an empty <reject>; "busy" ends only this device's leg.
-        self._end(call, "reject", "busy" if busy else "declined", None, now_ms)
-        self._send_acked(call.id, _stanza("reject", call, reason="busy" if busy else None,
-                                          to=call.peer), now_ms)
+        move = _REJECT_BUSY if busy else _REJECT
+        self._end(self._intent(call_id, move, "reject"), move, now_ms)
 
     def hang_up(self, call_id, now_ms, reason=None):
-        """reason: of an answered call's terminate and log entry; the app gives
+        """Cancel our unanswered call, reject one ringing here, or end the answered call.
+        reason: of an answered call's terminate and log entry; the app gives
         REASON_CONNECTION_LOST when the peer's media stopped (docs/protocol.md 8.3)."""
-        call = self._calls.get(call_id)
-        if call is None:
-            raise CallError("no call %s" % call_id)
-        if call.state == _INCOMING:
-            return self.reject(call_id, now_ms)
-        if call.state == _ACTIVE or call.state == _ACCEPTING:
-            terminate = _stanza("terminate", call, reason=reason,
-                                duration=self._duration_s(call, now_ms), to=call.peer)
-            self._end(call, "hang_up", "answered", reason, now_ms)
-            self._send_acked(call.id, terminate, now_ms)
-            return None
-        self._terminate_legs(call, "cancelled", None)
-        self._end(call, "cancel", "cancelled", "cancelled", now_ms)
-        return None
+        self._end(self._intent(call_id, _HANG_UP, "hang up"), _HANG_UP, now_ms, reason)
 
     def link_lost(self, now_ms):
         """The signalling link stayed down past the app's grace period: every call ends, and
         nothing can be sent about it."""
         for call in list(self._calls.values()):
-            outcome = {_ACTIVE: "answered", _INCOMING: "missed", _ACCEPTING: "missed"}.get(
-                call.state, "failed")
-            self._end(call, "link_lost", outcome, REASON_CONNECTION_LOST, now_ms)
-        self._resends = []  # past the grace: the link's outbox has dropped them too
+            self._end(call, _LINK_LOST, now_ms)
+        self._timers = []  # past the grace: the link's outbox has dropped the held ones too
 
     # ---- stanzas ----
 
@@ -306,32 +464,36 @@ class CallEngine:
             self._send(st.Stanza("ack", stanza_id=msg.stanza_id, to=msg.frm))
         if action == "offer":
             return self._on_offer(msg, now_ms)
+        if action == "unlock":
+            return self._on_unlock(msg, now_ms)
         call = self._calls.get(msg.call_id)
-        if call is None or call.creator != msg.call_creator:
+        handler = _HANDLERS.get(action)
+        if call is None or call.creator != msg.call_creator or handler is None:
             self.ignored += 1  # unknown action, unknown or closed call: acked, ignored
             return None
-        handler = _HANDLERS.get(action)
-        if handler is None:
-            self.ignored += 1
-            return None
-        return handler(self, call, msg, now_ms)
+        if not handler(self, call, msg, now_ms):
+            self.ignored += 1  # not a legal move now, or not from whom it must come
+        return None
 
     def _on_ack(self, ack, now_ms):
         for call in self._calls.values():
-            if call.state == _OFFERING and call.offer.stanza_id == ack.stanza_id:
+            if call.offer is not None and call.offer.stanza_id == ack.stanza_id:
                 if ack.error_code is not None:
-                    return self._end(call, "refused", "failed", "error %d" % ack.error_code, now_ms)
+                    return self._end(call, _REFUSED, now_ms, "error %d" % ack.error_code)
+                state = _to(_NEXT, call.state | _ACKED)
+                if not state:
+                    break
+                self._enter(call, state)
                 call.relay = ack.relay
-                call.timers.pop("ack", None)
                 call.offer = None  # acked: never sent again, so not held through the call
-                return self._move(call, "acked")
+                return None
         self._drop_resend(ack.stanza_id, None)
         return None  # acks of everything else need nothing beyond that
 
     def _on_receipt(self, receipt):
         call = self._calls.get(receipt.call_id)
-        if call is not None and call.direction == "out" and receipt.of == "offer":
-            self._ringing(call, receipt.frm)
+        if call is not None and receipt.of == "offer":
+            self._leg_rings(call, receipt.frm)
 
     def _on_offer(self, offer, now_ms):
         caller = offer.frm or offer.call_creator
@@ -342,8 +504,8 @@ class CallEngine:
             return None
         call = self._calls.get(offer.call_id)
         if call is not None or offer.call_id in self._closed:
-            if call is not None and call.direction == "in":  # a retransmission: receipt again
-                self._send(_receipt(offer, caller))
+            if call is not None and _to(_NEXT, call.state | _REOFFERED):
+                self._send(_receipt(offer, caller))  # a retransmission: receipt again
             else:
                 self.ignored += 1
             return None
@@ -353,114 +515,115 @@ class CallEngine:
             self.ignored += 1  # not for us, or nothing we can play: let it ring out elsewhere
             return None
         self._send(_receipt(offer, caller))
+        call = _Call(offer.call_id, offer.call_creator, caller, _INCOMING)
         if self._calls:  # one call at a time: a door is busy while it talks
-            self._log_only(offer.call_id, caller, "busy", now_ms)
-            self._send_acked(offer.call_id, st.Stanza(
-                "reject", call_id=offer.call_id, call_creator=offer.call_creator, reason="busy",
-                to=caller, stanza_id=new_id()), now_ms)
-            return None
-        call = _Call(offer.call_id, offer.call_creator, "in", caller, _INCOMING, now_ms)
+            return self._end(call, _BUSY_HERE, now_ms)
         call.enc = enc
         call.codec = codec
         call.relay = offer.relay
         self._calls[call.id] = call
         self._send(_stanza("preaccept", call, audio=[codec], to=caller))
         # The caller ends an unanswered call; this guard only covers a caller that vanished.
-        call.timers["ring"] = time.ticks_add(now_ms, self.ring_timeout_ms + self.ack_timeout_ms)
+        self._arm(call, _RING_TIMEOUT, self.ring_timeout_ms + self.ack_timeout_ms, now_ms)
         self._emit("ringing", call, caller)
         if caller in self.auto_answer:
             self.answer(call.id, now_ms)
         return None
 
+    def _on_unlock(self, msg, now_ms):
+        """Who may ask the door to open, and when (docs/protocol.md 10.3 steps 2-4): only the
+        device that answered the call this device placed, while that call is answered, naming
+        it. The event says the verdict (reason None: admitted); whether the door opens is the
+        unlock checks' (portier.unlock), which the app runs on the event."""
+        call = self.current()
+        why = None
+        if call is None or not _to(_NEXT, call.state | _UNLOCK):
+            why = "no_call"
+        elif msg.frm is None or msg.frm != call.peer:
+            why = "not_answerer"
+        elif msg.call_id != call.id or msg.call_creator != call.creator:
+            why = "wrong_call"
+        since = None if why else time.ticks_diff(now_ms, call.answered_ms)
+        self._events.append(Event("unlock", msg.call_id, None, msg.frm, reason=why, stanza=msg,
+                                  answered_for_ms=since))
+
+    # The handlers of stanzas about a known call: True when the stanza made a legal move.
+
     def _on_preaccept(self, call, msg, now_ms):
-        if call.direction == "out":
-            self._ringing(call, msg.frm)
+        return self._leg_rings(call, msg.frm)
 
     def _on_accept(self, call, msg, now_ms):
         device = msg.frm
-        if call.direction != "out" or call.legs.get(device) not in (_LEG_OFFERED, _LEG_RINGING):
-            self.ignored += 1  # a late second accept: its device already has accepted_elsewhere
-            return
+        leg = _to(_LEG_NEXT, call.legs.get(device, 0) | _ACCEPTED)
+        state = _to(_NEXT, call.state | _ACCEPTED)
+        if not leg or not state:  # a late second accept: its device already has
+            return False  # accepted_elsewhere
+        call.legs[device] = leg
         call.codec = self._codec_from(msg.audio)
-        call.legs[device] = _LEG_DONE
         call.call_key = call.leg_keys[device]  # the answerer's own key; the others' are gone
         call.leg_keys = None
-        self._move(call, "accepted")
-        self._terminate_legs(call, "accepted_elsewhere", device)
+        self._enter(call, state)
+        self._stop_legs(call, "accepted_elsewhere")
         # The model's relay-choice <transport> (type 1) tells the winner to start its media.
         self._send_acked(call.id, _stanza("transport", call, message_type=1, to=device), now_ms)
         self._activate(call, device, now_ms)
+        return True
 
     def _on_transport(self, call, msg, now_ms):
-        if call.direction != "in" or call.state != _ACCEPTING or msg.frm != call.peer:
-            self.ignored += 1  # only the caller's confirmation of our accept counts
-            return
-        self._move(call, "confirmed")
+        state = _to(_NEXT, call.state | _CONFIRMED)
+        if not state or msg.frm != call.peer:  # only the caller's confirmation counts
+            return False
+        self._enter(call, state)
         self._drop_resend(None, call.id)  # the caller had our accept: its ack is moot
         self._activate(call, call.peer, now_ms)
+        return True
 
     def _on_reject(self, call, msg, now_ms):
         device = msg.frm
-        if call.direction != "out" or call.legs.get(device) not in (_LEG_OFFERED, _LEG_RINGING):
-            self.ignored += 1  # not ringing there (any more): a late or duplicate reject
-            return
-        if msg.reason == "busy" or msg.reason == REASON_ERROR:
-            call.legs[device] = _LEG_BUSY if msg.reason == "busy" else _LEG_FAILED
-            legs = call.legs.values()
-            if all(s == _LEG_BUSY or s == _LEG_FAILED for s in legs):
-                outcome = "busy" if _LEG_BUSY in legs else "failed"
-                self._end(call, "all_busy", outcome, msg.reason, now_ms)
-            return
-        call.legs[device] = _LEG_DONE
-        self._terminate_legs(call, "rejected_elsewhere", device)
-        self._end(call, "declined", "declined", msg.reason, now_ms)
+        move = _BUSY if msg.reason == "busy" else _FAILED if msg.reason == REASON_ERROR else _DECLINED
+        leg = _to(_LEG_NEXT, call.legs.get(device, 0) | move)
+        if not leg:  # not ringing there (any more): a late or duplicate reject
+            return False
+        if move != _DECLINED:  # only this leg ends; the call when no leg rings any more
+            legs = [s for d, s in call.legs.items() if d != device] + [leg]
+            if [s for s in legs if _to(_LEG_NEXT, s | _STOPPED)]:
+                move = 0
+            else:
+                move = _ALL_BUSY if _LEG_BUSY in legs else _ALL_FAILED
+        if move and not _to(_NEXT, call.state | move):
+            return False
+        call.legs[device] = leg
+        if move:
+            self._end(call, move, now_ms, msg.reason)
+        return True
 
     def _on_terminate(self, call, msg, now_ms):
-        if call.direction == "out" and call.state != _ACTIVE:
-            self.ignored += 1  # callees never terminate an unanswered call; they reject
-            return
-        if msg.frm != call.peer:
-            self.ignored += 1  # only the other end of the call can end it
-            return
-        if call.state == _ACTIVE:
-            self._end(call, "terminated", "answered", msg.reason, now_ms)
-            return
-        # Still ringing here, or our accept crossed the caller's terminate: never connected.
-        outcome = _ELSEWHERE.get(msg.reason, "missed")
-        self._end(call, "terminated", outcome, msg.reason, now_ms)
+        move = _ELSEWHERE.get(msg.reason, _TERMINATED)
+        # callers never get a terminate before the answer (callees reject); and only the other
+        # end of the call can end it
+        if not _to(_NEXT, call.state | move) or msg.frm != call.peer:
+            return False
+        self._end(call, move, now_ms, msg.reason)
+        return True
 
     # ---- timers ----
 
     def on_timer(self, now_ms):
-        for call in list(self._calls.values()):
-            for name in list(call.timers):
-                t = call.timers.get(name)
-                if t is not None and time.ticks_diff(now_ms, t) >= 0 and call.id in self._calls:
-                    del call.timers[name]
-                    _TIMERS[name](self, call, now_ms)
-        for r in list(self._resends):
-            if time.ticks_diff(now_ms, r[_R_DUE]) >= 0 and r in self._resends:
-                self._resend(r, now_ms)
+        for t in list(self._timers):  # a move may end a call and drop its other timers
+            if time.ticks_diff(now_ms, t[_T_DUE]) >= 0 and t in self._timers:
+                if t[_T_MOVE] == _RESEND:
+                    self._resend(t, now_ms)
+                else:
+                    self._timers.remove(t)  # a call's timers go with it: the call is there
+                    self._timeout(self._calls[t[_T_CALL]], t[_T_MOVE], now_ms)
 
-    def _ack_timer(self, call, now_ms):
-        if call.tries >= self.offer_tries:
-            self._terminate_legs(call, "cancelled", None)
-            self._end(call, "no_ack", "failed", "no_ack", now_ms)
-        else:
-            self._send_offer(call, now_ms)
+    def _timeout(self, call, move, now_ms):
+        if move == _NO_ACK and call.tries < self.offer_tries:
+            return self._send_offer(call, now_ms)  # same stanza id: the switchboard drops
+        return self._end(call, move, now_ms)  # the duplicate fan-out
 
-    def _ring_timer(self, call, now_ms):
-        if call.direction == "out":
-            self._terminate_legs(call, "timeout", None)
-            self._end(call, "ring_timeout", "unanswered", "timeout", now_ms)
-        else:
-            self._end(call, "ring_timeout", "missed", "timeout", now_ms)
-
-    def _max_timer(self, call, now_ms):
-        terminate = _stanza("terminate", call, reason=REASON_MAX_DURATION,
-                            duration=self._duration_s(call, now_ms), to=call.peer)
-        self._end(call, "max_duration", "answered", REASON_MAX_DURATION, now_ms)
-        self._send_acked(call.id, terminate, now_ms)
+    def _arm(self, call, move, ms, now_ms):
+        self._timers.append([time.ticks_add(now_ms, ms), call.id, move, None, 0])
 
     # ---- retransmission of what the peer must ack (docs/protocol.md 8.3) ----
 
@@ -472,39 +635,78 @@ class CallEngine:
         if self.resend_tries <= 1:
             return
         self._drop_resend(None, call_id)
-        if len(self._resends) >= _RESENDS_KEPT:
-            self._resends.pop(0)
-        self._resends.append([call_id, stanza, 1, time.ticks_add(now_ms, self.resend_ms)])
+        held = [t for t in self._timers if t[_T_MOVE] == _RESEND]
+        if len(held) >= _RESENDS_KEPT:
+            self._timers.remove(held[0])
+        self._timers.append([time.ticks_add(now_ms, self.resend_ms), call_id, _RESEND, stanza, 1])
 
-    def _resend(self, r, now_ms):
+    def _resend(self, t, now_ms):
         # the same stanza, same id: a receiver that had it acks again and changes nothing
-        self._send(r[_R_STANZA])
-        r[_R_SENT] += 1
-        if r[_R_SENT] >= self.resend_tries:
-            self._resends.remove(r)  # the last try: nothing is left to do without an ack
+        self._send(t[_T_STANZA])
+        t[_T_SENT] += 1
+        if t[_T_SENT] >= self.resend_tries:
+            self._timers.remove(t)  # the last try: nothing is left to do without an ack
         else:
-            r[_R_DUE] = time.ticks_add(now_ms, self.resend_ms << (r[_R_SENT] - 1))
+            t[_T_DUE] = time.ticks_add(now_ms, self.resend_ms << (t[_T_SENT] - 1))
 
     def _drop_resend(self, stanza_id, call_id):
-        for r in self._resends:
-            if r[_R_CALL] == call_id or (stanza_id is not None
-                                         and r[_R_STANZA].stanza_id == stanza_id):
-                self._resends.remove(r)
+        for t in self._timers:
+            if t[_T_MOVE] == _RESEND and (t[_T_CALL] == call_id or (
+                    stanza_id is not None and t[_T_STANZA].stanza_id == stanza_id)):
+                self._timers.remove(t)
                 return
 
-    # ---- helpers ----
+    # ---- moves ----
 
-    def _move(self, call, move):
-        nxt = _NEXT.get((call.state, move))
-        if nxt is None:
-            raise CallError("%s in state %d" % (move, call.state))
-        call.state = nxt
+    def _next(self, call, move):
+        """The state or ending the move leads to; CallError, and nothing changed, when it is
+        not legal now."""
+        nxt = _to(_NEXT, call.state | move)
+        if not nxt:
+            raise CallError("move %d in state %d" % (move >> 3, call.state))
+        return nxt
 
-    def _intent(self, call_id, move):
+    def _intent(self, call_id, move, what):
         call = self._calls.get(call_id)
-        if call is None or (call.state, move) not in _NEXT:
-            raise CallError("cannot %s call %s now" % (move, call_id))
+        if call is None or not _to(_NEXT, call.state | move):
+            raise CallError("cannot %s call %s now" % (what, call_id))
         return call
+
+    def _enter(self, call, state):
+        call.state = state
+        keep = []
+        for t in self._timers:  # a call's timer lives while its move is legal
+            if t[_T_CALL] != call.id or t[_T_MOVE] == _RESEND or _to(_NEXT, state | t[_T_MOVE]):
+                keep.append(t)
+        self._timers = keep
+
+    def _end(self, call, move, now_ms, reason=None):
+        """The call ends by this move: the table says the ending; its row says how it is
+        logged and who is told."""
+        row = (self._next(call, move) - _END) * _ROW
+        outcome, tell, told = OUTCOMES[_ENDINGS[row]], _ENDINGS[row + 2], _ENDINGS[row + 3]
+        if _ENDINGS[row + 1] is not None:
+            reason = _ENDINGS[row + 1]
+        direction, duration_s = call.direction, self._duration_s(call, now_ms)
+        stanza = None
+        if tell == _TELL_TERMINATE:
+            stanza = _stanza("terminate", call, reason=reason, duration=duration_s, to=call.peer)
+        elif tell == _TELL_REJECT:
+            stanza = _stanza("reject", call, reason=told, to=call.peer)
+        elif tell == _TELL_LEGS:
+            self._stop_legs(call, told)
+        call.state = _ENDED
+        # its timers go, and a held accept or transport about it is moot now
+        self._timers = [t for t in self._timers if t[_T_CALL] != call.id]
+        self._calls.pop(call.id, None)
+        self._remember_closed(call.id)
+        call.call_key = call.leg_keys = None  # nothing keyed outlives the call
+        self._events.append(Event("ended", call.id, direction, call.peer, outcome=outcome,
+                                  reason=reason, duration_s=duration_s))
+        if stanza is not None:
+            self._send_acked(call.id, stanza, now_ms)
+
+    # ---- helpers ----
 
     def _send(self, stanza):
         self._out.append(stanza)
@@ -515,25 +717,29 @@ class CallEngine:
     def _send_offer(self, call, now_ms):
         call.tries += 1
         self._send(call.offer)  # same stanza id: the switchboard drops the duplicate fan-out
-        call.timers["ack"] = time.ticks_add(now_ms, self.ack_timeout_ms)
+        self._arm(call, _NO_ACK, self.ack_timeout_ms, now_ms)
 
-    def _ringing(self, call, device):
-        if call.legs.get(device) == _LEG_OFFERED:
-            call.legs[device] = _LEG_RINGING
+    def _leg_rings(self, call, device):
+        if not _to(_NEXT, call.state | _RINGS):
+            return False
+        leg = _to(_LEG_NEXT, call.legs.get(device, 0) | _RINGS)
+        if leg:  # the first receipt or preaccept of that device
+            call.legs[device] = leg
             self._emit("ringing", call, device)
+        return True
 
-    def _terminate_legs(self, call, reason, except_device):
+    def _stop_legs(self, call, reason):
+        """Every device still ringing gets terminate(reason)."""
         for device, leg in call.legs.items():
-            if device != except_device and leg in (_LEG_OFFERED, _LEG_RINGING):
-                call.legs[device] = _LEG_DONE
+            nxt = _to(_LEG_NEXT, leg | _STOPPED)
+            if nxt:
+                call.legs[device] = nxt
                 self._send(_stanza("terminate", call, reason=reason, to=device))
 
     def _activate(self, call, device, now_ms):
         call.peer = device
         call.answered_ms = now_ms
-        call.timers.pop("ring", None)
-        call.timers.pop("ack", None)
-        call.timers["max"] = time.ticks_add(now_ms, self.max_call_ms)
+        self._arm(call, _MAX_DURATION, self.max_call_ms, now_ms)
         self._emit("answered", call, device)
         self._emit("media", call, device, call_key=call.call_key, codec=call.codec, relay=call.relay)
         # What set the call up is the media event's now: not held through the call (~2 KB).
@@ -543,20 +749,6 @@ class CallEngine:
         if call.answered_ms is None:
             return 0
         return time.ticks_diff(now_ms, call.answered_ms) // 1000
-
-    def _end(self, call, move, outcome, reason, now_ms):
-        self._move(call, move)
-        self._drop_resend(None, call.id)  # an accept or transport about it is moot now
-        del self._calls[call.id]
-        self._remember_closed(call.id)
-        call.call_key = call.leg_keys = None  # nothing keyed outlives the call
-        self._emit("ended", call, call.peer, outcome=outcome, reason=reason,
-                   duration_s=self._duration_s(call, now_ms))
-
-    def _log_only(self, call_id, peer, outcome, now_ms):
-        call = _Call(call_id, None, "in", peer, _ENDED, now_ms)
-        self._remember_closed(call_id)
-        self._emit("ended", call, peer, outcome=outcome, reason=outcome)
 
     def _remember_closed(self, call_id):
         self._closed.append(call_id)
@@ -591,9 +783,4 @@ _HANDLERS = {
     "reject": CallEngine._on_reject,
     "terminate": CallEngine._on_terminate,
     "transport": CallEngine._on_transport,
-}
-_TIMERS = {
-    "ack": CallEngine._ack_timer,
-    "ring": CallEngine._ring_timer,
-    "max": CallEngine._max_timer,
 }

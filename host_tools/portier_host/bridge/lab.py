@@ -146,11 +146,16 @@ class Baresip:
         self._task = asyncio.ensure_future(self._read())
 
     def log_tail(self, n=3000):
+        """The end of baresip's log, without its once-a-second call status lines
+        ("[0:00:09] audio=64000/64000 (bit/s)"), which otherwise fill a failing test's message."""
         try:
             with open(os.path.join(self.folder, "baresip.log"), errors="replace") as f:
-                return f.read()[-n:]
+                text = f.read()
         except OSError:
             return ""
+        lines = [ln for ln in text.replace("\r", "\n").split("\n")
+                 if ln.strip() and "audio=" not in ln]
+        return "\n".join(lines)[-n:]
 
     async def _read(self):
         r = self._reader
@@ -319,7 +324,7 @@ class BridgeLab:
         self.bridge_aor = None
 
     def _bridge_config(self, dev, folder):
-        from .. import sim
+        from .. import bundle, sim
 
         cfg = sim._device_config(dev, folder, self.sb.address, "phone", self.ring_timeout_s,
                                  {}, {"pair_with": [self.door_jid], "call": self.door_jid,
@@ -333,11 +338,7 @@ class BridgeLab:
             sip["targets"] = ["sip:anna@%s" % self.registrar.split(":", 1)[1]]
         else:
             sip["phones"] = {"anna": ANNA_PASSWORD}
-        cfg["sip"] = sip
-        path = os.path.join(folder, "bridge.json")
-        with open(path, "w") as f:
-            json.dump(cfg, f, indent=1)
-        return path
+        return bundle.write_config(folder, cfg, "bridge.json", extra={"sip": sip})
 
     async def restart_anna(self):
         """A fresh baresip for anna (same account and folder): its WAV then starts from the

@@ -8,23 +8,24 @@ import json
 import os
 import sys
 
+from .. import bundle
 from .. import provision as prov
 
 BRIDGE_CONFIG_NAME = "bridge.json"
 
 
 def provision_bridge(args):
-    bundle = prov.provision_phone(args.switchboard, args.household, args.door,
-                                  args.name or "bridge", out=args.out,
-                                  household_dir=args.household_dir, db=args.db, force=args.force,
-                                  new=getattr(args, "new", False),
-                                  new_household=getattr(args, "new_household", False),
-                                  authority=prov.open_authority)
-    with open(os.path.join(bundle.folder, prov.PHONE_CONFIG_NAME)) as f:
+    dev = prov.provision_phone(args.switchboard, args.household, args.door,
+                               args.name or "bridge", out=args.out,
+                               household_dir=args.household_dir, db=args.db, force=args.force,
+                               new=getattr(args, "new", False),
+                               new_household=getattr(args, "new_household", False),
+                               authority=prov.open_authority)
+    with open(os.path.join(dev.folder, bundle.PHONE_CONFIG_NAME)) as f:
         cfg = json.load(f)
-    os.remove(os.path.join(bundle.folder, prov.PHONE_CONFIG_NAME))
+    os.remove(os.path.join(dev.folder, bundle.PHONE_CONFIG_NAME))
     cfg["control"] = "none"  # a service: no terminal commands
-    path = os.path.join(bundle.folder, BRIDGE_CONFIG_NAME)
+    path = os.path.join(dev.folder, BRIDGE_CONFIG_NAME)
     sip = _old_sip(path) or {"mode": "client", "registrar": "", "user": "door", "targets": [],
                              "srtp": "optional", "codecs": ["PCMU", "PCMA", "G722"],
                              "display_name": "Door"}
@@ -37,12 +38,9 @@ def provision_bridge(args):
     password = os.environ.get("PORTIER_SIP_PASSWORD")
     if password:
         sip["password"] = password
-    cfg["sip"] = sip
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # it may hold a password
-    with os.fdopen(fd, "w") as f:
-        json.dump(cfg, f, indent=1)
-        f.write("\n")
-    return bundle, path, sip
+    # private: the "sip" block may hold a password
+    bundle.write_config(dev.folder, cfg, BRIDGE_CONFIG_NAME, private=True, extra={"sip": sip})
+    return dev, path, sip
 
 
 def _old_sip(path):
@@ -57,12 +55,12 @@ def _old_sip(path):
 
 def main(args):
     try:
-        bundle, path, sip = provision_bridge(args)
+        dev, path, sip = provision_bridge(args)
     except prov.ProvisionError as e:
         print("provision: %s" % e, file=sys.stderr)
         return 2
-    print("provision: %s registered in %s" % (bundle.jid, bundle.db))
-    print("provision: wrote %s (mode 0600) and the device's keys in %s/" % (path, bundle.folder))
+    print("provision: %s registered in %s" % (dev.jid, dev.db))
+    print("provision: wrote %s (mode 0600) and the device's keys in %s/" % (path, dev.folder))
     if not sip["registrar"] or not sip["targets"]:
         print("provision: fill in sip.registrar and sip.targets in %s (docs/sip.md)" % path)
     print("next (with the switchboard running):")
