@@ -44,19 +44,13 @@ class F:
     pass
 
 
-class Call:
-    id = CID
-    creator = DOOR
-    peer = PHONE
-    direction = "out"
-    answered_ms = 0
-
-
-def stanza(enc_type, ct, frm=PHONE):
-    s, e = F(), F()
+def event(enc_type, ct, frm=PHONE, reason=None):
+    # the call engine's "unlock" event for this <unlock> (reason: the engine's refusal)
+    s, e, ev = F(), F(), F()
     e.type, e.ciphertext = enc_type, ct
     s.frm, s.call_id, s.call_creator, s.enc = frm, CID, DOOR, e
-    return s
+    ev.peer, ev.call_id, ev.reason, ev.answered_for_ms, ev.stanza = frm, CID, reason, 0, s
+    return ev
 
 
 u = ul.Unlocker(door, None, salt, pin_ok, 0)
@@ -68,15 +62,15 @@ def batch(pin):
     out = []
     for _ in range(N):
         counter[0] += 1
-        out.append(stanza(*session.encrypt(phone, DOOR, ul.encode_request(CID, counter[0], pin, 0))))
+        out.append(event(*session.encrypt(phone, DOOR, ul.encode_request(CID, counter[0], pin, 0))))
     return out
 
 
-def timed(msgs, call, now):
+def timed(events, now):
     runs = []
-    for m in msgs:
+    for m in events:
         t0 = time.ticks_us()
-        d = u.decide(m, call, now)
+        d = u.decide(m, now)
         u.commit(d, now)
         runs.append(time.ticks_diff(time.ticks_us(), t0))
     runs.sort()
@@ -87,13 +81,14 @@ def row(name, r):
     print("t|%%s|%%d|%%d|%%d|%%s" %% ((name,) + r))
 
 
-row("decide+commit: opened", timed(batch("2468"), Call(), 0))
-row("decide: refused not_answerer", timed([stanza("msg", b"x" * 80, "ben:3@home")] * N, Call(), 0))
-forged = stanza("msg", batch("2468")[0].enc.ciphertext[:-1] + b"\0")
-row("decide: refused forged (bad MAC)", timed([forged] * N, Call(), 0))
+row("decide+commit: opened", timed(batch("2468"), 0))
+# who may ask, and when, is the call engine's verdict (an "unlock" event with a reason)
+row("decide: refused not_answerer", timed([event("msg", b"x" * 80, "ben:3@home", "not_answerer")] * N, 0))
+forged = event("msg", batch("2468")[0].stanza.enc.ciphertext[:-1] + b"\0")
+row("decide: refused forged (bad MAC)", timed([forged] * N, 0))
 u.state.fails = 2
-timed(batch("0000")[:1], Call(), 0)
-row("decide+commit: locked_out", timed(batch("2468"), Call(), 1000))
+timed(batch("0000")[:1], 0)
+row("decide+commit: locked_out", timed(batch("2468"), 1000))
 runs = []
 for _ in range(5 * N):
     t0 = time.ticks_us()
