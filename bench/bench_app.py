@@ -36,10 +36,9 @@ async def scenario(ca, tmp, heap):
     from portier import app, config
     from portier.hal.vdoor import VirtualDoor
 
-    door_cfg = T._config(ca, T.DOOR, tmp, 0)
-    bundles = T._provision_door(door_cfg)
+    bundles, secrets = T._provision_door(tmp / "door")
     sb = await MiniSwitchboard(server_tls(ca, pki.issue_server(ca), tmp), bundles={T.DOOR: bundles}).start()
-    door_cfg["switchboard"]["port"] = sb.port
+    door_cfg = T._config(ca, T.DOOR, tmp, sb.port, secrets=secrets)
     door = T.Device("micropython", door_cfg, tmp)
     door.heap = heap
     await door.start()
