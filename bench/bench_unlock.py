@@ -44,13 +44,19 @@ class F:
     pass
 
 
-def event(enc_type, ct, frm=PHONE, reason=None):
-    # the call engine's "unlock" event for this <unlock> (reason: the engine's refusal)
-    s, e, ev = F(), F(), F()
+class Unlock:  # the call engine's "unlock" event: its verdict on who may ask, and when
+    kind = "unlock"
+
+    def __init__(self, m, reason):
+        self.peer, self.call_id, self.reason, self.stanza = m.frm, m.call_id, reason, m
+        self.answered_for_ms = None if reason else 0
+
+
+def stanza(enc_type, ct, frm=PHONE):
+    s, e = F(), F()
     e.type, e.ciphertext = enc_type, ct
     s.frm, s.call_id, s.call_creator, s.enc = frm, CID, DOOR, e
-    ev.peer, ev.call_id, ev.reason, ev.answered_for_ms, ev.stanza = frm, CID, reason, 0, s
-    return ev
+    return s
 
 
 u = ul.Unlocker(door, None, salt, pin_ok, 0)
@@ -62,15 +68,16 @@ def batch(pin):
     out = []
     for _ in range(N):
         counter[0] += 1
-        out.append(event(*session.encrypt(phone, DOOR, ul.encode_request(CID, counter[0], pin, 0))))
+        out.append(stanza(*session.encrypt(phone, DOOR, ul.encode_request(CID, counter[0], pin, 0))))
     return out
 
 
-def timed(events, now):
+def timed(msgs, now, refused=None):
     runs = []
-    for m in events:
+    for m in msgs:
+        ev = Unlock(m, refused)
         t0 = time.ticks_us()
-        d = u.decide(m, now)
+        d = u.decide(ev, now)
         u.commit(d, now)
         runs.append(time.ticks_diff(time.ticks_us(), t0))
     runs.sort()
@@ -82,9 +89,9 @@ def row(name, r):
 
 
 row("decide+commit: opened", timed(batch("2468"), 0))
-# who may ask, and when, is the call engine's verdict (an "unlock" event with a reason)
-row("decide: refused not_answerer", timed([event("msg", b"x" * 80, "ben:3@home", "not_answerer")] * N, 0))
-forged = event("msg", batch("2468")[0].stanza.enc.ciphertext[:-1] + b"\0")
+row("decide: refused not_answerer",
+    timed([stanza("msg", b"x" * 80, "ben:3@home")] * N, 0, "not_answerer"))
+forged = stanza("msg", batch("2468")[0].enc.ciphertext[:-1] + b"\0")
 row("decide: refused forged (bad MAC)", timed([forged] * N, 0))
 u.state.fails = 2
 timed(batch("0000")[:1], 0)
