@@ -44,12 +44,12 @@ class F:
     pass
 
 
-class Call:
-    id = CID
-    creator = DOOR
-    peer = PHONE
-    direction = "out"
-    answered_ms = 0
+class Unlock:  # the call engine's "unlock" event: its verdict on who may ask, and when
+    kind = "unlock"
+
+    def __init__(self, m, reason):
+        self.peer, self.call_id, self.reason, self.stanza = m.frm, m.call_id, reason, m
+        self.answered_for_ms = None if reason else 0
 
 
 def stanza(enc_type, ct, frm=PHONE):
@@ -72,11 +72,12 @@ def batch(pin):
     return out
 
 
-def timed(msgs, call, now):
+def timed(msgs, now, refused=None):
     runs = []
     for m in msgs:
+        ev = Unlock(m, refused)
         t0 = time.ticks_us()
-        d = u.decide(m, call, now)
+        d = u.decide(ev, now)
         u.commit(d, now)
         runs.append(time.ticks_diff(time.ticks_us(), t0))
     runs.sort()
@@ -87,13 +88,14 @@ def row(name, r):
     print("t|%%s|%%d|%%d|%%d|%%s" %% ((name,) + r))
 
 
-row("decide+commit: opened", timed(batch("2468"), Call(), 0))
-row("decide: refused not_answerer", timed([stanza("msg", b"x" * 80, "ben:3@home")] * N, Call(), 0))
+row("decide+commit: opened", timed(batch("2468"), 0))
+row("decide: refused not_answerer",
+    timed([stanza("msg", b"x" * 80, "ben:3@home")] * N, 0, "not_answerer"))
 forged = stanza("msg", batch("2468")[0].enc.ciphertext[:-1] + b"\0")
-row("decide: refused forged (bad MAC)", timed([forged] * N, Call(), 0))
+row("decide: refused forged (bad MAC)", timed([forged] * N, 0))
 u.state.fails = 2
-timed(batch("0000")[:1], Call(), 0)
-row("decide+commit: locked_out", timed(batch("2468"), Call(), 1000))
+timed(batch("0000")[:1], 0)
+row("decide+commit: locked_out", timed(batch("2468"), 1000))
 runs = []
 for _ in range(5 * N):
     t0 = time.ticks_us()

@@ -122,7 +122,8 @@ _K = getattr(_E, "CallKeys", None) or A.Keys  # the keys object of this firmware
 _wrap(_K, "wrap", "Keys.wrap")
 _wrap(_K, "unwrap", "Keys.unwrap")
 _wrap(A.App, "_new_media", "App._new_media")
-_wrap_async(A.App, "_on_pair", "App._on_pair")
+import portier.doorpart as _D
+_wrap_async(_D.DoorPart, "_on_pair", "DoorPart._on_pair")
 _wrap_async(A.App, "_stop_media", "App._stop_media")
 _wrap(A.App, "__init__", "App.__init__")
 _wrap(A.App, "shed", "App.shed")

@@ -1,7 +1,11 @@
 # The device's edge: the one place where the cores (call engine, link timer, media session, call
 # log, pairing) meet the outside (the switchboard link, the clock, commands, the board, media).
-# The same App runs the door board (on MicroPython, or the virtual door of the simulator) and
-# the household softphone (profile "phone", on CPython through the shim).
+# A device is the App composed of declared parts:
+#   - the board (hal): a portier.hal.board.Board subclass (LED, audio, strike, watchdog, button)
+#   - the device's part (Part below): portier.doorpart.DoorPart for the door board (on
+#     MicroPython, or the simulator's virtual door), portier.phonepart.PhonePart for the
+#     household softphone (CPython through the shim); the bridge adds SIP to the phone's part
+#     (host_tools/portier_host/bridge/app.py). part_for() is the one place that picks it.
 #
 # The edge loop (App._edge, after aioquic's asyncio/protocol.py): every input is put into one
 # Inbox by whichever task saw it (the link's reader: a stanza, <ready>; the command reader; the
@@ -37,22 +41,22 @@ from micropython import const
 
 from portier import pairing
 from portier.applog import describe, log_line, where
-from portier.config import read_file
+from portier.config import getenv, read_file
 from portier.hal import controls
+from portier.hal.board import BUTTON, LONG_PRESS
 from portier.net import streams
 
 _TIMER_WAKE_MS = const(100)  # the edge loop's timer turn comes at least this often
-_IQ_WAIT_MS = const(10000)
 _INBOX_MAX = const(8)  # link stanzas waiting for the edge loop; the reader waits beyond (TCP holds)
 MEDIA_SILENCE_MS = 10000  # no packet from the peer this long (or since media start): hang up
 REASON_NO_LINK = "no_link"  # the call log's reason for a press that found no switchboard link
 
 # The inputs of the edge loop (Inbox kinds). The link puts STANZA and READY (portier.net.link
-# names the same strings), the board's HAL BUTTON, the media session FIRST_AUDIO.
+# names the same strings), the board BUTTON and LONG_PRESS (portier.hal.board), the media
+# session FIRST_AUDIO; a part may add its own (the bridge: its SIP events).
 STANZA = "stanza"
 READY = "ready"
 COMMAND = "command"
-BUTTON = "button"
 FIRST_AUDIO = "first audio"
 
 
@@ -107,6 +111,73 @@ class Inbox:
         self._taken.set()
 
 
+class Part:
+    """What a kind of device adds to the App; the edge loop calls these, within its error
+    boundary. The defaults are a device that does none of it."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def start(self):
+        """Before the link starts."""
+
+    def stop(self):
+        """The app has stopped."""
+
+    def call_targets(self):
+        """-> (to, devices) of a press or "call": whom the call rings."""
+        from portier.signaling.engine import CallError
+
+        raise CallError("this device calls nobody")
+
+    def no_link(self, call_id, now):
+        """A press found no link: call_id was logged failed, reason no_link."""
+
+    async def on_ready(self, now):
+        """The link is ready (again)."""
+
+    async def timer_turn(self, now):
+        """Each timer turn of the edge loop."""
+
+    async def on_call_stanza(self, msg, now):
+        """A call stanza (portier.signaling.stanzas) the engine has handled (and acked)."""
+
+    async def on_link_stanza(self, msg):
+        """A link stanza (portier.signaling.linkstanzas) -> True when this part took it."""
+        return False
+
+    async def on_event(self, ev):
+        """An engine event, after the App's own handling (not "unlock": on_unlock)."""
+
+    async def on_unlock(self, ev):
+        """The engine's "unlock" event: an <unlock> it acked, with its verdict on who may ask
+        and when (portier.signaling.engine)."""
+
+    def media_stopped(self):
+        """A call's media session ended."""
+
+    async def command(self, cmd, args):
+        """A command the App does not know itself."""
+        from portier.signaling.engine import CallError
+
+        raise CallError("unknown command %r" % cmd)
+
+    async def on_input(self, kind, payload):
+        """An inbox input kind of this part's own."""
+        self.app.log("W", "app", "unknown input", kind=kind)
+
+
+def part_for(cfg):
+    """The one place that picks a device's part: -> its class, by the config's profile."""
+    if cfg.profile == "door":
+        from portier.doorpart import DoorPart
+
+        return DoorPart
+    from portier.phonepart import PhonePart
+
+    return PhonePart
+
+
 def _relay_address(relay):
     """(host, port) of the relay block's first IPv4 endpoint (a 6-byte address+port body)."""
     for te in relay.endpoints:
@@ -117,11 +188,11 @@ def _relay_address(relay):
 
 
 class App:
-    """cfg: portier.config.Config; hal: an object with led(state, now_ms) and audio(rate) ->
-    an AudioDevice (or None); media_class: the media session class (default:
-    portier.net.media.MediaSession when present)."""
+    """cfg: portier.config.Config; hal: a portier.hal.board.Board; media_class: the media
+    session class (default: portier.net.media.MediaSession when present); part: a callable
+    (app) -> the device's Part (default: part_for(cfg))."""
 
-    def __init__(self, cfg, hal, media_class=None, log=None):
+    def __init__(self, cfg, hal, media_class=None, log=None, part=None):
         from portier.e2e import CallKeys
         from portier.net.link import Link
         from portier.signaling.engine import CallEngine
@@ -129,30 +200,20 @@ class App:
         self.cfg = cfg
         self.hal = hal
         self._log = log or log_line
-        if cfg.profile == "phone":
-            pairing.ensure_identity(self.store)
         self.engine = CallEngine(cfg.jid, CallKeys(cfg.e2e_store),
                                  ring_timeout_ms=cfg.ring_timeout_ms,
                                  max_call_ms=cfg.max_call_ms, auto_answer=cfg.auto_answer)
         self.paired = pairing.PairedDevices(cfg.paired_file)
-        self._pair_sent = []  # phone: doors paired with since this start
-        if cfg.profile == "door":
-            self.drop_legacy_pairings()
         self.inbox = Inbox()
         self.media_class = media_class  # None: portier.net.media, loaded at the first call
         self.media = None
         self._media_task = None
         self._started = {}  # call-id -> wall-clock start (UNIX s)
-        self._iq_n = 0
-        self._iq_wait = {}  # iq id -> [asyncio.Event, result]
         self._running = True
         self._done = None
-        self.unlock = None  # portier.appunlock's part for this profile, made at first use
         self._led_state = None  # what _led last showed
         self._no_link_press = False  # a press found no link: error LED until the link is back
         self.faults = 0  # inputs dropped by guard()
-        self.missed = None  # portier.missed.MissedRings, made at the first press without a link
-        self._missed_seen = []  # phone: call-ids of <missed> already logged (a resend's copy)
         ssl_ctx = None
         if not cfg.insecure:
             ssl_ctx = streams.client_tls(read_file(cfg.ca_path), read_file(cfg.cert_path),
@@ -160,6 +221,7 @@ class App:
         self.link = Link(cfg.jid, cfg.host, cfg.port, self.inbox, ssl_ctx, cfg.server_name,
                          trace=self._trace,
                          log=lambda lvl, msg, **kw: self._log(lvl, "link", msg, kw))
+        self.part = (part or part_for(cfg))(self)
 
     @property
     def store(self):
@@ -197,19 +259,21 @@ class App:
         self.log("I", "app", "start", jid=self.cfg.jid, profile=self.cfg.profile,
                  runtime=sys.implementation.name, paired=self.paired.devices)
         self._led(controls.LED_CONNECTING)
-        if hasattr(self.hal, "start"):  # a board HAL: watchdog and Wi-Fi before the link starts
-            await self.hal.start(self)
-        tasks = [asyncio.create_task(self.link.run()), asyncio.create_task(self._edge())]
+        await self.hal.start(self.inbox, self.log)  # a board: watchdog and Wi-Fi first
+        await self.part.start()
+        tasks = [asyncio.create_task(self.link.run()), asyncio.create_task(self._edge()),
+                 asyncio.create_task(self.hal.run())]
         if self.cfg.control == "stdin":
             tasks.append(asyncio.create_task(self._read_commands()))
-        if hasattr(self.hal, "run"):  # a board HAL with its own inputs (the button)
-            tasks.append(asyncio.create_task(self.hal.run(self)))
-        await self._done.wait()
-        self.link.stop()
-        await self._stop_media()
-        for t in tasks:
-            t.cancel()
-        self.inbox.close()
+        try:
+            await self._done.wait()
+            self.link.stop()
+            await self._stop_media()
+        finally:
+            for t in tasks:
+                t.cancel()
+            self.inbox.close()
+            self.part.stop()
         await streams.sleep_ms(10)
         self.log("I", "app", "stop")
 
@@ -221,12 +285,11 @@ class App:
     async def _edge(self):
         """The edge loop: one input at a time, a timer turn when the one timer is due, the
         board's watchdog fed every turn (a handler that raised is dropped by guard)."""
-        feed = getattr(self.hal, "feed", None)  # a board HAL's watchdog: fed while this loop runs
+        feed = self.hal.feed  # a board's watchdog: fed while this loop runs
         inbox = self.inbox
         turn_at = time.ticks_ms()
         while self._running:
-            if feed is not None:
-                feed()
+            feed()
             item = inbox.take()
             if item is not None:
                 await self._input(item[0], item[1])
@@ -257,14 +320,12 @@ class App:
             await self.guard("command " + payload[0], self._command, payload[0], payload[1])
         elif kind == BUTTON:
             await self.guard("button", self._command, "press", ())
+        elif kind == LONG_PRESS:
+            self.log("I", "hal", "status", link=self.link.ready, **self.hal.status())
         elif kind == FIRST_AUDIO:  # the simulator times accept -> first audio by this line
             self.log("I", "media", "first audio", call_id=payload)
         else:
-            await self.guard(kind, self._on_input, kind, payload)
-
-    async def _on_input(self, kind, payload):
-        """An input kind a composition adds (the bridge's SIP events)."""
-        self.log("W", "app", "unknown input", kind=kind)
+            await self.guard(kind, self.part.on_input, kind, payload)
 
     async def _timer_turn(self):
         """Engine timers, a lost link, silent media, the LED."""
@@ -272,11 +333,11 @@ class App:
         deadline = self.engine.next_deadline()
         if deadline is not None and time.ticks_diff(deadline, now) <= 0:
             self.engine.on_timer(now)
-            await self._pump()
+            await self.pump()
         if self.link.timer.lost(now):  # down past the grace: calls end connection_lost
             self.log("W", "app", "link lost", calls=self.engine.current() is not None)
             self.engine.link_lost(now)
-            await self._pump()
+            await self.pump()
         media = self.media
         if media is not None and media.silent_ms(now) > MEDIA_SILENCE_MS:
             # The peer vanished (its packets come every 20 ms even in silence): hang up
@@ -288,9 +349,8 @@ class App:
                 from portier.signaling.engine import REASON_CONNECTION_LOST
 
                 self.engine.hang_up(call.id, now, REASON_CONNECTION_LOST)
-                await self._pump()
-        if self.missed is not None and self.link.ready:
-            await self.send_missed(now)
+                await self.pump()
+        await self.part.timer_turn(now)
         self._show_led(now)
         return True
 
@@ -331,41 +391,26 @@ class App:
                     self.engine.reject(call.id, now, busy=cmd == "busy")
                 else:
                     self.engine.hang_up(call.id, now)
-            elif cmd == "pair":
-                targets = args or self.cfg.pair_with
-                for jid in targets:
-                    asyncio.create_task(self.pair(jid))
-            elif cmd == "unlock":
-                await self._unlock_part().send(args)
             elif cmd == "quit":
                 call = self.engine.current()
                 if call is not None:
                     self.engine.hang_up(call.id, now)
-                    await self._pump()
+                    await self.pump()
                     await streams.sleep_ms(50)  # let the terminate leave
                 return self.quit()
             else:
-                raise CallError("unknown command %r" % cmd)
+                await self.part.command(cmd, args)  # pair, unlock (a phone's)
         except ValueError as e:  # CallError, E2eError, ConfigError
             self.log("W", "app", "command refused", cmd=cmd, error=str(e))
             return None
-        await self._pump()
+        await self.pump()
         return None
 
     async def press(self, now):
-        """The door's button (or the phone's "call"): ring the household's paired devices, or
-        the configured device from a phone."""
-        from portier.signaling.engine import CallError
-
+        """The door's button (or the phone's "call"): ring whom the part names (the door: the
+        household's paired devices; a phone: the configured device)."""
         self.log("I", "app", "pressed")
-        if self.cfg.profile == "door":
-            devices = self.paired.devices
-            to = self.cfg.household_jid()
-        else:
-            if self.cfg.call is None:
-                raise CallError("no device to call configured")
-            devices = [self.cfg.call]
-            to = self.cfg.call
+        to, devices = self.part.call_targets()
         if not self.link.ready and self.engine.current() is None:
             return await self._no_link(to)
         call_id = self.engine.place_call(to, devices, now)
@@ -375,25 +420,19 @@ class App:
         """A press while the switchboard is unreachable (docs/protocol.md 8.3): no call is
         placed or held for later (a ring minutes late finds nobody at the door); the call log
         gets a failed call, reason no_link, and the LED shows the error until the link is back.
-        A door keeps the ring to tell its paired devices when the link is back (portier.missed)."""
+        The door's part keeps the ring to tell its paired devices later (portier.missed)."""
         from portier.signaling.engine import Event, new_id
 
         self._no_link_press = True
         self.log("W", "app", "no link: call not placed", link_state=self.link.timer.state)
         call_id = new_id()
-        now = time.ticks_ms()
-        if self.cfg.profile == "door":
-            if self.missed is None:
-                from portier.missed import MissedRings
-
-                self.missed = MissedRings(self.cfg.jid, new_id)
-            self.missed.add(call_id, self.link.wall_time(now), self.paired.devices, now)
+        self.part.no_link(call_id, time.ticks_ms())
         await self._on_event(Event("ended", call_id, "out", to, outcome="failed",
                                    reason=REASON_NO_LINK))
 
     # ---- engine output ----
 
-    async def _pump(self):
+    async def pump(self):
         while True:
             out = self.engine.pending()
             events = self.engine.events()
@@ -406,7 +445,7 @@ class App:
 
     async def _on_event(self, ev):
         if ev.kind == "unlock":  # no call-log line, no start time: the call-id may be anyone's
-            return await self._to_unlock_part("on_unlock", ev)
+            return await self.part.on_unlock(ev)
         now = time.ticks_ms()
         fields = {"kind": ev.kind, "call_id": ev.call_id, "direction": ev.direction,
                   "peer": ev.peer}
@@ -431,10 +470,12 @@ class App:
             await self._stop_media()
             self.shed()
             start = self._started.pop(ev.call_id, self.link.wall_time(now))
-            self._log_call(ev, start, ev.duration_s)
+            self.log_call(ev, start, ev.duration_s)
             self._show_led(now)
+        await self.part.on_event(ev)
 
-    def _log_call(self, ev, start, duration):
+    def log_call(self, ev, start, duration):
+        """The call log file gets this ended call (portier.appmem.log_call), and a log line."""
         from portier import appmem
 
         problem = appmem.log_call(self.cfg, ev, start)
@@ -504,8 +545,7 @@ class App:
         call_id, inbox = ev.call_id, self.inbox
         self.media.on_first_audio = lambda: inbox.put_nowait(FIRST_AUDIO, call_id)
         self._media_task = asyncio.create_task(self.media.run())
-        if hasattr(self.hal, "call_active"):  # a board: Wi-Fi power save off while audio flows
-            self.hal.call_active(True)
+        self.hal.call_active(True)  # a board: Wi-Fi power save off while audio flows
         self.log("I", "app", "media start", call_id=ev.call_id, codec="%s/%d" % ev.codec)
 
     def _new_media(self, ev, media_class):
@@ -515,7 +555,7 @@ class App:
         from portier.media import dsp  # loaded with the media class already
 
         # The board's echo control (board file / virtual door config), fresh for each call.
-        echo = dsp.echo_control(getattr(self.hal, "echo_control", None))
+        echo = dsp.echo_control(self.hal.echo_control)
         return media_class(own_jid=self.cfg.jid, peer_jid=ev.peer, call_id=ev.call_id,
                            call_key=ev.call_key, codec=ev.codec, relay_host=host,
                            relay_port=port, relay_token=relay.tokens[0][1],
@@ -525,8 +565,7 @@ class App:
         media, self.media = self.media, None
         if media is None:
             return
-        if hasattr(self.hal, "call_active"):
-            self.hal.call_active(False)
+        self.hal.call_active(False)
         media.stop()
         task, self._media_task = self._media_task, None
         try:
@@ -535,27 +574,14 @@ class App:
             self.log("W", "app", "media end", error=repr(e))
         media.audio.close()  # opened per call by _new_media; a WAV speaker gets its sizes here
         self.log("I", "app", "media stop", **media.stats.to_dict())
+        self.part.media_stopped()
 
     # ---- the link's inputs ----
 
     async def _on_ready(self):
         now = time.ticks_ms()
         self._show_led(now)  # idle, or the call's state when one goes on
-        if self.missed is not None:  # rings pressed while the link was down: told now
-            self.missed.relinked(now)
-            await self.send_missed(now)
-        if self.cfg.profile == "phone":
-            from portier.e2e import session  # the door never loads it here
-
-            for jid in self.cfg.pair_with:
-                # Once per start with the household's authorisation (the door may have been
-                # migrated, or re-keyed, since), else only without a session (it will refuse).
-                if jid in self.cfg.pair_auth:
-                    if jid not in self._pair_sent:
-                        self._pair_sent.append(jid)
-                        asyncio.create_task(self.pair(jid))
-                elif not session.has_session(self.store, jid):
-                    asyncio.create_task(self.pair(jid))
+        await self.part.on_ready(now)
 
     async def _on_node(self, node):
         from portier.signaling import linkstanzas as ls
@@ -569,140 +595,16 @@ class App:
                 self.log("W", "app", "bad call stanza", error=str(e))
                 return
             self.engine.handle(msg, now)
-            await self._pump()
-            if msg.action == "unlock_result":  # after the ack (an <unlock>: the engine's event)
-                await self._to_unlock_part("on_stanza", msg)
-            elif msg.action == "ack" and self.missed is not None:
-                told = self.missed.acked(msg.stanza_id)
-                if told is not None:
-                    self.log("I", "app", "missed ring told", call_id=told[0], device=told[1])
-            elif msg.action == "missed" and self.cfg.profile != "door":
-                self._on_missed(msg, now)
+            await self.pump()
+            await self.part.on_call_stanza(msg, now)  # after the ack: <unlock>, <missed>, ...
             return
         try:
             msg = ls.parse(node)
         except ValueError as e:
             self.log("W", "app", "bad stanza", tag=node.tag, error=str(e))
             return
-        if msg.kind == "pair":
-            await self._on_pair(msg)
-        elif msg.kind == "revoke":
-            await self._on_revoke(msg)
-        elif msg.kind in ("bundle_result", "iq_error", "iq_result", "pair_result"):
-            waiter = self._iq_wait.get(msg.id)
-            if waiter is not None:
-                waiter[1] = msg
-                waiter[0].set()
-        else:
+        if not await self.part.on_link_stanza(msg):
             self.log("W", "app", "unexpected stanza", kind=msg.kind)
-
-    async def _to_unlock_part(self, method, arg):
-        """The unlock part's on_unlock (the engine's "unlock" event) or on_stanza."""
-        try:
-            await getattr(self._unlock_part(), method)(arg)
-        except MemoryError:  # loaded mid-call: a full heap keeps the door shut, not dead
-            self.log("E", "door", "unlock: out of memory", call_id=arg.call_id)
-
-    def _unlock_part(self):
-        """The door-unlock part of this profile (portier.appunlock), loaded at first use: a
-        door that never hears an unlock never loads it."""
-        if self.unlock is None:
-            from portier import appunlock
-
-            part = appunlock.DoorUnlock if self.cfg.profile == "door" else appunlock.PhoneUnlock
-            self.unlock = part(self)
-        return self.unlock
-
-    # ---- missed rings (docs/protocol.md 8.3) ----
-
-    async def send_missed(self, now):
-        """Door: the <missed> copies due now (portier.missed)."""
-        for s in self.missed.due(now):
-            await self.link.send(s.to_node())
-
-    def _on_missed(self, msg, now):
-        """Phone: the door tells of a ring it could not place; logged once as a missed call
-        at the time it happened (a resent copy, already acked again by the engine, is not)."""
-        if msg.call_id in self._missed_seen:
-            return
-        if msg.frm != self.cfg.call and msg.frm not in self.cfg.pair_with:
-            self.log("W", "app", "missed ring from a stranger ignored", peer=msg.frm)
-            return
-        self._missed_seen = self._missed_seen[-15:] + [msg.call_id]
-        wall = self.link.wall_time(now)
-        start = wall - msg.ago_s if wall else (msg.start or 0)
-        self.log("I", "app", "missed ring", peer=msg.frm, call_id=msg.call_id, start=start,
-                 ago_s=msg.ago_s, reason=msg.reason)
-        from portier.signaling.engine import Event
-
-        self._log_call(Event("ended", msg.call_id, "in", msg.frm, outcome="missed",
-                             reason=msg.reason), start, 0)
-
-    # ---- pairing (docs/protocol.md 8.5) ----
-
-    def drop_legacy_pairings(self):
-        """Door start: pairings from before the household authority go once the door holds its
-        pairing key (portier.pairauth.drop_legacy)."""
-        if self.paired.legacy():
-            from portier import pairauth
-
-            pairauth.drop_legacy(self)
-
-    async def _on_pair(self, msg):
-        """Door side: a device's <pair> (8.5), checked in portier.pairauth."""
-        from portier import pairauth
-
-        await pairauth.on_pair(self, msg)
-        self._pairauth_done()
-
-    async def _on_revoke(self, msg):
-        """Door side: the household removes a device (8.5)."""
-        from portier import pairauth
-
-        call = self.engine.current()
-        if await pairauth.on_revoke(self, msg) and call is not None and call.peer == msg.jid:
-            self.engine.hang_up(call.id, time.ticks_ms())  # a call with it ends
-            await self._pump()
-        self._pairauth_done()
-
-    def _pairauth_done(self):
-        # Idle: shed the Signal code a pairing loaded too. Mid-call (a <pair> then is rare, or
-        # hostile): drop at least the pairing code, not left on the call's heap until its end.
-        if self.engine.current() is None:
-            self.shed()
-        else:
-            from portier import appmem
-
-            appmem.forget_modules(("portier.pairauth", "portier.secrets"))
-
-    async def _ask(self, build):
-        """Send build(stanza_id) and wait for the answer with that id (bounded). Runs in the
-        pairing request's own task: the answer comes in through the edge loop."""
-        self._iq_n += 1
-        sid = "Q%d" % self._iq_n
-        waiter = [asyncio.Event(), None]
-        self._iq_wait[sid] = waiter
-        try:
-            await self.link.send(build(sid))
-            await streams.wait_for_ms(waiter[0].wait(), _IQ_WAIT_MS)
-            return waiter[1]
-        finally:
-            self._iq_wait.pop(sid, None)
-
-    async def pair(self, door):
-        """Phone side: pair with the door. True when the door says ok."""
-        from portier import pairauth
-
-        try:
-            await pairauth.request(self.store, self._ask, door, self.cfg.pair_auth.get(door))
-        except (ValueError, asyncio.TimeoutError) as e:
-            self.log("W", "app", "pair failed", device=door, error=repr(e))
-            return False
-        finally:
-            if self.engine.current() is None:
-                self.shed()
-        self.log("I", "app", "paired", device=door)
-        return True
 
 
 def config_path(argv=None):
@@ -711,16 +613,6 @@ def config_path(argv=None):
     if len(argv) > 1:
         return argv[1]
     return getenv("PORTIER_CONFIG") or "portier.json"
-
-
-def getenv(name):
-    """An environment variable, or None (also on a board, whose os has no environment)."""
-    try:
-        import os
-
-        return os.getenv(name)
-    except (AttributeError, ImportError):
-        return None
 
 
 def pick_hal(cfg):

@@ -14,10 +14,10 @@ from micropython import const
 # prekey stanzas (portier.signaling.linkpair) go with it: a door needs them only for a <pair>;
 # so do the tables of the stanzas that set a call up (portier.signaling._setuptables).
 _E2E = "portier.e2e."
-# portier.pairauth and portier.secrets serve a <pair> or <revoke> (the door's pairing key) and
-# go with them (nothing keeps their objects: PairError lives in portier.pairing).
+# portier.doorpair, portier.pairauth and portier.secrets serve a <pair> or <revoke> (the door's
+# pairing key) and go with them (nothing keeps their objects: PairError lives in portier.pairing).
 _E2E_TOO = ("portier.crypto.x25519", "portier.signaling.linkpair", "portier.signaling._setuptables",
-            "portier.pairauth", "portier.secrets")
+            "portier.doorpair", "portier.pairauth", "portier.secrets")
 
 
 _EARLY_GC_SHARE = const(16)  # collect after each 1/16 of the heap is allocated

@@ -1,9 +1,9 @@
-# The App's door-unlock parts (docs/protocol.md section 10), one per profile, made by the App at
-# the first use (App._unlock_part). DoorUnlock: the call engine's "unlock" event (its verdict on
-# an <unlock>: who may ask, and when) -> portier.unlock.Unlocker -> the strike (hal.open_door),
-# the door log and an <unlock_result> reply. PhoneUnlock: the
-# "unlock PIN" command -> an <unlock> stanza; the door's answer is logged.
-# Imported on first use, so a door that never hears an unlock never loads it.
+# The door's unlock part (docs/protocol.md section 10), made by the door's part of the App
+# (portier.doorpart) at the first <unlock>: the call engine's "unlock" event (its verdict on an
+# <unlock>: who may ask, and when) -> portier.unlock.Unlocker -> the strike (hal.open_door), the
+# door log and an <unlock_result> reply. (A phone's side, the "unlock PIN" command, is
+# portier.phonepart's.) Imported on first use, so a door that never hears an unlock never loads
+# it.
 import time
 
 from portier import unlock as ul
@@ -36,9 +36,6 @@ class DoorUnlock:
         # forgetting counters and failures.
         return ul.Unlocker(lambda: app.store, cfg.unlock_state, salt, verifier, now_ms)
 
-    async def on_stanza(self, msg):
-        """An <unlock_result> is no door's business (the engine has acked it)."""
-
     async def on_unlock(self, ev):
         """The engine's "unlock" event: an <unlock> it has acked, with its verdict on who may
         ask and when (ev.reason: None when admitted)."""
@@ -69,7 +66,7 @@ class DoorUnlock:
     def _decide(self, ev, now):
         """The Unlocker's decision, committed; any failure to check or to persist refuses."""
         app = self.app
-        if not hasattr(app.hal, "open_door"):
+        if not app.hal.has_strike:
             return ul.Decision(ul.REFUSED, "no_strike", ev.peer, ev.call_id)
         try:
             if self.unlocker is None:
@@ -112,48 +109,3 @@ class DoorUnlock:
         except (OSError, ValueError) as e:
             app.log("E", "door", "door log not written", error=str(e))
 
-    async def send(self, args):
-        from portier.signaling.engine import CallError
-
-        raise CallError("unlock is a phone's command")
-
-
-class PhoneUnlock:
-    """A phone's (or the bridge's) side: asks the door of the answered call to open."""
-
-    def __init__(self, app):
-        self.app = app
-
-    async def on_unlock(self, ev):
-        """An <unlock> is no phone's business (the engine has acked it)."""
-
-    async def on_stanza(self, msg):
-        """The door's <unlock_result>, after the engine has acked it."""
-        if msg.action == "unlock_result":
-            self.app.log("I", "app", "unlock result", peer=msg.frm, call_id=msg.call_id,
-                         result=msg.result, reason=msg.reason, retry_after_s=msg.retry_after_s)
-
-    async def send(self, args):
-        """The "unlock PIN" command: an <unlock> with the PIN to the door of the answered call."""
-        from portier.e2e import session
-        from portier.signaling import stanzas as st
-        from portier.signaling.engine import CallError, new_id
-
-        app = self.app
-        if len(args) != 1:
-            raise CallError("unlock takes one PIN")
-        pin = ul.check_pin(args[0])
-        call = app.engine.answered_call()
-        if call is None or call.direction != "in":
-            raise CallError("no answered call from the door")
-        try:
-            counter = ul.next_counter(ul.State(app.cfg.unlock_state))  # on disk before it is used
-        except OSError as e:
-            raise CallError("unlock counter not saved: %s" % e)
-        age_ms = time.ticks_diff(time.ticks_ms(), call.answered_ms)  # the door checks it: 10.3
-        enc_type, ciphertext = session.encrypt(app.store, call.peer,
-                                               ul.encode_request(call.id, counter, pin, age_ms))
-        s = st.Stanza("unlock", call_id=call.id, call_creator=call.creator,
-                      enc=st.enc(ciphertext, enc_type), to=call.peer, stanza_id=new_id())
-        await app.link.send(s.to_node())
-        app.log("I", "app", "unlock sent", call_id=call.id, counter=counter)

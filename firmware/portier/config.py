@@ -277,3 +277,13 @@ def read_file(path, limit=8192):
     if data is None:
         raise ConfigError("missing file %s" % path)
     return data
+
+
+def getenv(name):
+    """An environment variable, or None (also on a board, whose os has no environment)."""
+    try:
+        import os
+
+        return os.getenv(name)
+    except (AttributeError, ImportError):
+        return None

@@ -24,6 +24,9 @@ import sys
 
 from . import paths
 
+paths.use_firmware()
+from portier.hal.board import Board  # noqa: E402
+
 
 class SoundCardAudio:
     """The sound card through `sounddevice` (the optional extra `portier-host[audio]`: blocking
@@ -66,8 +69,8 @@ class SoundCardAudio:
             s.close()
 
 
-class PhoneHal:
-    """The softphone's HAL: no LED (the state is logged), audio from the sound card, or from
+class PhoneHal(Board):
+    """The softphone's board (portier.hal.board): no LED (the state is logged), audio from the sound card, or from
     WAV files (a microphone WAV of any rate, channel count and PCM width is converted to the
     call's rate: portier_host.audiofiles), or silence when there is neither (describe() says
     which, so the user is told)."""

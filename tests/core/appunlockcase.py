@@ -17,6 +17,7 @@ from e2epair import DOOR, PHONE, answered_pair
 from portier import appunlock
 from portier import unlock as ul
 from portier.e2e import session
+from portier.hal.board import Board
 
 _STATE = "_test_appunlock_state.json"
 _LOG = "_test_appunlock_log.json"
@@ -47,7 +48,9 @@ class _Link:
         return True
 
 
-class _Hal:
+class _Hal(Board):
+    has_strike = True
+
     def __init__(self):
         self.pulses = []
 

@@ -22,6 +22,7 @@ import machine  # noqa: E402  (the shim)
 import network  # noqa: E402  (the shim)
 
 from portier.hal import boardpolicy, controls  # noqa: E402
+from portier.hal.board import Board  # noqa: E402
 
 BOARD = os.path.join(paths.REPO, "boards", "esp32-devkitc.json")
 BUTTON, RELAY, LED = 4, 23, 21  # esp32-devkitc.json
@@ -104,7 +105,8 @@ def test_a_bouncing_press_is_one_button_input(hal):
         machine.drive_pin(BUTTON, 1)  # released: the pull-up's level
         door = hal.Esp32Door({"file": "board.json"})
         app = FakeApp()
-        task = asyncio.create_task(door.run(app))
+        await Board.start(door, app.inbox, app.log)  # what the App gives every board
+        task = asyncio.create_task(door.run())
         await _bounce(_PRESS)
         assert app.commands == ["button"]  # as soon as the contact settled, while still held
         await _bounce(_RELEASE)
@@ -124,7 +126,8 @@ def test_the_press_comes_from_the_irq_not_from_polling(hal):
         machine.drive_pin(BUTTON, 1)
         door = hal.Esp32Door({"file": "board.json"})
         app = FakeApp()
-        task = asyncio.create_task(door.run(app))
+        await Board.start(door, app.inbox, app.log)  # what the App gives every board
+        task = asyncio.create_task(door.run())
         machine._pins[BUTTON].irq(handler=None)  # the IRQ is the only way in
         await _bounce(_PRESS + _RELEASE)
         assert app.commands == []
@@ -134,22 +137,22 @@ def test_the_press_comes_from_the_irq_not_from_polling(hal):
     asyncio.run(main())
 
 
-def test_a_button_held_at_boot_does_not_ring_and_a_long_press_logs_status(hal):
+def test_a_button_held_at_boot_does_not_ring_and_a_long_press_asks_for_status(hal):
     async def main():
         machine.drive_pin(BUTTON, 0)  # held while the board boots
         door = hal.Esp32Door({"file": "board.json"})
         app = FakeApp()
-        task = asyncio.create_task(door.run(app))
+        await Board.start(door, app.inbox, app.log)  # what the App gives every board
+        task = asyncio.create_task(door.run())
         await _sleep(300)
         assert app.commands == []
         await _bounce(_RELEASE)
         machine.drive_pin(BUTTON, 0)
         await _sleep(2300)  # past the 2 s long press
-        assert app.commands == ["button"]
-        status = app.msgs("status")
-        assert len(status) == 1 and status[0]["relay"] is False and status[0]["link"] is True
+        assert app.commands == ["button", "long press"]  # the App logs the status line
+        assert door.status()["relay"] is False and door.status()["mem_free"] == 61234
         await _sleep(500)
-        assert len(app.msgs("status")) == 1  # once per hold
+        assert app.commands == ["button", "long press"]  # once per hold
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
 
@@ -161,7 +164,8 @@ def test_relay_pulse_ends_on_time_and_the_led_steps(hal):
         door = hal.Esp32Door({"file": "board.json"})
         assert machine.pin_level(RELAY) == 0  # active-high relay, released from the start
         app = FakeApp()
-        task = asyncio.create_task(door.run(app))
+        await Board.start(door, app.inbox, app.log)  # what the App gives every board
+        task = asyncio.create_task(door.run())
         await _sleep(10)
         door.led(controls.LED_CONNECTING, time.ticks_ms())  # 250 ms on, 250 ms off
         led_levels = set()
@@ -190,7 +194,9 @@ def test_relay_pulse_ends_on_time_and_the_led_steps(hal):
 def test_relay_released_when_the_hal_loop_ends(hal):
     async def main():
         door = hal.Esp32Door({"file": "board.json"})
-        task = asyncio.create_task(door.run(FakeApp()))
+        app = FakeApp()
+        await Board.start(door, app.inbox, app.log)
+        task = asyncio.create_task(door.run())
         await _sleep(20)
         door.open_door(10000, time.ticks_ms())
         await _sleep(20)
@@ -269,7 +275,7 @@ def test_main_py_on_ctrl_c_keeps_the_watchdog_fed_from_a_timer(hal, tmp_path, mo
 
     def interrupted_main():
         door = hal.Esp32Door({"file": "board.json"}, _cfg(tmp_path, ssid=None), wdt_timeout_ms=400)
-        asyncio.run(door.start(FakeApp()))
+        asyncio.run(door.start(FakeApp().inbox, FakeApp().log))
         door.open_door(5000, time.ticks_ms())
         raise KeyboardInterrupt
 
@@ -295,10 +301,10 @@ def test_watchdog_is_fed_by_running_loops_and_not_by_a_stalled_one(hal, tmp_path
         door = hal.Esp32Door({"file": "board.json"}, _cfg(tmp_path, ssid=None),
                              wdt_timeout_ms=300, stale_ms=150)
         app = FakeApp()
-        await door.start(app)
+        await door.start(app.inbox, app.log)
         wdt = hal._wdt
         assert wdt.timeout_ms == 300
-        ticker = asyncio.create_task(door.run(app))
+        ticker = asyncio.create_task(door.run())
         stop = asyncio.Event()
 
         async def app_loop():  # what App._timers does each turn
@@ -342,7 +348,7 @@ def test_wlan_connects_before_the_link_and_power_save_is_off_in_calls(hal, tmp_p
     async def main():
         door = hal.Esp32Door({"file": "board.json"}, _cfg(tmp_path))
         app = FakeApp()
-        await door.start(app)
+        await door.start(app.inbox, app.log)
         wlan = door.wlan
         assert wlan.isconnected()  # start() returned with the station up
         assert [(s, k) for _, s, k in connects] == [("home-net", "correct horse")]
@@ -364,11 +370,11 @@ def test_wlan_open_network_and_no_wifi_config(hal, tmp_path, monkeypatch):
 
     async def main():
         door = hal.Esp32Door({"file": "board.json"}, _cfg(tmp_path, password=None))
-        await door.start(FakeApp())
+        await door.start(FakeApp().inbox, FakeApp().log)
         assert [(s, k) for _, s, k in connects] == [("home-net", None)]
         bare = hal.Esp32Door({"file": "board.json"}, _cfg(tmp_path, ssid=None))
         app = FakeApp()
-        await bare.start(app)
+        await bare.start(app.inbox, app.log)
         assert bare.wlan is None and app.msgs("no wifi configured")
         bare.call_active(True)  # nothing to switch, nothing breaks
 
@@ -389,10 +395,11 @@ def test_wlan_reconnects_with_backoff_then_resets(hal, tmp_path, monkeypatch):
         door = hal.Esp32Door({"file": "board.json"}, _cfg(tmp_path), wlan_policy=policy,
                              connect_wait_ms=300)
         app = FakeApp()
-        await door.start(app)  # gives up waiting, the link starts anyway
+        await door.start(app.inbox, app.log)  # gives up waiting, the link starts anyway
         assert 300 <= time.ticks_diff(time.ticks_ms(), t0) < 500
         assert not door.wlan.isconnected()
-        task = asyncio.create_task(door.run(app))
+        await Board.start(door, app.inbox, app.log)  # what the App gives every board
+        task = asyncio.create_task(door.run())
         door.open_door(5000, time.ticks_ms())
         await _sleep(1300)
         assert len(resets) == 1 and time.ticks_diff(resets[0], t0) >= 1200
@@ -433,7 +440,8 @@ def test_atom_echo_rgb_led_and_button_without_pull(hal, tmp_path):
         assert machine.pin_level(26) == 0  # the Grove relay, released
         assert neopixel.pixels(27) == [(0, 0, 0)]
         app = FakeApp()
-        task = asyncio.create_task(door.run(app))
+        await Board.start(door, app.inbox, app.log)  # what the App gives every board
+        task = asyncio.create_task(door.run())
         door.led(controls.LED_IN_CALL, time.ticks_ms())
         assert neopixel.pixels(27) == [hal._PIXEL_ON]
         door.led(controls.LED_RINGING, time.ticks_ms())  # 120 on, 120 off, 120 on, 640 off
@@ -484,8 +492,8 @@ def test_boot_py_under_the_real_micropython(tmp_path):
     assert proc.stdout == "None\n" and proc.stderr == ""
 
 
-class _HookHal:
-    """A board HAL's optional hooks as portier.app calls them, recorded."""
+class _HookHal(Board):
+    """A board's hooks (portier.hal.board) as portier.app calls them, recorded."""
 
     def __init__(self):
         self.calls = []
@@ -500,8 +508,8 @@ class _HookHal:
 
         return VirtualAudio(rate, realtime=False)
 
-    async def start(self, app):
-        self.calls.append(("start", app.link.ready))
+    async def start(self, inbox, log):
+        self.calls.append(("start", len(inbox)))
         await asyncio.sleep(0.3)  # Wi-Fi coming up: the link must wait for it
         self.started_at = time.monotonic()
 
@@ -549,7 +557,7 @@ def test_app_starts_the_hal_before_the_link_feeds_it_and_switches_power_save(tmp
     async def main():
         task = asyncio.create_task(a.run())
         await asyncio.sleep(0.8)
-        assert hal.calls[:2] == [("led", controls.LED_CONNECTING), ("start", False)]
+        assert hal.calls[:2] == [("led", controls.LED_CONNECTING), ("start", 0)]
         assert link_logs and link_logs[0][0] >= hal.started_at  # the link began after start()
         assert hal.feeds >= 3  # the timer loop feeds each turn (every 100 ms at least)
         relay = types.SimpleNamespace(endpoints=[types.SimpleNamespace(address=b"\x7f\0\0\x01\x13\x88")],
@@ -577,7 +585,7 @@ def test_a_bad_secrets_file_stops_before_the_watchdog_starts(hal, tmp_path):
         f.write('{"wifi_password": "short"}')
     door = hal.Esp32Door({"file": "board.json"}, cfg)
     with pytest.raises(SecretsError):
-        asyncio.run(door.start(FakeApp()))
+        asyncio.run(door.start(FakeApp().inbox, FakeApp().log))
     assert hal._wdt is None  # the board stays at the REPL to be fixed, not in a reset loop
 
 

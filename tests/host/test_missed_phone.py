@@ -10,14 +10,10 @@ from portier_host import paths
 paths.use_firmware()
 
 from portier import app, config  # noqa: E402
+from portier.hal.board import Board  # noqa: E402
 from portier.signaling import stanzas as st  # noqa: E402
 
 DOOR = "door:1@home"
-
-
-class _Hal:
-    def led(self, state, now_ms):
-        pass
 
 
 def _phone(tmp_path):
@@ -26,7 +22,7 @@ def _phone(tmp_path):
                         "e2e_store": str(tmp_path / "e2e"), "call_log": str(tmp_path / "calls.json"),
                         "pair_with": [DOOR], "call": DOOR})
     lines = []
-    a = app.App(cfg, _Hal(), log=lambda lvl, src, msg, f: lines.append(dict(f, src=src, msg=msg)))
+    a = app.App(cfg, Board(), log=lambda lvl, src, msg, f: lines.append(dict(f, src=src, msg=msg)))
     return a, lines
 
 
@@ -39,8 +35,8 @@ def test_a_notice_from_the_door_is_logged_once_at_the_time_of_the_press(tmp_path
     a, lines = _phone(tmp_path)
     a.link.server_t, a.link.ready_ticks = int(time.time()), time.ticks_ms()  # as at <ready>
     now = time.ticks_ms()
-    a._on_missed(_notice(DOOR), now)
-    a._on_missed(_notice(DOOR), now)  # the door's resend, its ack lost
+    a.part._on_missed(_notice(DOOR), now)
+    a.part._on_missed(_notice(DOOR), now)  # the door's resend, its ack lost
     told = [d for d in lines if d["msg"] == "missed ring"]
     assert len(told) == 1 and abs(told[0]["start"] - (int(time.time()) - 120)) <= 2
     calls = json.loads((tmp_path / "calls.json").read_text())["calls"]
@@ -51,7 +47,7 @@ def test_a_notice_from_the_door_is_logged_once_at_the_time_of_the_press(tmp_path
 
 def test_a_notice_in_another_devices_name_is_ignored(tmp_path):
     a, lines = _phone(tmp_path)
-    a._on_missed(_notice("ben:1@home", "C2"), time.ticks_ms())
+    a.part._on_missed(_notice("ben:1@home", "C2"), time.ticks_ms())
     assert [d["msg"] for d in lines if "missed" in d["msg"]] == [
         "missed ring from a stranger ignored"]
     assert not (tmp_path / "calls.json").exists()

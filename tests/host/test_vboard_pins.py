@@ -23,12 +23,13 @@ class Inbox:
         door.led(%d, time.ticks_ms())
         door.open_door(300, time.ticks_ms())
 
-class App:
-    inbox = Inbox()
+async def main():  # as the App does: start(inbox, log), then run()
+    await door.start(Inbox(), lambda lvl, src, msg, **fields: None)
+    await door.run()
 
 door = vboardio.VboardDoor({}, vboardio.io_dir())
 door.led(%d, time.ticks_ms())
-asyncio.run(door.run(App()))
+asyncio.run(main())
 """ % (controls.LED_RINGING, controls.LED_IDLE)
 
 

@@ -116,7 +116,7 @@ class WlanPolicy:
 class WatchdogPolicy:
     """The hardware watchdog is fed only while every named loop beat within stale_ms.
 
-    The app's timer loop calls feed() each turn (about every 100 ms), the HAL's ticker beats
+    The app's edge loop calls feed() each turn (about every 100 ms), the HAL's ticker beats
     on its own; if either stalls or dies, feeding stops and the watchdog resets the board.
     """
 

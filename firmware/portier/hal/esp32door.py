@@ -5,12 +5,13 @@
 # WatchdogPolicy); this module only moves levels and calls the MicroPython API:
 #
 #   button  Pin IRQ on both edges -> ThreadSafeFlag -> _edges() feeds Button.edge() until the
-#           level settles -> a "button" input in the app's inbox; a long press (2 s) logs a status line
+#           level settles -> a BUTTON input in the app's inbox; a long press (2 s) a LONG_PRESS
+#           (the app logs the status line)
 #   relay   open_door(pulse_ms, now_ms) energises the strike; the ticker releases it at the end
 #           of the pulse (and feed(), from the app's loop, checks it too); released at boot by
 #           boot.py and whenever run() ends
 #   LED     led(state, now_ms) picks a pattern; the ticker steps it
-#   WDT     started by start(); fed by feed() only while the app's timer loop and the ticker
+#   WDT     started by start(); fed by feed() only while the app's edge loop and the ticker
 #           both beat (WatchdogPolicy), so a hung or dead loop resets the board
 #   WLAN    station with the config's SSID and the secrets' password, host name from the JID;
 #           start() connects before the link starts, the ticker reconnects with backoff and
@@ -26,6 +27,7 @@ from machine import Pin
 from micropython import const
 
 from portier.hal import boardpolicy, controls
+from portier.hal.board import BUTTON, LONG_PRESS, Board
 from portier.net import streams
 
 _TICK_MS = const(50)  # the ticker's longest sleep: a new relay or LED deadline is seen within it
@@ -65,8 +67,9 @@ class _PixelLed:
         self._np.write()
 
 
-class Esp32Door:
+class Esp32Door(Board):
     name = "esp32"
+    has_strike = True
 
     def __init__(self, audio_cfg, cfg=None, wdt_timeout_ms=WDT_TIMEOUT_MS, stale_ms=_STALE_MS,
                  wlan_policy=None, connect_wait_ms=_CONNECT_WAIT_MS):
@@ -102,7 +105,6 @@ class Esp32Door:
         self.wlan = None
         self._wifi = wlan_policy
         self._ssid = self._key = None
-        self._app = None
 
     # ---- the app's HAL interface ----
 
@@ -127,7 +129,7 @@ class Esp32Door:
             self._apply_power_save()
 
     def feed(self):
-        """The app's timer loop, every turn: a second path that ends a pulse, and the watchdog."""
+        """The app's edge loop, every turn: a second path that ends a pulse, and the watchdog."""
         now = time.ticks_ms()
         self._step_relay(now)
         dog = self._dog
@@ -137,10 +139,10 @@ class Esp32Door:
         if dog.may_feed(now):
             _wdt.feed()
 
-    async def start(self, app):
+    async def start(self, inbox, log):
         """Before the link starts: the watchdog, then Wi-Fi, waiting up to connect_wait_ms."""
         global _wdt, _wdt_timeout_ms
-        self._app = app
+        await Board.start(self, inbox, log)
         self._load_wifi()  # a bad secrets file stops here, at the REPL, before the watchdog
         now = time.ticks_ms()
         if _wdt is None:
@@ -156,10 +158,9 @@ class Esp32Door:
             await streams.sleep_ms(_TICK_MS)
         self._turn(time.ticks_ms())
 
-    async def run(self, app):
+    async def run(self):
         """The HAL's own loops: button edges, and the ticker (relay, LED, long press, Wi-Fi)."""
-        self._app = app
-        edges = asyncio.create_task(self._edges(app))
+        edges = asyncio.create_task(self._edges())
         try:
             while True:
                 now = self._turn(time.ticks_ms())
@@ -178,7 +179,7 @@ class Esp32Door:
         self._irqs = (self._irqs + 1) & 0xFFFF
         self._flag.set()
 
-    async def _edges(self, app):
+    async def _edges(self):
         flag, pin, button = self._flag, self._button_pin, self.button
         while True:
             await flag.wait()
@@ -192,7 +193,7 @@ class Esp32Door:
                     seen = self._irqs
                     button.restart_debounce(now)
                 button.edge(pin.value(), now)
-            self._dispatch(app)
+            self._dispatch()
 
     def _turn(self, now):
         """One ticker turn; returns now."""
@@ -202,8 +203,7 @@ class Esp32Door:
         self._led_pin.value(self._led.on_timer(now))
         if not self.button.settling:  # settling is _edges()'s: it knows of edges in between
             self.button.on_timer(now)  # the long press
-        if self._app is not None:
-            self._dispatch(self._app)
+        self._dispatch()
         if self.wlan is not None:
             self._step_wlan(now)
         return now
@@ -224,14 +224,15 @@ class Esp32Door:
             if not self.relay.energised:
                 self._log("I", "relay off")
 
-    def _dispatch(self, app):
-        if not self.button.has_events:  # most turns: nothing to do, nothing allocated
+    def _dispatch(self):
+        inbox = self.inbox
+        if not self.button.has_events or inbox is None:  # most turns: nothing, nothing allocated
             return
         for ev in self.button.pending():
             if ev == controls.PRESS:
-                app.inbox.put_nowait("button")  # the app's edge loop rings
+                inbox.put_nowait(BUTTON)  # the app's edge loop rings
             elif ev == controls.LONG_PRESS:
-                self._log_status()
+                inbox.put_nowait(LONG_PRESS)
 
     # ---- Wi-Fi ----
 
@@ -308,24 +309,16 @@ class Esp32Door:
         except (AttributeError, ValueError, OSError):  # before 1.24: ifconfig()
             return self.wlan.ifconfig()[0]
 
-    # ---- logging ----
+    # ---- the status line (a long press) ----
 
-    def _log(self, lvl, msg, **fields):
-        app = self._app
-        if app is not None:
-            app.log(lvl, "hal", msg, **fields)
-
-    def _log_status(self):
+    def status(self):
         fields = {"mem_free": gc.mem_free(), "relay": self.relay.energised}
         wlan = self.wlan
         if wlan is not None:
             fields["wifi"] = wlan.isconnected()
             fields["rssi"] = wlan.status("rssi") if wlan.isconnected() else None
             fields["addr"] = self._addr()
-        app = self._app
-        if app is not None:
-            fields["link"] = app.link.ready
-        self._log("I", "status", **fields)
+        return fields
 
 
 def keep_fed():

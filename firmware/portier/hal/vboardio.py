@@ -20,6 +20,7 @@ from micropython import const
 
 from portier import fsutil
 from portier.hal import controls
+from portier.hal.board import BUTTON
 from portier.hal.vdoor import VirtualDoor
 from portier.net import streams
 
@@ -31,7 +32,7 @@ SPEAKER_FILE = "speaker.wav"
 
 def io_dir():
     """The pin folder a virtual board gives its door, or None (not on a virtual board)."""
-    from portier.app import getenv
+    from portier.config import getenv
 
     return getenv(ENV) or None
 
@@ -99,10 +100,10 @@ class VboardDoor(VirtualDoor):
         self._write_strike()
         return pressed
 
-    async def run(self, app):
+    async def run(self):
         """The board's input loop: a button press goes into the app's inbox (its edge loop
         rings)."""
         while True:
-            if self.step(time.ticks_ms()):
-                app.inbox.put_nowait("button")
+            if self.step(time.ticks_ms()) and self.inbox is not None:
+                self.inbox.put_nowait(BUTTON)
             await streams.sleep_ms(_POLL_MS)

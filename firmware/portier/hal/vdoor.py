@@ -12,11 +12,13 @@ import time
 
 from portier.applog import log_line
 from portier.hal import controls
+from portier.hal.board import Board
 from portier.hal.virtual import VirtualAudio
 
 
-class VirtualDoor:
+class VirtualDoor(Board):
     name = "virtual"
+    has_strike = True
 
     def __init__(self, audio_cfg=None):
         a = audio_cfg or {}

@@ -22,7 +22,7 @@ _CONNECT_MS = const(10000)
 _OUTBOX_MAX = const(16)  # stanzas held while the link is down (the call engine's, say)
 _IDLE_WAKE_MS = const(1000)  # the keepalive loop's longest sleep
 # A write that has not drained by then (a peer that stopped reading, a dead path TCP has not
-# noticed) breaks the link. Without it the caller (the app's timer loop) would hang, and the
+# noticed) breaks the link. Without it the caller (the app's edge loop) would hang, and the
 # board's watchdog (30 s) would reset the board instead of the link reconnecting.
 _WRITE_MS = const(10000)
 

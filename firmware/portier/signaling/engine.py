@@ -65,9 +65,10 @@ _MAX_DURATION = const(25 << 3)
 _LINK_LOST = const(26 << 3)  # the link stayed down past the app's grace
 _RESEND = const(0)  # a held stanza's retransmission timer: no move of the call
 
-# Endings: _NEXT's values from _END on; _ENDINGS row (value - _END) says what each one is.
+# Endings: _NEXT's values from _END on (above every state); _ENDINGS row (value - _END) says
+# what each one is.
 _END = const(8)
-_E_CANCELLED = const(8)
+_E_CANCELLED = const(_END)
 _E_NO_ACK = const(9)
 _E_REFUSED = const(10)
 _E_UNANSWERED = const(11)
@@ -88,7 +89,6 @@ _E_KEY_FAILED = const(25)
 _E_REJECTED = const(26)
 _E_BUSY_HERE = const(27)
 _E_BUSY_OFFER = const(28)
-
 
 
 def _table(moves):

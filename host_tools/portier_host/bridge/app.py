@@ -1,10 +1,12 @@
 """`portier bridge --config FILE`: a household device that answers the door on SIP phones.
 
-It is portier.app.App (the softphone's composition: its own JID, Signal identity and
-certificate, the call engine, pairing, the media session, the unlock request), with two
-differences: its audio device is a SIP leg (bridge/audio.py), and the call engine's events
-and the SIP legs' events meet in BridgeRules (bridge/rules.py), whose actions are carried
-out here. The SIP user agent is PJSIP (bridge/sipua.py), polled from the same event loop.
+It is portier.app.App composed of two parts (bridge_app()): the board BridgeHal, whose audio
+device is the answered SIP leg (bridge/audio.py), and BridgePart, the softphone's part
+(portier.phonepart: its own JID, Signal identity and certificate, pairing, the unlock request)
+with SIP added: the call engine's events and the SIP legs' events meet in BridgeRules
+(bridge/rules.py), whose actions are carried out here. The SIP user agent is PJSIP
+(bridge/sipua.py), polled from the same event loop; its events enter the App's edge loop
+through the inbox, as the link's stanzas do.
 
 The config file is a device config (portier.config, profile "phone": the bridge pairs with
 and calls the door like a softphone) with a "sip" block (bridge/sipconfig.py). Log lines are
@@ -29,41 +31,45 @@ paths.use_firmware()
 from portier import config as fwconfig  # noqa: E402
 from portier.app import App  # noqa: E402
 from portier.applog import log_line  # noqa: E402
+from portier.hal.board import Board  # noqa: E402
+from portier.phonepart import PhonePart  # noqa: E402
 
 _POLL_S = 0.01  # SIP work is done at least this often (PJSIP polled, no SIP threads)
-_SIP = "sip"  # the edge loop's input kinds the bridge adds: a PJSIP event,
-_UNLOCK_RESULT = "unlock result"  # the door's answer to an unlock (its result)
+_SIP = "sip"  # the edge loop's input kind the bridge adds: a PJSIP event
 
 
 class BridgeError(Exception):
     """The bridge cannot start (config, SIP stack); the CLI prints it without a traceback."""
 
 
-class BridgeHal:
-    """No LED, no strike; the audio of a call is the answered SIP leg."""
+class BridgeHal(Board):
+    """No LED, no strike; the audio of a call is the answered SIP leg (BridgePart.open_audio)."""
 
     name = "bridge"
-
-    def __init__(self, bridge):
-        self._bridge = bridge
-
-    def led(self, state, now_ms):
-        pass
+    part = None  # the BridgePart, which sets itself here
 
     def audio(self, rate):
-        return self._bridge.open_audio(rate)
+        return self.part.open_audio(rate)
 
 
-class BridgeApp(App):
-    def __init__(self, cfg, sip_cfg, ua=None, log=None):
+def bridge_app(cfg, sip_cfg, ua=None, log=None):
+    """The bridge: the App with BridgeHal and BridgePart."""
+    return App(cfg, BridgeHal(), log=log, part=lambda app: BridgePart(app, sip_cfg, ua))
+
+
+class BridgePart(PhonePart):
+    def __init__(self, app, sip_cfg, ua=None):
         from .sipua import SipUa
 
+        PhonePart.__init__(self, app)
         self.sip_cfg = sip_cfg
         self.rules = R.BridgeRules()
         self.ua = ua or SipUa(sip_cfg)
         self.audio_dev = None
         self.registrar = None
-        App.__init__(self, cfg, BridgeHal(self), log=log)
+        self._sip = None
+        self.log = app.log
+        app.hal.part = self
 
     def targets(self):
         sc = self.sip_cfg
@@ -73,7 +79,7 @@ class BridgeApp(App):
 
     # ---- running ----
 
-    async def run(self):
+    async def start(self):
         if self.sip_cfg.mode == "registrar":
             from .registrar import LabError, Registrar
 
@@ -95,54 +101,49 @@ class BridgeApp(App):
                               % (self.sip_cfg.bind, self.sip_cfg.port, e)) from None
         self.log("I", "sip", "start", mode=self.sip_cfg.mode, bind=self.sip_cfg.bind,
                  port=self.sip_cfg.port, aor=self.sip_cfg.aor(), targets=self.targets())
-        sip = asyncio.create_task(self._sip_loop())
+        self._sip = asyncio.create_task(self._sip_loop())
         try:  # SIGTERM (a service manager's stop): end the calls and unregister, then exit
             import signal
 
-            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, self.quit)
+            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, self.app.quit)
         except (NotImplementedError, RuntimeError):
             pass
-        try:
-            await App.run(self)
-        finally:
-            sip.cancel()
-            try:
-                await sip
-            except asyncio.CancelledError:
-                pass
-            self.ua.stop()
-            if self.registrar is not None:
-                self.registrar.stop()
+
+    def stop(self):
+        if self._sip is not None:
+            self._sip.cancel()
+        self.ua.stop()
+        if self.registrar is not None:
+            self.registrar.stop()
 
     async def _sip_loop(self):
         """PJSIP polled; each of its events goes into the App's inbox: the edge loop handles
-        it (_on_input), as it does the link's stanzas, one input at a time."""
+        it (on_input), as it does the link's stanzas, one input at a time."""
         while True:
             self.ua.poll()
             while self.ua.events:
-                self.inbox.put_nowait(_SIP, self.ua.events.popleft())
+                self.app.inbox.put_nowait(_SIP, self.ua.events.popleft())
             await asyncio.sleep(_POLL_S)
 
-    async def _on_input(self, kind, payload):
-        if kind == _SIP:
-            try:
-                await self._on_sip(payload)
-            except ValueError as e:  # a refused intent, a leg already gone
-                self.log("W", "sip", "event refused", event=payload[0], error=str(e))
-        elif kind == _UNLOCK_RESULT:
-            await self._do(self.rules.unlock_result(payload))
-        else:
-            await App._on_input(self, kind, payload)
+    async def on_input(self, kind, payload):
+        if kind != _SIP:
+            return await PhonePart.on_input(self, kind, payload)
+        try:
+            await self._on_sip(payload)
+        except ValueError as e:  # a refused intent, a leg already gone
+            self.log("W", "sip", "event refused", event=payload[0], error=str(e))
 
-    # ---- household side: the call engine's events ----
+    # ---- household side: the call engine's events, the door's unlock result ----
 
-    async def _on_event(self, ev):
-        await App._on_event(self, ev)
-        if ev.kind == "unlock":  # a door's business (portier.appunlock), not the SIP legs'
-            return
+    async def on_event(self, ev):
         actions = self.rules.household(ev.kind, ev.call_id, ev.direction,
                                        getattr(ev, "outcome", None), self.targets())
         await self._do(actions)
+
+    async def on_call_stanza(self, msg, now):
+        await PhonePart.on_call_stanza(self, msg, now)
+        if msg.action == "unlock_result":  # the door's answer
+            await self._do(self.rules.unlock_result(msg.result))
 
     def open_audio(self, rate):
         """The media session's audio device for the answered leg (App._start_media)."""
@@ -153,16 +154,10 @@ class BridgeApp(App):
         self.audio_dev = BridgeAudio(self.ua.queues(rate), rate)
         return self.audio_dev
 
-    async def _stop_media(self):
-        await App._stop_media(self)
+    def media_stopped(self):
         dev, self.audio_dev = self.audio_dev, None
         if dev is not None:
             self.log("I", "sip", "audio", **dev.stats())
-
-    def log(self, lvl, src, msg, **fields):
-        App.log(self, lvl, src, msg, **fields)
-        if src == "app" and msg == "unlock result":  # portier.appunlock: the door's answer
-            self.inbox.put_nowait(_UNLOCK_RESULT, fields.get("result"))
 
     # ---- SIP side ----
 
@@ -206,7 +201,7 @@ class BridgeApp(App):
                 self.log("W", "sip", "action failed", action=a[0], error=str(e))
 
     async def _act(self, a):
-        kind, now, ua = a[0], time.ticks_ms(), self.ua
+        kind, now, ua, app = a[0], time.ticks_ms(), self.ua, self.app
         if kind == R.DIAL:
             self.log("I", "sip", "dial", leg=a[1], target=a[2])
             ua.dial(a[1], a[2])
@@ -223,22 +218,22 @@ class BridgeApp(App):
             self.log("I", "sip", "refuse", leg=a[1], code=a[2])
             ua.refuse(a[1], a[2])
         elif kind == R.ANSWER:
-            self.engine.answer(a[1], now)
-            await self._pump()
+            app.engine.answer(a[1], now)
+            await app.pump()
         elif kind == R.DECLINE:
-            self.engine.reject(a[1], now, busy=a[2])
-            await self._pump()
+            app.engine.reject(a[1], now, busy=a[2])
+            await app.pump()
         elif kind == R.END:
-            call = self.engine.current()
+            call = app.engine.current()
             if call is not None and (a[1] is None or a[1] == call.id):
-                self.engine.hang_up(call.id, now)
-                await self._pump()
+                app.engine.hang_up(call.id, now)
+                await app.pump()
         elif kind == R.CALL_DOOR:
-            await self.press(now)
-            await self._pump()
+            await app.press(now)
+            await app.pump()
         elif kind == R.UNLOCK:
             try:
-                await self._unlock_part().send([a[1]])
+                await self.send_unlock([a[1]])
             except ValueError as e:
                 self.log("W", "app", "unlock not sent", error=str(e))
                 await self._do(self.rules.unlock_result("refused"))
@@ -277,7 +272,7 @@ def run(path):
     cfg, sc = load(path)
     if cfg.profile != "phone":
         raise BridgeError("%s: a bridge's profile is \"phone\" (it pairs with the door)" % path)
-    app = BridgeApp(cfg, sc, log=log_line)
+    app = bridge_app(cfg, sc, log=log_line)
     asyncio.run(app.run())
     return 0
 
