@@ -28,10 +28,12 @@ def _copy_repo(tmp_path):
 
 
 def _run_core(root, *modules):
-    # The heap of `make test`'s MicroPython run (Makefile MP_HEAP): here the firmware is compiled
-    # from source, which needs contiguous room the .mpy tree of the suite does not.
+    # Larger than `make test`'s MicroPython heap (Makefile MP_HEAP, 144k): here the firmware is
+    # compiled from source, which needs room the suite's precompiled tree does not (app.py alone
+    # no longer compiles in 144k since the App became one class). The runner's reporting is
+    # under test here, not the heap.
     return mprun.run_micropython([RUNNER, str(root / "tests" / "core"), *modules],
-                                 heapsize="128k", check=False)
+                                 heapsize="256k", check=False)
 
 
 def test_runner_reports_pass_fail_skip_and_exit_status(tmp_path):
