@@ -39,7 +39,7 @@ import time
 
 from micropython import const
 
-from portier import pairing
+from portier import appmem, pairing
 from portier.applog import describe, log_line, where
 from portier.config import getenv, read_file
 from portier.hal import controls
@@ -468,7 +468,7 @@ class App:
             await self._start_media(ev)
         elif ev.kind == "ended":
             await self._stop_media()
-            self.shed()
+            self.shed(appmem.CALL_END)
             start = self._started.pop(ev.call_id, self.link.wall_time(now))
             self.log_call(ev, start, ev.duration_s)
             self._show_led(now)
@@ -476,8 +476,6 @@ class App:
 
     def log_call(self, ev, start, duration):
         """The call log file gets this ended call (portier.appmem.log_call), and a log line."""
-        from portier import appmem
-
         problem = appmem.log_call(self.cfg, ev, start)
         if problem is not None:
             self.log("W", "app", "call log unreadable: started anew", error=problem)
@@ -505,11 +503,10 @@ class App:
         self.hal.led(state, time.ticks_ms())
         self.log("D", "app", "led", state=state)
 
-    def shed(self):
-        """A quiet moment: drop the once-per-call e2e code and collect (portier.appmem)."""
-        from portier import appmem
-
-        appmem.shed()
+    def shed(self, moment):
+        """A quiet moment (portier.appmem: RINGING, MEDIA_START, CALL_END, PAIRED, ...): drop
+        what the memory table says goes then, and collect."""
+        appmem.shed(moment, self.engine.current() is not None)
 
     # ---- media (portier.net.media) ----
 
@@ -518,21 +515,19 @@ class App:
         code comes now, while people walk to their phones, not between accept and first audio
         (an import of the media stack takes tens of ms on the host, far more on a board)."""
         if self.media_class is None:
-            self.shed()
+            self.shed(appmem.RINGING)
             self._load_media()
 
     def _load_media(self):
         # The default, loaded at the first call and then kept: dropped after each call, it
         # did not fit back into the fragmented heap at the next (tests/host/test_door_heap).
-        from portier import appmem
-
         self.media_class = appmem.load_media()
         self.log("D", "app", "media loaded", ok=self.media_class is not None)
         return self.media_class
 
     async def _start_media(self, ev):
         await self._stop_media()
-        self.shed()  # the call key is in ev: the Signal code is done with until the next call
+        self.shed(appmem.MEDIA_START)  # the Signal code is done with until the next call
         media_class = self.media_class or self._load_media()
         if media_class is None:
             self.log("W", "app", "no media module: call without audio", call_id=ev.call_id)
@@ -633,10 +628,9 @@ def pick_hal(cfg):
 
 def main(argv=None, media_class=None):
     from portier import config
-    from portier.appmem import collect_early
 
     cfg = config.load(config_path(argv))
-    collect_early()
+    appmem.collect_early()
     app = App(cfg, pick_hal(cfg), media_class)
     asyncio.run(app.run())
     return app

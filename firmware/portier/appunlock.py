@@ -6,6 +6,7 @@
 # it.
 import time
 
+from portier import appmem
 from portier import unlock as ul
 
 
@@ -13,7 +14,7 @@ class DoorUnlock:
     """The door's unlock state for the life of the app: the checks and the PIN verifier (made
     at the first <unlock>). What an unlock needs only for a moment is not kept (an unlock comes
     mid-call, on top of the media stack): the Signal store is made per use, so the Signal code
-    the decryption loads goes again right after it (_forget), the secrets module is read once
+    the decryption loads goes again right after it (App.shed(UNLOCKED)), the secrets module is read once
     and dropped, and the door log is loaded for each entry (_log_entry), not held with all its
     entries."""
 
@@ -50,7 +51,7 @@ class DoorUnlock:
         app.log("I" if opened else "W", "door", "unlocked" if opened else "unlock refused",
                 **fields)
         if self.unlocker is not None:
-            self._forget(("portier.secrets",))  # the decision is made and stored: its code goes
+            app.shed(appmem.UNLOCKED)  # the decision is made and stored: its code goes
             self._log_entry(now, opened, fields)
         if d.device is None:
             return
@@ -79,20 +80,11 @@ class DoorUnlock:
             app.log("E", "door", "unlock state", error=str(e))
             return ul.Decision(ul.REFUSED, "state_error", ev.peer, ev.call_id)
 
-    def _forget(self, extra=()):
-        """Drop the Signal code an unlock loaded (portier.appmem), and `extra` modules, in one
-        collection: mid-call, the next quiet moment is the call's end."""
-        from portier import appmem
-
-        appmem.forget_modules(appmem.transient_e2e_modules() + list(extra))
-
     def _log_entry(self, now, opened, fields):
         """One door log entry; the log (portier.doorlog over portier.jsonlog) is loaded for it
         and dropped after, as the call log is."""
-        from portier import appmem
-
         self._write_log_entry(now, opened, fields)  # its locals (the log, its class) end here
-        appmem.forget_modules(("portier.doorlog", "portier.jsonlog"))
+        self.app.shed(appmem.DOOR_LOGGED)
 
     def _write_log_entry(self, now, opened, fields):
         from portier.doorlog import UNLOCK_REFUSED, UNLOCKED, DoorLog

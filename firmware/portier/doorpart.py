@@ -10,6 +10,7 @@
 # The App picks this part for profile "door" (portier.app.part_for).
 import time
 
+from portier import appmem
 from portier.app import Part
 
 
@@ -84,7 +85,7 @@ class DoorPart(Part):
                                      msg, app.log)
         if reply is not None:
             await app.link.send(reply)
-        self._pairauth_done()
+        app.shed(appmem.PAIRED)
 
     async def _on_revoke(self, msg):
         """The household removes a device (8.5); a call with it ends."""
@@ -98,14 +99,4 @@ class DoorPart(Part):
         if ok and call is not None and call.peer == msg.jid:
             app.engine.hang_up(call.id, time.ticks_ms())
             await app.pump()
-        self._pairauth_done()
-
-    def _pairauth_done(self):
-        # Idle: shed the Signal code a pairing loaded too. Mid-call (a <pair> then is rare, or
-        # hostile): drop at least the pairing code, not left on the call's heap until its end.
-        if self.app.engine.current() is None:
-            self.app.shed()
-        else:
-            from portier import appmem
-
-            appmem.forget_modules(("portier.doorpair", "portier.pairauth", "portier.secrets"))
+        app.shed(appmem.PAIRED)

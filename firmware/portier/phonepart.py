@@ -13,7 +13,7 @@ import time
 
 from micropython import const
 
-from portier import pairing
+from portier import appmem, pairing
 from portier.app import Part
 from portier.net import streams
 
@@ -123,8 +123,7 @@ class PhonePart(Part):
             app.log("W", "app", "pair failed", device=door, error=repr(e))
             return False
         finally:
-            if app.engine.current() is None:
-                app.shed()
+            app.shed(appmem.PAIRED)
         app.log("I", "app", "paired", device=door)
         return True
 
