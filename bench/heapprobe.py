@@ -146,17 +146,17 @@ def _sim(heap, talk_s, probe):
 
     def compile_tree(root, out_dir, **kw):
         errors = real_compile(_FIRMWARE[0], out_dir, **kw)
-        if probe:  # main.py wins over main.mpy in the same folder
+        if probe:  # the probing main.py in place of the image's own
             with open(os.path.join(out_dir, "main.py"), "w") as f:
                 f.write(_PROBE_MAIN)
         return errors
 
-    sim.build.host_image = compile_tree
+    build.host_image = compile_tree
     try:
         s = sim.Simulation("answered", talk_s=talk_s, heap=heap)
         result = asyncio.run(s.run())
     finally:
-        sim.build.host_image = real_compile
+        build.host_image = real_compile
     lines = [d for _, d in s.parties["door"].lines if d.get("src") == "probe"]
     return result, lines
 

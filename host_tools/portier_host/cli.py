@@ -337,8 +337,14 @@ def _cmd_bridge(args):
     return bridge.main(args)
 
 
-_FROZEN_HELP = ("the board's MicroPython has portier frozen in (docs/frozen.md): copy only "
-                "main.py and boot.py, remove portier/ from its filesystem")
+def _deploy_options(p, dry_run_help):
+    """What `flash` and `deploy` share: both end in a deploy."""
+    p.add_argument("--dry-run", action="store_true", help=dry_run_help)
+    p.add_argument("--device", metavar="DIR", help="deploy this device bundle too (`portier "
+                   "provision`)")
+    p.add_argument("--frozen", action="store_true", help="the board's MicroPython has portier "
+                   "frozen in (docs/frozen.md): copy only main.py and boot.py, remove portier/ "
+                   "from its filesystem")
 
 
 def _sub(sub, name, help, example, **kw):
@@ -441,11 +447,7 @@ def build_parser():
                    "(default: .)")
     p.add_argument("--baud", type=cliargs.int_in(9600, 5000000), default=460800,
                    help="esptool's baud rate")
-    p.add_argument("--dry-run", action="store_true", help="print the esptool and mpremote "
-                   "commands, run nothing")
-    p.add_argument("--device", metavar="DIR", help="deploy this device bundle too (`portier "
-                   "provision`)")
-    p.add_argument("--frozen", action="store_true", help=_FROZEN_HELP)
+    _deploy_options(p, "print the esptool and mpremote commands, run nothing")
     p.set_defaults(func=_cmd_flash)
 
     p = _sub(sub, "deploy", "copy the compiled firmware to a board (changed files only)",
@@ -453,11 +455,7 @@ def build_parser():
     p.add_argument("--port", required=True, help="the board's serial port (a virtual board's "
                    "pty too)")
     p.add_argument("--board", help="a name in boards/ or a board file (checked against the board)")
-    p.add_argument("--dry-run", action="store_true", help="print the mpremote commands, run "
-                   "nothing (needs --board)")
-    p.add_argument("--device", metavar="DIR", help="also copy this device bundle (`portier "
-                   "provision`)")
-    p.add_argument("--frozen", action="store_true", help=_FROZEN_HELP)
+    _deploy_options(p, "print the mpremote commands, run nothing (needs --board)")
     p.add_argument("--json", action="store_true", help="the result (files copied and removed) "
                    "as JSON on stdout; progress on stderr")
     p.set_defaults(func=_cmd_deploy)
@@ -528,10 +526,7 @@ def build_parser():
     p.add_argument("--door-port", metavar="PORT", help="with --door-device: the board's port")
     p.add_argument("--door-pins", metavar="DIR", help="with --door-device: its pins folder "
                    "(printed by `portier vboard`)")
-    p.add_argument("--household-dir", metavar="DIR", help="with --door-device: the household "
-                   "folder it was provisioned into (default: households/HOUSEHOLD); only read")
-    p.add_argument("--db", metavar="FILE", help="with --door-device: the switchboard database "
-                   "(default: HOUSEHOLD-DIR/switchboard.db); only read")
+    cliargs.household_files(p, "; with --door-device: the door's, only read")
     p.add_argument("--scenario", choices=simreport.SCENARIOS, default="answered",
                    help="the call to play")
     p.add_argument("--phones", type=int, default=1, choices=range(1, 9), metavar="N",

@@ -60,6 +60,15 @@ def seconds(text):
     return v
 
 
+def household_files(p, note=""):
+    """--household-dir and --db: a household's folder and its switchboard database, where
+    `portier provision` makes them; note: what this command does with them."""
+    p.add_argument("--household-dir", metavar="DIR", help="the switchboard's household folder "
+                   "(default: households/HOUSEHOLD)" + note)
+    p.add_argument("--db", metavar="FILE", help="the switchboard database (default: "
+                   "HOUSEHOLD-DIR/switchboard.db)" + note)
+
+
 def heap_size(text):
     """A MicroPython -X heapsize: digits with an optional k or m."""
     if not re.fullmatch(r"[1-9][0-9]*[kKmM]?", text or ""):

@@ -141,8 +141,6 @@ def add_arguments(p):
         if name != "list":
             q.add_argument("jid", help="the device, e.g. anna:2@home")
         q.add_argument("--household", required=True, help="the household's name")
-        q.add_argument("--household-dir", help="its folder (default households/<household>)")
-        q.add_argument("--db", help="the switchboard database (default "
-                       "<household-dir>/switchboard.db)")
+        cliargs.household_files(q)
         if name == "list":
             q.add_argument("--json", action="store_true", help="one JSON document")

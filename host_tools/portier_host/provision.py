@@ -31,10 +31,10 @@ import os
 import shutil
 import sys
 
-from . import boards, paths
+from . import boards, cliargs, paths
 from .bundle import (CONFIG_NAME, PHONE_CONFIG_NAME, PIN_DIGITS, SECRETS_NAME,  # noqa: F401
                      STORE_NAME, check_pin, check_wifi_password, device_config, secrets_document,
-                     write_config, write_json, write_secrets)
+                     write_config, write_secrets)
 # Every problem with a bundle's config or secrets is a ProvisionError to this tool's callers.
 from .bundle import BundleError as ProvisionError
 
@@ -676,10 +676,7 @@ def add_arguments(p):
                    "phone with --phone)")
     p.add_argument("--out", metavar="DIR", help="the bundle folder (default: devices/JID); one "
                    "holding a bundle names the device to rewrite")
-    p.add_argument("--household-dir", metavar="DIR", help="the switchboard's household folder "
-                   "(default: households/HOUSEHOLD)")
-    p.add_argument("--db", metavar="FILE", help="the switchboard database (default: "
-                   "HOUSEHOLD-DIR/switchboard.db)")
+    cliargs.household_files(p)
     p.add_argument("--prekeys", type=int, metavar="N", help="one-time prekeys to make "
                    "(default: 20)")
     p.add_argument("--force", action="store_true", help="rewrite an existing device's config "

@@ -63,18 +63,16 @@ _BOOT_TIMEOUT_S = 10.0
 _STALL_S = 0.5  # how long the relay waits for a reader before dropping bytes
 _MAX_QUICK_EXITS = 5  # a process that dies this often right after start means a broken set-up
 
-# The board's `machine`: the built-in one, extended (MicroPython lets a .py extend an
-# extensible built-in module; clearing sys.path while importing reaches the built-in).
-_MACHINE_PY = """\
-import sys
-_p = sys.path
-sys.path = ()
-try:
-    from machine import *
-finally:
-    sys.path = _p
-    del _p
 
+def _extending(module, also=""):
+    """The head of a .py that extends the built-in `module`: MicroPython lets a .py extend an
+    extensible built-in module, and clearing sys.path while importing reaches the built-in."""
+    return ("import sys\n_p = sys.path\nsys.path = ()\ntry:\n    from %s import *\n%s"
+            "finally:\n    sys.path = _p\n    del _p\n" % (module, also))
+
+
+# The board's `machine`: the built-in one, extended.
+_MACHINE_PY = _extending("machine") + """
 
 def reset():
     # The virtual board's relay restarts the process as a hard reset (boot.py, main.py).
@@ -86,17 +84,7 @@ def reset_cause():
 """ % RESET_EXIT_STATUS
 
 # The board's `os`: the built-in one with a flash-sized statvfs.
-_OS_PY = """\
-import sys
-_p = sys.path
-sys.path = ()
-try:
-    from os import *
-    import os as _os_builtin
-finally:
-    sys.path = _p
-    del _p
-
+_OS_PY = _extending("os", "    import os as _os_builtin\n") + """
 _FLASH_BYTES = %d
 _BLOCK = 4096
 

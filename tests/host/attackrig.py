@@ -43,7 +43,7 @@ class Rig:
             orig_trace(sender, receiver, node)
 
         s._trace = trace
-        await s._provision_and_start()
+        await s.start_household()
         self.sb = s.sb
         self.door_jid = s.parties["door"].jid
         self.door_party = s.parties["door"]
@@ -59,13 +59,7 @@ class Rig:
         return self
 
     async def stop(self):
-        s = self.sim
-        for runner in s.phones:
-            await runner.stop()
-        if s.door is not None:
-            await s.door.stop()
-        if s.sb is not None:
-            await s.sb.close()
+        await self.sim.stop_household()
 
     def door_lines(self):
         return [d for _, d in self.door_party.lines]

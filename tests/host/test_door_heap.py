@@ -42,7 +42,7 @@ def _first_audio(d):
 
 
 async def _two_calls(s):
-    await s._provision_and_start()
+    await s.start_household()
     door, phone = s.parties["door"], s.phones[0]
     try:
         # 1: the door's button; the phone answers and hangs up.
@@ -64,9 +64,7 @@ async def _two_calls(s):
         await _count(door, _event("ended"), 2, "call ends")
         await asyncio.sleep(0.3)
     finally:
-        await phone.stop()
-        await s.door.stop()
-        await s.sb.close()
+        await s.stop_household()
 
 
 def test_two_calls_in_one_door_process_within_the_heap_budget(tmp_path):

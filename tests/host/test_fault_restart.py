@@ -73,17 +73,13 @@ class World:
                                 workdir=str(tmp_path / "world"))
 
     async def __aenter__(self):
-        await self.s._provision_and_start()
+        await self.s.start_household()
         self.door = self.s.parties["door"]
         self.phone = self.s.phones[0]
         return self
 
     async def __aexit__(self, *exc):
-        for runner in self.s.phones:
-            await runner.stop()
-        await self.s.door.stop()
-        if self.s.sb is not None:
-            await self.s.sb.close()
+        await self.s.stop_household()
         if exc[0] is not None:
             print("door stderr:", self.s.door.stderr_text())
 

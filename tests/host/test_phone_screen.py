@@ -18,7 +18,7 @@ import pytest
 
 from portier_host import bundle, paths, provisioning
 from portier_host.authority import Authority
-from portier_host.sim import SIM_PIN, _unlock_config, pair_auth_config
+from portier_host.simhouse import SIM_PIN, door_secrets, pair_auth_config
 
 PORTIER = os.path.join(os.path.dirname(sys.executable), "portier")
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]|\r")
@@ -105,7 +105,7 @@ def household(tmp_path):
     sb = SwitchboardThread(db, hh)
     authority = Authority.new()  # the household's pairing authority (protocol 8.5)
     door_cfg = _device_config(door, sb.port, profile="door", control="stdin",
-                              **_unlock_config(door.folder, authority.door_key(door.jid)))
+                              **door_secrets(door.folder, authority.door_key(door.jid), True))
     phone_cfg = _device_config(anna, sb.port, profile="phone", pair_with=[door.jid],
                                call=door.jid, **pair_auth_config(authority, door.jid, anna))
     proc = DoorProcess(door_cfg)

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from portier_host import sim, simreport
+from portier_host import sim, simproc, simreport
 
 CASES = [(sc, rt, n) for sc in simreport.SCENARIOS for rt in ("micropython", "cpython")
          for n in (1, 3)]
@@ -74,11 +74,11 @@ class _PhoneVanishes(sim.Simulation):
         phone = self.phones[0]
         await phone.command("answer")
         door = self.parties["door"]
-        await door.wait_for(sim._msg("media", "first audio"), what="first audio")
+        await door.wait_for(simproc.logged("media", "first audio"), what="first audio")
         gone = time.monotonic()
         phone.app.link.stop()
         await phone.app._stop_media()
-        await door.wait_for(sim._event("ended"), timeout_s=30, what="the door hanging up")
+        await door.wait_for(simproc.engine_event("ended"), timeout_s=30, what="the door hanging up")
         self.timings["phone gone -> door hangs up"] = (time.monotonic() - gone) * 1000
 
 
@@ -92,4 +92,4 @@ def test_a_phone_that_vanishes_mid_call_is_hung_up_within_a_bound(runtime, tmp_p
     assert len(door) == 1 and door[0]["outcome"] == "answered", simreport.render_text(result)
     waited = result["timings"]["phone gone -> door hangs up"]
     assert 9000 <= waited <= 20000, waited  # MEDIA_SILENCE_MS (10 s), with room for a slow host
-    assert s.parties["door"].find(sim._msg("app", "media lost")) is not None
+    assert s.parties["door"].find(simproc.logged("app", "media lost")) is not None

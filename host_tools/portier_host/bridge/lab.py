@@ -240,12 +240,12 @@ class Baresip:
 # ---- a household with a bridge: the door (real firmware), the switchboard, the bridge, a
 # softphone, Kamailio and the resident's baresip phone, all on loopback ----
 
-PIN = "2468"  # the door's unlock PIN here (portier_host.sim's)
+PIN = "2468"  # the door's unlock PIN here (portier_host.simhouse.SIM_PIN)
 ANNA_PASSWORD = "anna-pass-1234"
 
 
 def _bridge_process_class():
-    from ..sim import DoorProcess
+    from ..simproc import DoorProcess
 
     class BridgeProcess(DoorProcess):
         """`portier bridge --config FILE` in a child process; its JSON log lines go to a
@@ -324,12 +324,12 @@ class BridgeLab:
         self.bridge_aor = None
 
     def _bridge_config(self, dev, folder):
-        from .. import bundle, sim
+        from .. import bundle, simhouse
 
-        cfg = sim._device_config(dev, folder, self.sb.address, "phone", self.ring_timeout_s,
-                                 {}, {"pair_with": [self.door_jid], "call": self.door_jid,
-                                      "control": "none",
-                                      **sim.pair_auth_config(self.authority, self.door_jid, dev)})
+        cfg = simhouse.device_config(
+            dev, folder, self.sb.address, "phone", self.ring_timeout_s, {},
+            {"pair_with": [self.door_jid], "call": self.door_jid, "control": "none",
+             **simhouse.pair_auth_config(self.authority, self.door_jid, dev)})
         sip = {"mode": self.mode, "bind": "127.0.0.1", "port": self.sip_port,
                "rtp_port": free_port(), "user": "door", "srtp": self.bridge_srtp,
                "codecs": ["PCMU", "PCMA", "G722"]}
@@ -347,11 +347,11 @@ class BridgeLab:
         await self._start_anna()
 
     async def _start_anna(self):
-        from .. import sim
+        from ..simhouse import ASSETS
 
         wd = self.workdir
         self.anna = Baresip(os.path.join(wd, "anna"), "anna", self.registrar,
-                            looped_wav(os.path.join(sim.ASSETS, "female-8k.wav"),
+                            looped_wav(os.path.join(ASSETS, "female-8k.wav"),
                                        os.path.join(wd, "anna-says.wav"), 3),
                             password=ANNA_PASSWORD if self.mode == "registrar" else None,
                             answer=self.anna_answers, srtp=self.srtp, codecs=self.anna_codecs)
@@ -359,20 +359,15 @@ class BridgeLab:
         await self.anna.wait_registered()
 
     async def start(self):
-        from .. import build, paths, provisioning, sim
+        from .. import simhouse
+        from ..authority import Authority
+        from ..simproc import DoorProcess, Party, SimError
         from ..switchboard import Switchboard
 
         wd = self.workdir
-        hh = provisioning.create_household(sim.HOUSEHOLD, folder=os.path.join(wd, "household"))
-        db = os.path.join(wd, "switchboard.db")
-        provisioning.register_household(db, hh)
-        door_dir = os.path.join(wd, "door")
-        door_dev = provisioning.add_device(hh, "door", db=db, folder=door_dir)
-        bridge_dir = os.path.join(wd, "bridge")
-        bridge_dev = provisioning.add_device(hh, "bridge", db=db, folder=bridge_dir)
-        phone_devs = [provisioning.add_device(hh, "phone%d" % (i + 1), db=db,
-                                              folder=os.path.join(wd, "phone%d" % (i + 1)))
-                      for i in range(self.n_phones)]
+        phone_names = ["phone%d" % (i + 1) for i in range(self.n_phones)]
+        hh, db, devs = simhouse.new_household(wd, ["door", "bridge"] + phone_names)
+        door_dev, bridge_dev, phone_devs = devs[0], devs[1], devs[2:]
         self.door_jid = door_dev.jid
         self.sb = Switchboard(db, ssl_context=hh.server_ssl_context(),
                               ring_timeout_s=self.ring_timeout_s)
@@ -386,47 +381,32 @@ class BridgeLab:
             self.registrar = "sip:127.0.0.1:%d" % self.sip_port
         self.bridge_aor = "sip:door@%s" % self.registrar.split(":", 1)[1]
 
-        self.parties["door"] = sim.Party("door", door_dev.jid, self.t0)
-        extra = {"auto_answer": []}
-        self.authority = sim.Authority.new()  # the household's pairing authority (8.5)
-        extra.update(sim._unlock_config(door_dir, self.authority.door_key(door_dev.jid)))
-        sim._device_config(door_dev, door_dir, self.sb.address, "door", self.ring_timeout_s,
-                           {"mic": sim.DOOR_VOICE, "speaker": os.path.join(door_dir, "heard.wav"),
-                            "realtime": True, "rate": 16000}, extra)
+        self.parties["door"] = Party("door", door_dev.jid, self.t0)
+        self.authority = Authority.new()  # the household's pairing authority (8.5)
+        simhouse.write_door_config(door_dev, self.sb.address, self.ring_timeout_s,
+                                   self.authority.door_key(door_dev.jid), unlock=True)
         fw_tree = None
         if self.door_runtime == "micropython":
-            fw_tree = os.path.join(wd, "door-firmware")
-            errors = build.host_image(paths.FIRMWARE, fw_tree)
-            if errors:
-                raise LabError("firmware does not compile: %s" % errors[0])
-        self.door = sim.DoorProcess(self.parties["door"], door_dir, self.door_runtime, fw_tree,
-                                    sim.DOOR_HEAP)
+            try:
+                fw_tree = simhouse.door_firmware(wd)
+            except SimError as e:
+                raise LabError(str(e)) from None
+        self.door = DoorProcess(self.parties["door"], door_dev.folder, self.door_runtime,
+                                fw_tree, simhouse.DOOR_HEAP)
         await self.door.start()
 
-        self.parties["bridge"] = sim.Party("bridge", bridge_dev.jid, self.t0)
+        self.parties["bridge"] = Party("bridge", bridge_dev.jid, self.t0)
         self.bridge = _bridge_process_class()(self.parties["bridge"],
-                                              self._bridge_config(bridge_dev, bridge_dir),
-                                              bridge_dir)
+                                              self._bridge_config(bridge_dev, bridge_dev.folder),
+                                              bridge_dev.folder)
         await self.bridge.start()
-        for i, dev in enumerate(phone_devs):
-            name = "phone%d" % (i + 1)
-            folder = os.path.join(wd, name)
-            d = sim._device_config(dev, folder, self.sb.address, "phone", self.ring_timeout_s,
-                                   {"mic": sim.PHONE_VOICE,
-                                    "speaker": os.path.join(folder, "heard.wav"),
-                                    "realtime": True, "rate": 16000},
-                                   {"pair_with": [door_dev.jid], "call": door_dev.jid,
-                                    "control": "none",
-                                    **sim.pair_auth_config(self.authority, door_dev.jid, dev)})
-            self.parties[name] = sim.Party(name, dev.jid, self.t0)
-            runner = sim.PhoneRunner(self.parties[name], sim.fwconfig.check(d))
-            self.phones.append(runner)
-            runner.start()
-        door = self.parties["door"]
-        await door.wait_for(sim._msg("link", "ready"), what="link ready")
-        for jid in [bridge_dev.jid] + [dev.jid for dev in phone_devs]:
-            await door.wait_for(lambda d, j=jid: d.get("msg") == "paired" and d.get("device") == j,
-                                what="pairing with %s" % jid)
+        for name, dev in zip(phone_names, phone_devs):
+            self.parties[name] = Party(name, dev.jid, self.t0)
+            self.phones.append(simhouse.start_phone(
+                self.parties[name], dev, dev.folder, self.sb.address, self.ring_timeout_s,
+                self.authority, door_dev.jid))
+        await simhouse.wait_paired(self.parties["door"],
+                                   [bridge_dev.jid] + [dev.jid for dev in phone_devs])
         await self.parties["bridge"].wait_for(sip_event("registration", code=200),
                                               what="SIP registration")
         if self.mode == "registrar":
@@ -495,7 +475,7 @@ async def quality(house, talk_s, since=None, anna_since=0):
     over the first talk_s seconds of each recording (before any keypad digits and tones), once
     the call that began after the parties' lines `since` ({name: count}) and anna event
     anna_since is over (the door's and the bridge's media stopped)."""
-    from .. import audioquality, sim
+    from .. import audioquality, simhouse
 
     for name in ("door", "bridge"):
         party = house.parties[name]
@@ -503,9 +483,9 @@ async def quality(house, talk_s, since=None, anna_since=0):
         await party.wait_for(lambda d: d.get("msg") == "media stop" and id(d) not in earlier,
                              what="the %s's media stop" % name)
     await house.anna.wait_event("CALL_CLOSED", since=anna_since)
-    _, door_said = audioquality.load_wav(os.path.join(sim.ASSETS, "male-8k.wav"))
+    _, door_said = audioquality.load_wav(os.path.join(simhouse.ASSETS, "male-8k.wav"))
     _, anna_heard = audioquality.load_wav(await wav_settled(house.anna.recordings()[-1]))
-    _, anna_said = audioquality.load_wav(os.path.join(sim.ASSETS, "female-8k.wav"))
+    _, anna_said = audioquality.load_wav(os.path.join(simhouse.ASSETS, "female-8k.wav"))
     door_heard = await _door_heard(house)
     n = int(talk_s * 8000)
     door_heard = audioquality.decimate2(door_heard)[:n]
