@@ -33,7 +33,7 @@ def drop_legacy(store, paired, secrets_path, log):
 
 def answer_pair(store, paired, door, secrets_path, msg, log):
     """A device's <pair> -> the <pair_result> node to send (None: no sender to answer)."""
-    from portier.signaling import linkstanzas as ls
+    from portier.signaling import linkpair as lp
 
     peer = msg.frm
     if peer is None:
@@ -46,13 +46,13 @@ def answer_pair(store, paired, door, secrets_path, msg, log):
         log("I", "app", "paired", device=peer, new=added)
     except ValueError as e:  # PairError, E2eError, ConfigError: nothing stored
         log("W", "app", "pair failed", device=peer, error=str(e))
-    return ls.pair_result(msg.id, peer, ok)
+    return lp.pair_result(msg.id, peer, ok)
 
 
 def answer_revoke(store, paired, door, secrets_path, msg, log):
     """A household <revoke> -> (True when it was the household's: unpaired, session and pin
     deleted, the <revoke_result> node to send)."""
-    from portier.signaling import linkstanzas as ls
+    from portier.signaling import linkpair as lp
 
     ok = False
     try:
@@ -61,4 +61,4 @@ def answer_revoke(store, paired, door, secrets_path, msg, log):
         log("I", "app", "revoked", device=msg.jid, was_paired=was)
     except ValueError as e:
         log("W", "app", "revoke refused", device=msg.jid, error=str(e))
-    return ok, ls.revoke_result(msg.id, msg.jid, ok)
+    return ok, lp.revoke_result(msg.id, msg.jid, ok)

@@ -122,18 +122,19 @@ async def request(store, ask, door, auth):
     door has no bundle or refuses."""
     from portier.e2e import session
     from portier.signaling import linkstanzas as ls
+    from portier.signaling import linkpair as lp
 
     for fresh in (False, True):
         if fresh or not session.has_session(store, door):
             store.remove_session(door)  # the door's pinned identity stays: a bundle must match it
-            res = await ask(lambda sid: ls.bundle_get(sid, door))
+            res = await ask(lambda sid: lp.bundle_get(sid, door))
             if res.kind != "bundle_result":
                 raise ValueError("no bundle for %s (%s)" % (door, getattr(res, "code", res.kind)))
             from portier.e2e import keys, x3dh
 
             x3dh.initiate(store, door, keys.Bundle.decode(res.bundle))
         enc_type, ciphertext = session.encrypt(store, door, ls.PAIR_PLAINTEXT)
-        res = await ask(lambda sid: ls.pair(sid, door, enc_type, ciphertext, auth))
+        res = await ask(lambda sid: lp.pair(sid, door, enc_type, ciphertext, auth))
         if res.kind == "pair_result" and res.ok:
             return
         if enc_type == "pkmsg":

@@ -34,6 +34,7 @@ from .switchboard_db import Database
 paths.use_firmware()
 from portier.e2e.keys import Bundle  # noqa: E402
 from portier.signaling import linkstanzas as ls  # noqa: E402
+from portier.signaling import linkpair as lp  # noqa: E402
 from portier.signaling import stanzas as st  # noqa: E402
 from portier.wire import stanza as wire  # noqa: E402
 from portier.wire.framing import FrameDecoder, FrameError, encode_frame  # noqa: E402
@@ -484,12 +485,12 @@ class Switchboard:
             link.send(self._bundle(link, msg))
         elif kind == "prekeys_set":
             self.db.add_prekeys(link.jid, msg.keys)
-            link.send(ls.iq_result(msg.id))
+            link.send(lp.iq_result(msg.id))
         elif kind == "pair" or kind == "pair_result":
             if kind == "pair":  # its <auth> goes along: only the door can check it
-                node = ls.pair(msg.id, msg.to, msg.enc_type, msg.ciphertext, msg.auth)
+                node = lp.pair(msg.id, msg.to, msg.enc_type, msg.ciphertext, msg.auth)
             else:
-                node = ls.pair_result(msg.id, msg.to, msg.ok)
+                node = lp.pair_result(msg.id, msg.to, msg.ok)
             node.attrs["from"] = link.jid
             self._route(link, msg.to, node, None, kind)
         elif kind == "revoke_result":
@@ -511,7 +512,7 @@ class Switchboard:
             last = self._revoke_sent.get((door, device))
             if force or last is None or now - last >= REVOKE_RETRY_S:
                 self._revoke_sent[(door, device)] = now
-                link.send(ls.revoke("R%d" % (int(now * 1000) % 10**9), device, blob))
+                link.send(lp.revoke("R%d" % (int(now * 1000) % 10**9), device, blob))
 
     async def _watch_devices(self):
         # `portier devices remove` writes the database from another process: every few seconds
@@ -532,12 +533,12 @@ class Switchboard:
     def _bundle(self, link, msg):
         device = self.db.device(msg.jid)
         if device is None or device.household != link.household:
-            return ls.iq_error(msg.id, 404)
+            return lp.iq_error(msg.id, 404)
         prekey = self.db.take_prekey(msg.jid)
         key_id, public = prekey if prekey is not None else (None, None)
         bundle = Bundle(device.registration_id, device.identity_key, device.signed_prekey_id,
                         device.signed_prekey, device.signature, key_id, public)
-        return ls.bundle_result(msg.id, msg.jid, bundle.encode())
+        return lp.bundle_result(msg.id, msg.jid, bundle.encode())
 
     # -- call stanzas --
 

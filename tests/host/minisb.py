@@ -10,6 +10,7 @@ import time
 
 from portier_host import pki
 from portier.signaling import linkstanzas as ls
+from portier.signaling import linkpair as lp
 from portier.signaling import stanzas as st
 from portier.wire import stanza as wire
 from portier.wire.framing import FrameDecoder, encode_frame
@@ -148,7 +149,7 @@ class MiniSwitchboard:
             if msg.kind == "bundle_get":
                 left = self.bundles.get(msg.jid)
                 b = left.pop(0) if left else None
-                reply = ls.iq_error(msg.id, 404) if b is None else ls.bundle_result(msg.id, msg.jid, b)
+                reply = lp.iq_error(msg.id, 404) if b is None else lp.bundle_result(msg.id, msg.jid, b)
                 writer.write(encode_frame(wire.encode(reply)))
                 await writer.drain()
             return

@@ -15,6 +15,7 @@ from portier_host import devices, paths
 paths.use_firmware()
 from portier.e2e import session  # noqa: E402
 from portier.signaling import linkstanzas as ls  # noqa: E402
+from portier.signaling import linkpair as lp  # noqa: E402
 from portier.signaling import stanzas as st  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -31,7 +32,7 @@ def test_a_removed_phone_is_forgotten_by_the_door_and_the_switchboard(tmp_path):
             ben_auth = [k.content for s, r, n in rig.routed if s == ben and n.tag == "pair"
                         for k in n.content if k.tag == "auth"][0]
             # a revocation the household did not make: refused, nothing changes
-            rig.to_door(ls.revoke("F1", ben, bytes(36)), "switchboard")
+            rig.to_door(lp.revoke("F1", ben, bytes(36)), "switchboard")
             await rig.door_wait(msg_of("revoke refused"), what="forged revocation refused")
             hh_dir = os.path.join(rig.sim.workdir, "household")
             assert devices.listing("home", hh_dir, rig.sb.db.path)[1]["authorised_at"] == [door]
@@ -50,7 +51,7 @@ def test_a_removed_phone_is_forgotten_by_the_door_and_the_switchboard(tmp_path):
 
             # his old authorisation, replayed by a compromised switchboard, no longer pairs
             enc_type, ct = session.encrypt(ben_r.app.store, door, ls.PAIR_PLAINTEXT)
-            rig.to_door(ls.pair("R1", door, enc_type, ct, ben_auth), ben)
+            rig.to_door(lp.pair("R1", door, enc_type, ct, ben_auth), ben)
             await rig.door_wait(lambda d: d.get("msg") == "pair failed" and d["device"] == ben,
                                 what="ben's pairing refused")
 

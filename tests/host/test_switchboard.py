@@ -21,6 +21,7 @@ from portier.e2e.keys import Bundle  # noqa: E402
 from portier.e2e.stores import MemoryStore  # noqa: E402
 from portier.e2e import keys as e2e_keys  # noqa: E402
 from portier.signaling import linkstanzas as ls  # noqa: E402
+from portier.signaling import linkpair as lp  # noqa: E402
 from portier.signaling import stanzas as st  # noqa: E402
 from portier.wire import relaybind  # noqa: E402
 from portier.wire.stanza import Node  # noqa: E402
@@ -429,7 +430,7 @@ def test_bundle_get_hands_out_one_prekey_each_time():
         ben = await login(sb, BEN)
         seen = set()
         for i in range(PREKEYS + 1):
-            ben.send(ls.bundle_get("G%d" % i, DOOR))
+            ben.send(lp.bundle_get("G%d" % i, DOOR))
             got = ls.parse(await ben.recv())
             assert got.kind == "bundle_result" and got.id == "G%d" % i and got.jid == DOOR
             b = Bundle.decode(got.bundle)
@@ -446,7 +447,7 @@ def test_bundle_get_hands_out_one_prekey_each_time():
         e2e_keys.generate_identity(caller)
         x3dh.initiate(caller, DOOR, Bundle.decode(got.bundle))
         for i, jid in enumerate(("eve:1@away", "ghost:1@home")):
-            ben.send(ls.bundle_get("N%d" % i, jid))
+            ben.send(lp.bundle_get("N%d" % i, jid))
             err = ls.parse(await ben.recv())
             assert (err.kind, err.code) == ("iq_error", 404)
         ben.close()
@@ -461,13 +462,13 @@ def test_prekeys_set_adds_keys_that_bundles_then_hand_out():
         door, ben = await login(sb, DOOR), await login(sb, BEN)
         store = _W["dev"][DOOR].store
         new = e2e_keys.generate_prekeys(store, 500, 3)
-        door.send(ls.prekeys_set("P1", new))
+        door.send(lp.prekeys_set("P1", new))
         got = ls.parse(await door.recv())
         assert (got.kind, got.id) == ("iq_result", "P1")
         assert sb.db.prekey_count(DOOR) == PREKEYS + 3
         handed = set()
         for i in range(PREKEYS + 3):
-            ben.send(ls.bundle_get("G%d" % i, DOOR))
+            ben.send(lp.bundle_get("G%d" % i, DOOR))
             handed.add(Bundle.decode(ls.parse(await ben.recv()).bundle).prekey_id)
         assert set(k for k, _ in new) <= handed
         door.close()
@@ -478,14 +479,14 @@ def test_prekeys_set_adds_keys_that_bundles_then_hand_out():
 def test_pair_is_routed_with_from_stamped():
     async def body(sb):
         door, anna = await login(sb, DOOR), await login(sb, ANNA1)
-        anna.send(ls.pair("P7", DOOR, "pkmsg", b"\x33" * 90))
+        anna.send(lp.pair("P7", DOOR, "pkmsg", b"\x33" * 90))
         got = ls.parse(await door.recv())
         assert (got.kind, got.id, got.frm, got.to) == ("pair", "P7", ANNA1, DOOR)
         assert (got.enc_type, got.ciphertext) == ("pkmsg", b"\x33" * 90)
-        door.send(ls.pair_result("P7", ANNA1, True))
+        door.send(lp.pair_result("P7", ANNA1, True))
         res = ls.parse(await anna.recv())
         assert (res.kind, res.ok, res.frm) == ("pair_result", True, DOOR)
-        anna.send(ls.pair("P8", "eve:1@away", "pkmsg", b"x"))
+        anna.send(lp.pair("P8", "eve:1@away", "pkmsg", b"x"))
         assert await anna.barrier() == [] and await door.barrier() == []
         door.close()
         anna.close()
@@ -530,7 +531,7 @@ def test_restart_with_the_same_database_keeps_accounts():
     async def first(sb):
         holder["secret"] = sb.relay_secret
         ben = await login(sb, BEN)
-        ben.send(ls.bundle_get("G1", DOOR))
+        ben.send(lp.bundle_get("G1", DOOR))
         assert ls.parse(await ben.recv()).kind == "bundle_result"
         ben.close()
 
@@ -552,6 +553,7 @@ import sys
 sys.path.insert(0, %(firmware)r)
 import asyncio, ssl
 from portier.signaling import linkstanzas as ls
+from portier.signaling import linkpair as lp
 from portier.signaling import stanzas as st
 from portier.wire import stanza as wire
 from portier.wire.framing import FrameDecoder, encode_frame
@@ -693,7 +695,7 @@ def test_a_device_provisioned_while_running_can_log_in():
         assert new.jid == "carl:1@home"
         c = Client(sb.address, new.client_ssl_context())
         await c.login(new.jid)
-        c.send(ls.bundle_get("G", new.jid))
+        c.send(lp.bundle_get("G", new.jid))
         assert Bundle.decode(ls.parse(await c.recv()).bundle).prekey == new.prekeys[0][1]
         c.close()
     run(body, db=db)

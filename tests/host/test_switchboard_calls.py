@@ -16,6 +16,7 @@ paths.use_firmware()
 from portier.e2e import callkey, session, x3dh  # noqa: E402
 from portier.e2e.keys import Bundle  # noqa: E402
 from portier.signaling import linkstanzas as ls  # noqa: E402
+from portier.signaling import linkpair as lp  # noqa: E402
 from portier.signaling import stanzas as st  # noqa: E402
 from portier.signaling.engine import CallEngine  # noqa: E402
 
@@ -62,7 +63,7 @@ class Party:
                 if msg.kind == "pair":  # the door answers the phone's session as responder
                     ok = session.decrypt(self.store, msg.frm, msg.enc_type, msg.ciphertext) \
                         == ls.PAIR_PLAINTEXT
-                    self.client.send(ls.pair_result(msg.id, msg.frm, ok))
+                    self.client.send(lp.pair_result(msg.id, msg.frm, ok))
                 else:
                     self.link.append(msg)
         except Closed:
@@ -85,11 +86,11 @@ class Party:
         return [e for e in self.events if e.kind == kind]
 
     async def pair_with(self, door_jid):
-        self.client.send(ls.bundle_get("B1", door_jid))
+        self.client.send(lp.bundle_get("B1", door_jid))
         got = await until(lambda: [m for m in self.link if m.kind == "bundle_result"])
         x3dh.initiate(self.store, door_jid, Bundle.decode(got[0].bundle))
         enc_type, ct = session.encrypt(self.store, door_jid, ls.PAIR_PLAINTEXT)
-        self.client.send(ls.pair("P1", door_jid, enc_type, ct))
+        self.client.send(lp.pair("P1", door_jid, enc_type, ct))
         res = await until(lambda: [m for m in self.link if m.kind == "pair_result"])
         assert res[0].ok and res[0].frm == door_jid
 

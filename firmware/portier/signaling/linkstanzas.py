@@ -3,9 +3,9 @@
 # LinkStanza with `.kind` and the fields of that kind, or raises LinkError for anything
 # malformed. Call stanzas (<call>, <ack>, <receipt>) are portier.signaling.stanzas' business.
 #
-# The prekey iqs and pairing (8.5) live in linkpair.py, loaded on first use (parse() of an <iq>
-# or <pair>, or one of their builders, which stay reachable here as attributes): a door needs
-# them only for a pairing, so through a call the link holds just this module, and the app drops
+# The prekey iqs and pairing (8.5) live in linkpair.py, with their builders (callers import
+# them from there), loaded on first use (parse() of an <iq> or <pair> here loads it too): a door
+# needs them only for a pairing, so through a call the link holds just this module, and the app drops
 # linkpair at quiet moments with the Signal code (portier.appmem).
 from portier.wire._node import Node, StanzaError
 
@@ -17,9 +17,6 @@ PROTOCOL_VERSION = "1"
 _FAILURE_REASONS = ("auth", "version", "unknown")
 _CALL_TAGS = ("call", "ack", "receipt")
 _PAIR_TAGS = ("iq", "pair", "revoke")  # parsed by linkpair
-# linkpair's builders, reachable as attributes of this module (__getattr__ below)
-_PAIR_BUILDERS = ("bundle_get", "bundle_result", "iq_error", "prekeys_set", "iq_result", "pair",
-                  "pair_result", "revoke", "revoke_result")
 
 
 class LinkError(StanzaError):
@@ -67,16 +64,6 @@ def ping(stanza_id):
 
 def pong(stanza_id):
     return Node("pong", {"id": _id(stanza_id)})
-
-
-def __getattr__(name):
-    # Module attributes this module lacks (PEP 562; MicroPython too): linkpair's builders,
-    # loaded with it on first use.
-    if name in _PAIR_BUILDERS:
-        from . import linkpair
-
-        return getattr(linkpair, name)
-    raise AttributeError(name)
 
 
 # ---- parser ----
