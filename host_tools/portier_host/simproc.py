@@ -67,17 +67,14 @@ class Party:
 
 def engine_event(kind, **match):
     """A log-line predicate: the call engine's event `kind` with these fields."""
-
-    def pred(d):
-        if d.get("src") != "engine" or d.get("kind") != kind:
-            return False
-        return all(d.get(k) == v for k, v in match.items())
-    return pred
+    return lambda d: (d.get("src") == "engine" and d.get("kind") == kind
+                      and all(d.get(k) == v for k, v in match.items()))
 
 
-def logged(src, msg):
-    """A log-line predicate: message `msg` from `src`."""
-    return lambda d: d.get("src") == src and d.get("msg") == msg
+def logged(src, msg, **match):
+    """A log-line predicate: message `msg` from `src` with these fields."""
+    return lambda d: (d.get("src") == src and d.get("msg") == msg
+                      and all(d.get(k) == v for k, v in match.items()))
 
 
 class DoorProcess:

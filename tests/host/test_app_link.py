@@ -465,11 +465,6 @@ def test_real_switchboard_pair_press_answer(tmp_path):
             ended = await door.wait(lambda d: door.lines.index(d) >= n and _event("ended")(d))
             assert ended["outcome"] == "answered" and ended["direction"] == "in"
         finally:
-            for p in phones.values():
-                p.quit()
-            for t in tasks:
-                await asyncio.wait_for(t, 10)
-            await door.stop()
-            await sb.close()
+            await stop_all(door, sb, phones, tasks)
 
     _run(body())

@@ -14,7 +14,7 @@ import json
 import os
 import time
 
-from portier_host import sim
+from portier_host import sim, simproc
 
 HEAP = "320k"
 
@@ -32,9 +32,7 @@ async def _count(party, pred, k, what, timeout_s=20):
             pass
 
 
-def _event(kind, **match):
-    return lambda d: (d.get("src") == "engine" and d.get("kind") == kind
-                      and all(d.get(k) == v for k, v in match.items()))
+_event = simproc.engine_event
 
 
 def _first_audio(d):

@@ -11,7 +11,7 @@ import asyncio
 import json
 import time
 
-from portier_host import sim
+from portier_host import sim, simproc
 from portier_host.switchboard import Switchboard
 
 from portier.hal import controls
@@ -51,14 +51,8 @@ async def _until(cond, timeout=_WAIT_S, what="condition"):
         await asyncio.sleep(0.05)
 
 
-def _event(kind, **match):
-    return lambda d: (d.get("src") == "engine" and d.get("kind") == kind
-                      and all(d.get(k) == v for k, v in match.items()))
-
-
-def _msg(src, msg, **match):
-    return lambda d: (d.get("src") == src and d.get("msg") == msg
-                      and all(d.get(k) == v for k, v in match.items()))
+_event = simproc.engine_event
+_msg = simproc.logged
 
 
 def _leds(party, start=0):
