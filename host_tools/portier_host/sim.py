@@ -135,7 +135,11 @@ class Simulation(Household):
         for name in involved:
             await self.parties[name].wait_for(engine_event("ended"), timeout_s=timeout,
                                               what="call end")
-        await asyncio.sleep(0.3)  # the last log writes and media stops
+        # Each device says "call log" once its entry is on flash (after its media stopped): a
+        # fixed pause here read a loaded host's door before it had written (heapfit probes
+        # then failed with "door logged 0 calls", which is timing, not memory).
+        for name in involved:
+            await self.parties[name].wait_for(logged("app", "call log"), what="its call log")
 
     # ---- results ----
 
