@@ -320,12 +320,15 @@ class App:
             await self.guard("command " + payload[0], self._command, payload[0], payload[1])
         elif kind == BUTTON:
             await self.guard("button", self._command, "press", ())
-        elif kind == LONG_PRESS:
-            self.log("I", "hal", "status", link=self.link.ready, **self.hal.status())
+        elif kind == LONG_PRESS:  # the board's status() is the board's code: guarded too
+            await self.guard("long press", self._log_status)
         elif kind == FIRST_AUDIO:  # the simulator times accept -> first audio by this line
             self.log("I", "media", "first audio", call_id=payload)
         else:
             await self.guard(kind, self.part.on_input, kind, payload)
+
+    async def _log_status(self):
+        self.log("I", "hal", "status", link=self.link.ready, **self.hal.status())
 
     async def _timer_turn(self):
         """Engine timers, a lost link, silent media, the LED."""

@@ -287,10 +287,33 @@ def check_a_button_press_that_fails_is_dropped_and_the_watchdog_still_fed():
     assert app.faults == 1
 
 
+def check_a_long_press_whose_status_fails_is_dropped():
+    # The long press asks the board for its status line: a board whose status() raises must
+    # not end the edge loop (and with it the watchdog's feeding).
+    app = _app()
+
+    def broken_status():
+        raise OSError("status unreadable")
+
+    app.hal.status = broken_status
+
+    async def long_press():
+        app.inbox.put_nowait("long press")  # what the boards put (hal/board.py LONG_PRESS)
+        for _ in range(500):
+            await asyncio.sleep(0.01)
+            if app.faults:
+                return
+
+    assert asyncio.run(_with_edge(app, long_press))
+    (f,) = _logged(app, "input dropped")
+    assert f["input"] == "long press" and "status unreadable" in f["error"], f
+
+
 CHECKS = (check_hostile_stanzas_and_a_broken_call_log_never_drop_the_link,
           check_the_command_reader_survives_a_command_that_fails,
           check_the_edge_loop_goes_on_feeding_the_watchdog_after_a_timer_turn_fails,
-          check_a_button_press_that_fails_is_dropped_and_the_watchdog_still_fed)
+          check_a_button_press_that_fails_is_dropped_and_the_watchdog_still_fed,
+          check_a_long_press_whose_status_fails_is_dropped)
 
 
 def main():
