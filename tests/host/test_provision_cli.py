@@ -284,10 +284,18 @@ def test_the_cli_takes_no_secret_as_an_argument():
     assert not [o for o in options if "pass" in o or "pin" in o or "secret" in o]
 
 
-def test_a_softphone_for_the_same_household(tmp_path):
+_PHONE_ARGS = ("--phone", "--name", "anna", "--switchboard", "192.168.1.10:5222",
+               "--household", "home")
+
+
+def _door_then_phone(tmp_path, *extra):
+    """The door provisioned, then the softphone anna (with `extra` options): -> anna's run."""
     assert _run(tmp_path, *_ARGS).returncode == 0
-    proc = _run(tmp_path, "--phone", "--name", "anna", "--switchboard", "192.168.1.10:5222",
-                "--household", "home", password=None, pin=None)
+    return _run(tmp_path, *(_PHONE_ARGS + extra), password=None, pin=None)
+
+
+def test_a_softphone_for_the_same_household(tmp_path):
+    proc = _door_then_phone(tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     bundle = tmp_path / "devices" / "anna:1@home"
     assert "portier phone --config devices/anna:1@home/phone.json" in proc.stdout
@@ -310,16 +318,13 @@ def test_a_softphone_for_the_same_household(tmp_path):
 
 
 def test_a_softphone_provisioned_again_keeps_its_jid_and_keys(tmp_path):
-    assert _run(tmp_path, *_ARGS).returncode == 0
-    phone_args = ("--phone", "--name", "anna", "--switchboard", "192.168.1.10:5222",
-                  "--household", "home")
-    assert _run(tmp_path, *phone_args, password=None, pin=None).returncode == 0
+    assert _door_then_phone(tmp_path).returncode == 0
     bundle = tmp_path / "devices" / "anna:1@home"
     keys = _identity(bundle)
-    again = _run(tmp_path, *phone_args, password=None, pin=None)
+    again = _run(tmp_path, *_PHONE_ARGS, password=None, pin=None)
     assert again.returncode == 2 and "anna:1@home exists" in again.stderr
     assert "phone.json" in again.stderr
-    forced = _run(tmp_path, *(phone_args + ("--force", "--door", "door:2@home", "--json")),
+    forced = _run(tmp_path, *(_PHONE_ARGS + ("--force", "--door", "door:2@home", "--json")),
                   password=None, pin=None)
     assert forced.returncode == 0, forced.stderr
     assert json.loads(forced.stdout)["reused"] is True
@@ -332,9 +337,7 @@ def test_a_softphone_pins_the_doors_identity_against_a_door_the_switchboard_make
     from portier.e2e import E2eError, keys, x3dh
     from portier.e2e.stores import MemoryStore
 
-    assert _run(tmp_path, *_ARGS).returncode == 0
-    proc = _run(tmp_path, "--phone", "--name", "anna", "--switchboard", "192.168.1.10:5222",
-                "--household", "home", password=None, pin=None)
+    proc = _door_then_phone(tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     door_folder = tmp_path / "devices" / "door:1@home"
     phone_store = FileStore(str(tmp_path / "devices" / "anna:1@home" / "keys"))
