@@ -43,9 +43,9 @@ class DoorUnlock:
         app = self.app
         now = time.ticks_ms()
         d = self._decide(ev, now)
-        if d.result == ul.OPENED:
-            app.hal.open_door(app.cfg.unlock_pulse_ms, now)
         opened = d.result == ul.OPENED
+        if opened:
+            app.hal.open_door(app.cfg.unlock_pulse_ms, now)
         fields = {"peer": d.device, "call_id": d.call_id, "result": d.result, "reason": d.reason,
                   "retry_after": d.retry_after_s}
         app.log("I" if opened else "W", "door", "unlocked" if opened else "unlock refused",
